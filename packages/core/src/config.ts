@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import { parseSize } from './size.js';
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
+export const MAX_TOPIC_NAME_LENGTH = 200;
+
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
+    return z.NEVER;
+  }
+});
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
+
+export const codecNames = ['none', 'gzip', 'lz4'] as const;
+export type CodecName = (typeof codecNames)[number];
+
+export const batchSettingsSchema = z.strictObject({
+  maxBytes: size.default(8 * 1024 * 1024),
+  maxMessages: z.number().int().positive().default(100_000),
+  maxDelayMs: z.number().int().nonnegative().default(250),
+});
+
+export const topicSchema = z.strictObject({
+  name: z.string().regex(TOPIC_NAME, 'expected 1-200 characters of A-Z a-z 0-9 . _ -'),
+  writePartitions: z.number().int().min(1).max(1024).default(1),
+  readPartitions: z.number().int().min(1).max(10_000).default(1),
+  batch: batchSettingsSchema.prefault({}),
+  compression: z.enum(codecNames).default('none'),
+});
+
+/** Adapter sections keep their own keys; each adapter validates them with its own schema. */
+const adapterSection = z.looseObject({ adapter: z.string().min(1) });
+
+export const brokerConfigSchema = z.strictObject({
+  broker: z
+    .strictObject({
+      id: z.number().int().min(0).max(0xffffffff).default(1),
+      listen: hostPort.default('127.0.0.1:7070'),
+      admin: hostPort.optional(),
+      dataDir: z.string().default('./barge-data'),
+    })
+    .prefault({}),
+  storage: adapterSection.default({ adapter: 'local' }),
+  pointers: adapterSection.default({ adapter: 'embedded' }),
+  topics: z.array(topicSchema).default([]),
+  upload: z
+    .strictObject({
+      parallelism: z.number().int().min(1).max(256).default(8),
+      maxAttempts: z.number().int().min(1).max(100).default(8),
+      backoffBaseMs: z.number().int().min(1).default(50),
+      backoffMaxMs: z.number().int().min(1).default(5000),
+      hedgeAfterMs: z.number().int().min(1).optional(),
+      inFlightBytes: size.default(256 * 1024 * 1024),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      maxFrameBytes: size.default(16 * 1024 * 1024),
+      maxMessagesPerRequest: z.number().int().min(1).default(100_000),
+      maxConnections: z.number().int().min(1).default(1024),
+    })
+    .prefault({}),
+});
+
+export type BrokerConfig = z.output<typeof brokerConfigSchema>;
+export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
+export type TopicConfig = z.output<typeof topicSchema>;
+export type BatchSettings = z.output<typeof batchSettingsSchema>;
+export type AdapterSection = z.output<typeof adapterSection>;
+
+/** Validates with any zod schema and turns the first problems into a `ConfigError` naming the field. */
+export function parseWithSchema<S extends z.ZodType>(schema: S, input: unknown, root = ''): z.output<S> {
+  const r = schema.safeParse(input);
+  if (r.success) return r.data;
+  const lines = r.error.issues.slice(0, 5).map((i) => {
+    const path = formatPath(root, i.path);
+    const got = i.code === 'unrecognized_keys' ? '' : describeReceived(input, i.path);
+    return `${path || '(root)'}: ${i.message}${got}`;
+  });
+  const first = r.error.issues[0];
+  throw new ConfigError(`invalid configuration: ${lines.join('; ')}`, formatPath(root, first?.path ?? []));
+}
+
+export function parseBrokerConfig(input: unknown): BrokerConfig {
+  const cfg = parseWithSchema(brokerConfigSchema, input ?? {});
+  const seen = new Set<string>();
+  cfg.topics.forEach((t, i) => {
+    if (seen.has(t.name)) throw new ConfigError(`topics[${i}].name: duplicate topic "${t.name}"`, `topics[${i}].name`);
+    seen.add(t.name);
+  });
+  return cfg;
+}
+
+function formatPath(root: string, path: readonly PropertyKey[]): string {
+  let out = root;
+  for (const p of path) {
+    out += typeof p === 'number' ? `[${p}]` : out ? `.${String(p)}` : String(p);
+  }
+  return out;
+}
+
+function describeReceived(input: unknown, path: readonly PropertyKey[]): string {
+  let cur: unknown = input;
+  for (const p of path) {
+    if (typeof cur !== 'object' || cur === null) return '';
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  if (cur === undefined) return ' (missing)';
+  const s = JSON.stringify(cur);
+  return s === undefined ? '' : ` (got ${s.length > 80 ? `${s.slice(0, 77)}...` : s})`;
+}
+
+export function validateTopicName(name: string): void {
+  if (!TOPIC_NAME.test(name)) {
+    throw new ConfigError(
+      `topic name ${JSON.stringify(name)} is invalid: expected 1-200 characters of A-Z a-z 0-9 . _ -`,
+      'topic',
+    );
+  }
+}

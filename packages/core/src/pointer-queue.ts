@@ -1,0 +1,99 @@
+import type { BatchPointer } from './pointer.js';
+
+/**
+ * The queue of batch pointers (Kafka in production, SQLite on one machine).
+ *
+ * Offsets are per read partition, start at 0 and increase by one per pointer. A committed
+ * offset follows Kafka's convention: it is the position of the next pointer to read, and
+ * `metadata` may carry how far into that pointer's batch the group got (see `CommitPosition`).
+ */
+export interface PointerQueue {
+  /** Adapter name, e.g. `embedded`, `kafka`. */
+  readonly adapter: string;
+
+  /**
+   * Create the pointer topic with `readPartitions` partitions, or check an existing one.
+   * Throws `ConfigError` when it exists with a different partition count.
+   */
+  ensureTopic(topic: string, readPartitions: number): Promise<void>;
+
+  /** Number of read partitions. Throws `NotFoundError` for an unknown topic. */
+  partitions(topic: string): Promise<number>;
+
+  /**
+   * Append pointers. Pointers with the same `(topic, writePartition)` go to the same read
+   * partition (`readPartitionFor`) in the order given. Resolves once every pointer is durable.
+   * Rejects with a `TransientError` when the queue is unreachable (the caller retries).
+   */
+  publish(topic: string, pointers: readonly BatchPointer[]): Promise<PublishedPointer[]>;
+
+  /** First offset whose pointer was appended at or after `timestamp`; the end offset if none. */
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number>;
+
+  /** [low, high): the first retained offset and the offset the next pointer will get. */
+  watermarks(topic: string, partition: number): Promise<{ low: number; high: number }>;
+
+  /** Join `group` on `topic`; partitions are split between the group's members. */
+  subscribe(options: SubscribeOptions): Promise<PointerConsumer>;
+
+  close(): Promise<void>;
+}
+
+export interface PublishedPointer {
+  partition: number;
+  offset: number;
+}
+
+export interface SubscribeOptions {
+  group: string;
+  topic: string;
+  /** A member that misses heartbeats for this long is removed and its partitions reassigned. */
+  sessionTimeoutMs?: number;
+  /** Where to start on partitions without a committed offset. Default `earliest`. */
+  fromBeginning?: boolean;
+  /** A stable id for this client, for logs. */
+  clientId?: string;
+}
+
+export interface PointerRecord {
+  partition: number;
+  offset: number;
+  /** When the pointer was appended to the queue, ms since the epoch. */
+  timestamp: number;
+  pointer: BatchPointer;
+}
+
+/** A committed position: `offset` is the next pointer to read, `messageIndex` the next message in it. */
+export interface CommitPosition {
+  partition: number;
+  offset: number;
+  messageIndex?: number;
+}
+
+export interface PointerConsumer {
+  readonly group: string;
+  readonly topic: string;
+  /** The read partitions this member owns right now. Changes at rebalances. */
+  assignment(): readonly number[];
+  /**
+   * Next pointers on the assigned partitions, in offset order per partition, waiting up to
+   * `timeoutMs` for at least one. Starts at the committed position, or as `fromBeginning` says.
+   * After a rebalance, only partitions still assigned are returned.
+   */
+  poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]>;
+  /** Commit positions. Throws if a partition is no longer assigned to this member. */
+  commit(positions: readonly CommitPosition[]): Promise<void>;
+  /** Committed positions of the given partitions (undefined where nothing is committed). */
+  committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]>;
+  /** Move the read position of an assigned partition; the next poll reads from `offset`. */
+  seek(partition: number, offset: number): void;
+  /** Called with the new assignment after every rebalance. */
+  onAssignment(listener: (partitions: readonly number[]) => void): void;
+  /** Leave the group. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** The read partition that carries the pointers of one write partition. */
+export function readPartitionFor(writePartition: number, readPartitions: number): number {
+  return writePartition % readPartitions;
+}
