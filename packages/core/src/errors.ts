@@ -9,7 +9,8 @@ export type BargeErrorCode =
   | 'AUTH'
   | 'INVALID_INPUT'
   | 'CORRUPT'
-  | 'CONFIG';
+  | 'CONFIG'
+  | 'REBALANCE';
 
 export abstract class BargeError extends Error {
   abstract readonly code: BargeErrorCode;
@@ -75,6 +76,17 @@ export class ConfigError extends BargeError {
   ) {
     super(message, options);
   }
+}
+
+/**
+ * A consumer-group member acted on a partition it no longer owns (the group rebalanced, or the
+ * member was removed after missing its session timeout). Poll again to get the new assignment;
+ * uncommitted progress on lost partitions is redelivered to their new owner.
+ */
+export class GroupRebalanceError extends BargeError {
+  static readonly code = 'REBALANCE';
+  readonly code = GroupRebalanceError.code;
+  readonly retryable = false;
 }
 
 /** Storage-flavoured aliases, as named in the architecture document. */

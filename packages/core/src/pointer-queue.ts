@@ -81,7 +81,7 @@ export interface PointerConsumer {
    * After a rebalance, only partitions still assigned are returned.
    */
   poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]>;
-  /** Commit positions. Throws if a partition is no longer assigned to this member. */
+  /** Commit positions. Throws `GroupRebalanceError` if a partition is no longer assigned to this member. */
   commit(positions: readonly CommitPosition[]): Promise<void>;
   /** Committed positions of the given partitions (undefined where nothing is committed). */
   committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]>;
