@@ -14,9 +14,7 @@ const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
   }
 });
 
-const hostPort = z
-  .string()
-  .regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
 
 export const codecNames = ['none', 'gzip', 'lz4'] as const;
 export type CodecName = (typeof codecNames)[number];
@@ -92,7 +90,8 @@ export function parseBrokerConfig(input: unknown): BrokerConfig {
   const cfg = parseWithSchema(brokerConfigSchema, input ?? {});
   const seen = new Set<string>();
   cfg.topics.forEach((t, i) => {
-    if (seen.has(t.name)) throw new ConfigError(`topics[${i}].name: duplicate topic "${t.name}"`, `topics[${i}].name`);
+    if (seen.has(t.name))
+      throw new ConfigError(`topics[${i}].name: duplicate topic "${t.name}"`, `topics[${i}].name`);
     seen.add(t.name);
   });
   return cfg;

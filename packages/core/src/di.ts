@@ -1,7 +1,7 @@
 // tsyringe needs the Reflect metadata polyfill loaded before it is imported; this module is the
 // one place that does it. Tokens are explicit symbols: no decorator metadata is relied on.
 import 'reflect-metadata';
-import { container as rootContainer, type DependencyContainer } from 'tsyringe';
+import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import type { BrokerConfig } from './config.js';
 import type { PointerQueue } from './pointer-queue.js';
 import type { ObjectStorage } from './storage.js';

@@ -90,7 +90,7 @@ export class GroupRebalanceError extends BargeError {
 }
 
 /** Storage-flavoured aliases, as named in the architecture document. */
-export { TransientError as TransientStorageError, PermanentError as PermanentStorageError };
+export { PermanentError as PermanentStorageError, TransientError as TransientStorageError };
 
 export function isBargeError(e: unknown): e is BargeError {
   return e instanceof BargeError;

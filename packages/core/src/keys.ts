@@ -14,8 +14,10 @@ export function validateKey(key: unknown): asserts key is string {
   if (/[\u0000-\u001f\u007f]/.test(key)) {
     throw new InvalidInputError(`object key ${JSON.stringify(key)} contains a control character`);
   }
-  if (key.startsWith('/')) throw new InvalidInputError(`object key ${JSON.stringify(key)} must not start with "/"`);
-  if (key.includes('\\')) throw new InvalidInputError(`object key ${JSON.stringify(key)} must not contain "\\"`);
+  if (key.startsWith('/'))
+    throw new InvalidInputError(`object key ${JSON.stringify(key)} must not start with "/"`);
+  if (key.includes('\\'))
+    throw new InvalidInputError(`object key ${JSON.stringify(key)} must not contain "\\"`);
   for (const segment of key.split('/')) {
     if (segment === '.' || segment === '..') {
       throw new InvalidInputError(`object key ${JSON.stringify(key)} must not contain "." or ".." segments`);
@@ -24,12 +26,14 @@ export function validateKey(key: unknown): asserts key is string {
       throw new InvalidInputError(`object key ${JSON.stringify(key)} must not contain "//"`);
     }
   }
-  if (key.endsWith('/')) throw new InvalidInputError(`object key ${JSON.stringify(key)} must not end with "/"`);
+  if (key.endsWith('/'))
+    throw new InvalidInputError(`object key ${JSON.stringify(key)} must not end with "/"`);
 }
 
 /** A prefix may be empty; otherwise it follows the key rules except that it may end with "/". */
 export function validatePrefix(prefix: unknown): asserts prefix is string {
-  if (typeof prefix !== 'string') throw new InvalidInputError(`prefix must be a string, got ${typeof prefix}`);
+  if (typeof prefix !== 'string')
+    throw new InvalidInputError(`prefix must be a string, got ${typeof prefix}`);
   if (prefix === '') return;
   validateKey(prefix.endsWith('/') ? `${prefix}x` : prefix);
 }

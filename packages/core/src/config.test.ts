@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseBrokerConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { parseSize } from './size.js';
+
+describe('parseSize', () => {
+  it('parses units', () => {
+    assert.equal(parseSize('8MiB'), 8 * 1024 * 1024);
+    assert.equal(parseSize('512 KiB'), 512 * 1024);
+    assert.equal(parseSize('1.5KB'), 1500);
+    assert.equal(parseSize('1000'), 1000);
+    assert.equal(parseSize(42), 42);
+  });
+  it('names the field and the expected form', () => {
+    assert.throws(
+      () => parseSize('8 parsecs', 'topics[0].batch.maxBytes'),
+      (e: unknown) =>
+        e instanceof ConfigError && /topics\[0\]\.batch\.maxBytes/.test(e.message) && /MiB/.test(e.message),
+    );
+    assert.throws(() => parseSize(-1), ConfigError);
+  });
+});
+
+describe('parseBrokerConfig', () => {
+  it('gives the embedded default for an empty config', () => {
+    const c = parseBrokerConfig({});
+    assert.equal(c.broker.listen, '127.0.0.1:7070');
+    assert.equal(c.broker.dataDir, './barge-data');
+    assert.deepEqual(c.storage, { adapter: 'local' });
+    assert.deepEqual(c.pointers, { adapter: 'embedded' });
+    assert.equal(c.upload.inFlightBytes, 256 * 1024 * 1024);
+  });
+
+  it('fills topic defaults and parses sizes', () => {
+    const c = parseBrokerConfig({
+      topics: [
+        {
+          name: 'logs',
+          readPartitions: 12,
+          batch: { maxBytes: '8MiB', maxDelayMs: 100 },
+          compression: 'lz4',
+        },
+      ],
+    });
+    const t = c.topics[0];
+    assert.ok(t);
+    assert.equal(t.readPartitions, 12);
+    assert.equal(t.writePartitions, 1);
+    assert.equal(t.batch.maxBytes, 8 * 1024 * 1024);
+    assert.equal(t.batch.maxDelayMs, 100);
+    assert.equal(t.batch.maxMessages, 100_000);
+    assert.equal(t.compression, 'lz4');
+  });
+
+  it('keeps adapter-specific keys for the adapter to validate', () => {
+    const c = parseBrokerConfig({ storage: { adapter: 's3', bucket: 'b', region: 'eu-west-1' } });
+    assert.deepEqual(c.storage, { adapter: 's3', bucket: 'b', region: 'eu-west-1' });
+  });
+
+  const bad: [string, unknown, RegExp][] = [
+    ['bad listen address', { broker: { listen: 'nope' } }, /broker\.listen.*HOST:PORT.*"nope"/],
+    ['unknown top-level key', { brokers: {} }, /brokers/],
+    ['bad topic name', { topics: [{ name: 'a b' }] }, /topics\[0\]\.name.*"a b"/],
+    ['bad size', { topics: [{ name: 't', batch: { maxBytes: 'lots' } }] }, /topics\[0\]\.batch\.maxBytes/],
+    [
+      'bad compression',
+      { topics: [{ name: 't', compression: 'snappy' }] },
+      /topics\[0\]\.compression.*"snappy"/,
+    ],
+    ['zero partitions', { topics: [{ name: 't', readPartitions: 0 }] }, /topics\[0\]\.readPartitions.*0/],
+    ['missing adapter', { storage: {} }, /storage\.adapter/],
+    ['duplicate topic', { topics: [{ name: 't' }, { name: 't' }] }, /topics\[1\]\.name: duplicate topic "t"/],
+  ];
+  for (const [what, input, pattern] of bad) {
+    it(`rejects ${what} with an error naming the field`, () => {
+      assert.throws(
+        () => parseBrokerConfig(input),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+          assert.match(e.message, pattern);
+          return true;
+        },
+      );
+    });
+  }
+});
