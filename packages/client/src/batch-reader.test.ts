@@ -1,0 +1,138 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  BatchBuilder,
+  type BatchPointer,
+  CorruptDataError,
+  encodeChunk,
+  type Message,
+  TransientError,
+} from '@barge/core';
+import { BatchReader, type ObjectSource } from './batch-reader.js';
+import { resolveRetry } from './retry.js';
+
+/** A batch object built with the core encoders, and its pointer. */
+function makeBatch(chunks: Message[][], codec: 'none' | 'gzip' | 'lz4' = 'none') {
+  const builder = new BatchBuilder({ topic: 't', writePartition: 3, sequence: 7, brokerId: 1 });
+  let seq = 0;
+  for (const msgs of chunks) {
+    const c = encodeChunk(msgs, codec, { producerId: 42, baseSequence: seq, timestamp: 1000 });
+    seq += msgs.length;
+    builder.add(c.bytes, c.meta);
+  }
+  const batch = builder.build(2000);
+  const object = Buffer.concat(batch.body as Buffer[]);
+  const pointer: BatchPointer = {
+    v: 1,
+    topic: 't',
+    writePartition: 3,
+    sequence: 7,
+    brokerId: 1,
+    storage: { adapter: 'mem', location: 'x', key: 'k' },
+    objectSize: batch.objectSize,
+    headerLength: batch.headerLength,
+    messageCount: batch.messageCount,
+    chunkCount: batch.chunkCount,
+    firstTimestamp: batch.minTimestamp,
+    lastTimestamp: batch.maxTimestamp,
+    createdAt: batch.createdAt,
+    headerCrc: batch.headerCrc,
+  };
+  return { object, pointer };
+}
+
+/** Serves ranges of one in-memory object and records the reads. */
+class BufferSource implements ObjectSource {
+  reads: [number, number][] = [];
+  failNext = 0;
+  constructor(
+    private readonly object: Buffer,
+    readonly maxReadBytes = Number.MAX_SAFE_INTEGER,
+  ) {}
+  async readRange(_p: BatchPointer, offset: number, length: number): Promise<Buffer> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new TransientError('flaky');
+    }
+    this.reads.push([offset, length]);
+    return this.object.subarray(offset, Math.min(this.object.length, offset + length));
+  }
+}
+
+const msgs = (prefix: string, n: number): Message[] =>
+  Array.from({ length: n }, (_, i) => ({
+    key: i % 2 ? null : `${prefix}${i}`,
+    value: `${prefix}-value-${i}`,
+    headers: [{ name: 'h', value: String(i) }],
+  }));
+
+describe('BatchReader', () => {
+  for (const codec of ['none', 'gzip', 'lz4'] as const) {
+    it(`reads every message of a small batch in one read (${codec})`, async () => {
+      const { object, pointer } = makeBatch([msgs('a', 3), msgs('b', 2)], codec);
+      const src = new BufferSource(object);
+      const { messages } = await new BatchReader(src).load(pointer);
+      assert.deepEqual(src.reads, [[0, object.length]]);
+      assert.deepEqual(
+        messages.map((m) => [
+          m.index,
+          m.key?.toString() ?? null,
+          m.value.toString(),
+          m.sequence,
+          m.producerId,
+        ]),
+        [
+          [0, 'a0', 'a-value-0', 0, 42],
+          [1, null, 'a-value-1', 1, 42],
+          [2, 'a2', 'a-value-2', 2, 42],
+          [3, 'b0', 'b-value-0', 3, 42],
+          [4, null, 'b-value-1', 4, 42],
+        ],
+      );
+      assert.equal(messages[4]!.headers[0]!.value.toString(), '1');
+    });
+  }
+
+  it('reads a large batch header first, then only the chunks from the start index, in ranges of maxReadBytes', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 3), msgs('b', 2), msgs('c', 4)]);
+    const src = new BufferSource(object, 50);
+    const reader = new BatchReader(src, { wholeObjectBytes: 0 });
+    const { messages, header } = await reader.load(pointer, 4);
+    assert.deepEqual(
+      messages.map((m) => m.index),
+      [4, 5, 6, 7, 8],
+    );
+    assert.ok(src.reads.every(([, n]) => n <= 50));
+    // chunk 0 was never read
+    const c0 = header.chunks[0]!;
+    assert.ok(src.reads.every(([o]) => o < header.headerLength || o >= c0.offset + c0.length));
+  });
+
+  it('retries transient read failures', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 2)]);
+    const src = new BufferSource(object);
+    src.failNext = 2;
+    const reader = new BatchReader(src, { retry: resolveRetry({ retries: 3, initialRetryTimeMs: 1 }) });
+    const { messages } = await reader.load(pointer);
+    assert.equal(messages.length, 2);
+  });
+
+  it('rejects a corrupted chunk and a header that does not match the pointer', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 3)]);
+    const bad = Buffer.from(object);
+    bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff;
+    await assert.rejects(new BatchReader(new BufferSource(bad)).load(pointer), CorruptDataError);
+    await assert.rejects(
+      new BatchReader(new BufferSource(object)).load({ ...pointer, sequence: 8 }),
+      /sequence/,
+    );
+  });
+
+  it('rejects an object shorter than its pointer says', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 3)]);
+    await assert.rejects(
+      new BatchReader(new BufferSource(object.subarray(0, object.length - 1))).load(pointer),
+      CorruptDataError,
+    );
+  });
+});
