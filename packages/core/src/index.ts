@@ -7,3 +7,4 @@ export * from './size.js';
 export * from './config.js';
 export * from './di.js';
 export * from './registry.js';
+export * from './protocol/index.js';
