@@ -1,0 +1,121 @@
+import { DEFAULT_MAX_UNCOMPRESSED_BYTES, decompress } from '../codecs.js';
+import { CorruptDataError, InvalidInputError } from '../errors.js';
+import { type DecodedMessage, RecordReader } from '../message.js';
+import { verifyChunk } from './chunk.js';
+import { type BatchHeader, type ChunkEntry, decodeBatchHeader, type HeaderDecodeOptions } from './header.js';
+
+export interface DecodeOptions extends HeaderDecodeOptions {
+  /** Largest uncompressed chunk accepted (default 256 MiB). */
+  maxUncompressedBytes?: number;
+}
+
+/** The byte range `[offset, offset + length)` of chunk `index`, for a ranged read. */
+export function chunkRange(header: BatchHeader, index: number): { offset: number; length: number } {
+  const c = chunkEntry(header, index);
+  return { offset: c.offset, length: c.length };
+}
+
+function chunkEntry(header: BatchHeader, index: number): ChunkEntry {
+  const c = Number.isInteger(index) ? header.chunks[index] : undefined;
+  if (c === undefined) {
+    throw new InvalidInputError(
+      `chunk index ${index} is out of range; the batch has ${header.chunkCount} chunks`,
+    );
+  }
+  return c;
+}
+
+/**
+ * Verifies (length, CRC-32) and decompresses chunk `index` from its stored bytes, fetched by
+ * `chunkRange`. Returns a reader over its records. Throws `CorruptDataError`
+ * (`UnsupportedCodecError` for a codec this reader does not know).
+ */
+export function openChunk(
+  header: BatchHeader,
+  index: number,
+  chunkBytes: Buffer,
+  options: DecodeOptions = {},
+): RecordReader {
+  const c = chunkEntry(header, index);
+  if (!Buffer.isBuffer(chunkBytes)) throw new InvalidInputError('chunk bytes must be a Buffer');
+  const where = `batch ${header.topic}/${header.writePartition}/${header.sequence} chunk ${index}`;
+  verifyChunk(chunkBytes, c, where);
+  let records: Buffer;
+  try {
+    records = decompress(
+      c.codec,
+      chunkBytes,
+      c.uncompressedLength,
+      options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES,
+    );
+  } catch (e) {
+    if (e instanceof CorruptDataError) e.message = `${where}: ${e.message}`;
+    throw e;
+  }
+  return new RecordReader(records, c, where);
+}
+
+/** All messages of chunk `index` (see `openChunk`). */
+export function decodeChunk(
+  header: BatchHeader,
+  index: number,
+  chunkBytes: Buffer,
+  options: DecodeOptions = {},
+): DecodedMessage[] {
+  const r = openChunk(header, index, chunkBytes, options);
+  const out: DecodedMessage[] = [];
+  for (let m = r.next(); m !== undefined; m = r.next()) out.push(m);
+  return out;
+}
+
+/**
+ * The messages of chunk `index`, decoded one at a time as they are consumed. The chunk is
+ * verified and decompressed on the first `next()`.
+ */
+export function* iterateChunk(
+  header: BatchHeader,
+  index: number,
+  chunkBytes: Buffer,
+  options: DecodeOptions = {},
+): Generator<DecodedMessage, void, undefined> {
+  const r = openChunk(header, index, chunkBytes, options);
+  for (let m = r.next(); m !== undefined; m = r.next()) yield m;
+}
+
+function checkWhole(object: Buffer, options: DecodeOptions): BatchHeader {
+  const header = decodeBatchHeader(object, options);
+  if (object.length !== header.objectSize) {
+    throw new CorruptDataError(
+      `batch ${header.topic}/${header.writePartition}/${header.sequence} is ${object.length} bytes; its header says ${header.objectSize}`,
+    );
+  }
+  return header;
+}
+
+/** Decodes a whole batch object: header and every message, all verified. */
+export function decodeBatch(
+  object: Buffer,
+  options: DecodeOptions = {},
+): { header: BatchHeader; messages: DecodedMessage[] } {
+  const header = checkWhole(object, options);
+  const messages: DecodedMessage[] = [];
+  for (const c of header.chunks) {
+    const r = openChunk(header, c.index, object.subarray(c.offset, c.offset + c.length), options);
+    for (let m = r.next(); m !== undefined; m = r.next()) messages.push(m);
+  }
+  return { header, messages };
+}
+
+/**
+ * The messages of a whole batch object, decoded lazily chunk by chunk. The header is decoded and
+ * verified before the first message; each chunk when the iteration reaches it.
+ */
+export function* iterateBatch(
+  object: Buffer,
+  options: DecodeOptions = {},
+): Generator<DecodedMessage, void, undefined> {
+  const header = checkWhole(object, options);
+  for (const c of header.chunks) {
+    yield* iterateChunk(header, c.index, object.subarray(c.offset, c.offset + c.length), options);
+  }
+}
