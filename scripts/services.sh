@@ -90,6 +90,10 @@ PY
   fi
 }
 
+# Runs a function with `set -e` in force. Called directly inside `if`/`||`,
+# bash would ignore errexit in the whole function; as an async job it does not.
+run_errexit() { "$@" & wait $!; }
+
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 svc_port() {
@@ -126,10 +130,15 @@ tail_log() { # name [reason]
 # ---------------------------------------------------------------- install
 
 PYTHON=""
+# Cheap check (no import): moto and its server-mode extras are present.
+has_moto_server() {
+  "$1" -c 'import importlib.util as u, sys
+sys.exit(0 if all(u.find_spec(m) for m in ("moto", "flask", "flask_cors", "werkzeug")) else 1)' >/dev/null 2>&1
+}
 find_python() {
-  if python3 -c 'import moto.server' >/dev/null 2>&1; then
-    PYTHON=$(command -v python3)
-  elif [[ -x $MOTO_VENV/bin/python ]] && "$MOTO_VENV/bin/python" -c 'import moto.server' >/dev/null 2>&1; then
+  if has_moto_server python3; then
+    PYTHON=$(python3 -c 'import sys; print(sys.executable)')
+  elif [[ -x $MOTO_VENV/bin/python ]] && has_moto_server "$MOTO_VENV/bin/python"; then
     PYTHON="$MOTO_VENV/bin/python"
   else
     return 1
@@ -147,7 +156,9 @@ install_s3() {
     rm -rf "$MOTO_VENV"
     python3 -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
   fi
-  find_python || die "s3: moto.server still not importable after install"
+  if ! find_python || ! "$PYTHON" -c 'import moto.server'; then
+    die "s3: moto.server still not importable after install"
+  fi
 }
 
 install_gcs() {
@@ -263,11 +274,8 @@ install_kafka() {
   local src="$KAFKA_DIR/probe/KafkaProbe.java"
   mkdir -p "$KAFKA_DIR/probe"
   if ! write_java_probe | cmp -s - "$src" || [[ ! -f $KAFKA_DIR/probe/KafkaProbe.class ]]; then
-    write_java_probe >"$src.tmp"
-    javac -nowarn -cp "$KAFKA_DIR/libs/*" -d "$KAFKA_DIR/probe" "$src.tmp" 2>/dev/null \
-      || { cp "$src.tmp" "$KAFKA_DIR/probe/KafkaProbe.java.failed"; mv "$src.tmp" "$src"; \
-           javac -nowarn -cp "$KAFKA_DIR/libs/*" -d "$KAFKA_DIR/probe" "$src"; }
-    mv -f "$src.tmp" "$src" 2>/dev/null || true
+    write_java_probe >"$src"
+    javac -nowarn -cp "$KAFKA_DIR/libs/*" -d "$KAFKA_DIR/probe" "$src" || { rm -f "$src"; return 1; }
   fi
 }
 
@@ -308,10 +316,9 @@ kafka_use_kafkajs() {
 kafka_probe() { # seconds
   local secs=$1
   if kafka_use_kafkajs; then
-    (cd "$ROOT" && KAFKA_BROKERS="127.0.0.1:$KAFKA_PORT" WAIT_KAFKA_TIMEOUT_MS=$((secs * 1000)) \
-      node scripts/wait-kafka.mjs)
+    (cd "$ROOT" && node scripts/wait-kafka.mjs "127.0.0.1:$KAFKA_PORT" $((secs * 1000)))
   else
-    java -Xmx128m -Dlog4j2.level=ERROR -Dlog4j.configuration=file:/dev/null \
+    java -Xmx128m -Dlog4j2.level=OFF \
       -cp "$KAFKA_DIR/probe:$KAFKA_DIR/libs/*" KafkaProbe "127.0.0.1:$KAFKA_PORT" $((secs * 1000)) \
       2> >(grep -v -e '^SLF4J' -e 'StatusLogger' -e '^log4j:WARN' >&2)
   fi
@@ -323,7 +330,8 @@ launch() { # name cmd... ; starts detached, writes the pid file
   local name=$1; shift
   local lf; lf=$(logfile "$name")
   [[ -f $lf ]] && mv -f "$lf" "$lf.prev"
-  nohup "$@" >"$lf" 2>&1 </dev/null &
+  # 9>&-: the service must not inherit the lock fd (it would hold the lock forever).
+  nohup "$@" >"$lf" 2>&1 </dev/null 9>&- &
   echo $! >"$(pidfile "$name")"
 }
 
@@ -428,11 +436,11 @@ start_one() { # name
     return 1
   fi
   local ilog="$LOGS/install-$name.log"
-  if ! install_one "$name" >"$ilog" 2>&1; then
+  if ! run_errexit install_one "$name" >"$ilog" 2>&1; then
     log "$name: install failed; last 60 lines of $ilog:"; tail -n 60 "$ilog" >&2; return 1
   fi
-  [[ -s $ilog ]] && grep '^\[services\]' "$ilog" >&2 || true
-  if ! "launch_$name"; then tail_log "$name" "launch failed"; return 1; fi
+  grep -o '\[services\].*' "$ilog" >&2 || true
+  if ! run_errexit "launch_$name"; then tail_log "$name" "launch failed"; return 1; fi
   if ! wait_ready "$name"; then stop_one "$name" >/dev/null 2>&1 || true; return 1; fi
   log "$name: ready on 127.0.0.1:$port (pid $(<"$(pidfile "$name")"), $(since "$t0") s)"
 }
@@ -497,18 +505,19 @@ status_one() {
 
 # ---------------------------------------------------------------- main
 
-parse_services() {
-  local s out=()
+SERVICES=()
+parse_services() { # sets SERVICES (de-duplicated, in order)
+  local s
+  SERVICES=()
   (($# == 0)) && set -- all
   for s in "$@"; do
     case $s in
-      all) out+=("${ALL_SERVICES[@]}") ;;
-      s3 | gcs | azure | kafka) out+=("$s") ;;
+      all) SERVICES+=("${ALL_SERVICES[@]}") ;;
+      s3 | gcs | azure | kafka) SERVICES+=("$s") ;;
       *) die "unknown service '$s' (expected: all s3 gcs azure kafka)" ;;
     esac
   done
-  # de-duplicate, keep order
-  printf '%s\n' "${out[@]}" | awk '!seen[$0]++'
+  mapfile -t SERVICES < <(printf '%s\n' "${SERVICES[@]}" | awk '!seen[$0]++')
 }
 
 usage() {
@@ -531,10 +540,9 @@ parallel() { # fn services...
 }
 
 install_logged() {
-  local ilog="$LOGS/install-$1.log" t0; t0=$(now)
-  if install_one "$1" >"$ilog" 2>&1; then
-    grep '^\[services\]' "$ilog" >&2 || true
-    log "$1: installed (${t0:+$(since "$t0") s})"
+  local ilog="$LOGS/install-$1.log"
+  if run_errexit install_one "$1" >"$ilog" 2>&1; then
+    grep -o '\[services\].*' "$ilog" >&2 || log "$1: already installed"
   else
     log "$1: install failed; last 60 lines of $ilog:"; tail -n 60 "$ilog" >&2; return 1
   fi
@@ -543,26 +551,25 @@ install_logged() {
 with_lock() {
   if command -v flock >/dev/null 2>&1; then
     exec 9>"$RUN/.lock"
-    flock -w 600 9 || die "could not take $RUN/.lock"
+    flock -w 300 9 || die "could not take $RUN/.lock"
   fi
 }
 
 main() {
   local cmd=${1:-}; shift || true
-  local services
   case $cmd in
     install)
       with_lock
-      mapfile -t services < <(parse_services "$@")
+      parse_services "$@"
       local t0; t0=$(now)
-      parallel install_logged "${services[@]}"
+      parallel install_logged "${SERVICES[@]}"
       log "install done in $(since "$t0") s"
       ;;
     start)
       with_lock
-      mapfile -t services < <(parse_services "$@")
+      parse_services "$@"
       local t0 rc=0; t0=$(now)
-      parallel start_one "${services[@]}" || rc=1
+      parallel start_one "${SERVICES[@]}" || rc=1
       write_env
       if ((rc)); then
         log "start FAILED after $(since "$t0") s (see messages above; logs in $LOGS)"
@@ -572,14 +579,14 @@ main() {
       ;;
     stop)
       with_lock
-      mapfile -t services < <(parse_services "$@")
-      parallel stop_one "${services[@]}"
+      parse_services "$@"
+      parallel stop_one "${SERVICES[@]}"
       write_env
       ;;
     status)
-      mapfile -t services < <(parse_services "$@")
+      parse_services "$@"
       local s rc=0
-      for s in "${services[@]}"; do status_one "$s" || rc=1; done
+      for s in "${SERVICES[@]}"; do status_one "$s" || rc=1; done
       exit $rc
       ;;
     -h | --help | help) usage ;;
