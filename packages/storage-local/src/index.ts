@@ -1,1 +1,2 @@
-export {};
+export { createLocalStorage, LocalStorage, type LocalStorageOptions } from './local-storage.js';
+export { bargePlugin, type LocalStorageConfig, localStorageConfigSchema } from './plugin.js';

@@ -1,1 +1,4 @@
-export {};
+export * from './env.js';
+export * from './fault-proxy.js';
+export * from './object-storage-suite.js';
+export * from './pointer-queue-suite.js';

@@ -1,0 +1,14 @@
+/**
+ * Runs the contract suite against `MemoryStorage` with the mutant named by `BARGE_MUTANT`.
+ * Spawned by `object-storage-suite.test.ts`, which expects it to fail; not a test file itself.
+ */
+import { describeObjectStorage } from '../object-storage-suite.js';
+import { MemoryStorage, MUTANTS, type Mutant } from './memory-storage.js';
+
+const mutant = process.env.BARGE_MUTANT as Mutant | undefined;
+if (mutant === undefined || !MUTANTS.includes(mutant)) {
+  throw new Error(`BARGE_MUTANT must be one of ${MUTANTS.join(', ')}, got ${mutant}`);
+}
+describeObjectStorage(`memory, mutant ${mutant}`, () => ({ storage: new MemoryStorage(mutant) }), {
+  bulkDeleteCount: 1100,
+});
