@@ -1,0 +1,21 @@
+import { BrokerConnection } from '@barge/client';
+import { parseHostPort } from './fail.js';
+
+export const DEFAULT_BROKER = '127.0.0.1:7070';
+
+/** The broker address from `--broker`, then `BARGE_BROKER`, then the default. */
+export function brokerAddress(flag: string | undefined): string {
+  const address = flag ?? process.env.BARGE_BROKER ?? DEFAULT_BROKER;
+  parseHostPort(address, '--broker');
+  return address;
+}
+
+export async function withConnection<T>(address: string, f: (c: BrokerConnection) => Promise<T>): Promise<T> {
+  const c = new BrokerConnection(address, { clientId: 'barge-cli', connectTimeoutMs: 5000, requestTimeoutMs: 30_000 });
+  try {
+    await c.connect();
+    return await f(c);
+  } finally {
+    await c.close();
+  }
+}

@@ -1,0 +1,18 @@
+import { loadConfigFile } from '@barge/broker';
+import { type BrokerConfig, loadPlugin, type ObjectStorage } from '@barge/core';
+
+/** Loads adapter packages from here: the CLI depends on every built-in adapter. */
+export const importer = (specifier: string): Promise<unknown> => import(specifier);
+
+export async function loadCliConfig(configFile: string | undefined, dataDir: string | undefined): Promise<BrokerConfig> {
+  const env = { ...process.env };
+  if (dataDir !== undefined) env.BARGE_DATA_DIR = dataDir;
+  return loadConfigFile(configFile, env);
+}
+
+/** The storage adapter named by the config (the embedded default without one). */
+export async function openConfiguredStorage(configFile?: string, dataDir?: string): Promise<ObjectStorage> {
+  const config = await loadCliConfig(configFile, dataDir);
+  const { plugin, config: adapterConfig } = await loadPlugin('storage', config.storage, importer);
+  return plugin.create(adapterConfig, { dataDir: config.broker.dataDir, log: () => {} });
+}
