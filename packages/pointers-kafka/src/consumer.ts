@@ -1,0 +1,467 @@
+import {
+  type BargeError,
+  type CommitPosition,
+  CorruptDataError,
+  decodePointer,
+  errorMessage,
+  GroupRebalanceError,
+  InvalidInputError,
+  PermanentError,
+  type PointerConsumer,
+  type PointerRecord,
+  type SubscribeOptions,
+} from '@barge/core';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { mapKafkaError } from './errors.js';
+import { consumerGroupId, createKafka, toSafeNumber } from './kafka.js';
+import type { AdapterLog, KafkaPointersConfig } from './options.js';
+
+/** A committed offset as stored in Kafka: decimal offset string and the metadata string. */
+export interface StoredOffset {
+  offset: string;
+  metadata: string | null;
+}
+
+export interface KafkaPointerConsumerDeps {
+  config: KafkaPointersConfig;
+  log: AdapterLog;
+  options: SubscribeOptions;
+  /** The Kafka topic (`topicPrefix + topic`). */
+  kafkaTopic: string;
+  partitionCount: number;
+  /** Reads committed offsets through the queue's admin client. */
+  readCommitted(groupId: string, partitions: readonly number[]): Promise<(StoredOffset | undefined)[]>;
+  onClose(consumer: KafkaPointerConsumer): void;
+}
+
+type Buffered = { record: PointerRecord; error?: undefined } | { error: CorruptDataError; offset: number };
+
+const DEFAULT_MAX_RECORDS = 500;
+const DEFAULT_TIMEOUT_MS = 1000;
+
+/**
+ * One member of a Kafka consumer group on one pointer topic.
+ *
+ * kafkajs fetches in the background (`eachBatch`) into a bounded buffer that `poll` drains; when
+ * the buffer is full the partition is paused, so memory stays bounded and the fetch loop, which
+ * is also what sends kafkajs's heartbeats, never blocks. Offsets are committed only by `commit`
+ * (autoCommit is off); `metadata` carries `{"messageIndex":n}`.
+ *
+ * At a rebalance the buffer is dropped. Partitions this member keeps continue from the position
+ * `poll` reached (or the last `seek`); partitions it gains start at the group's committed offset
+ * (or per `fromBeginning` when nothing is committed).
+ */
+export class KafkaPointerConsumer implements PointerConsumer {
+  readonly group: string;
+  readonly topic: string;
+  /** The Kafka consumer group id (`groupPrefix + group`). */
+  readonly groupId: string;
+  private readonly deps: KafkaPointerConsumerDeps;
+  private readonly kt: string;
+  private readonly maxBuffered: number;
+  private consumer: Consumer | undefined;
+  private assigned: readonly number[] = [];
+  private assignedSet = new Set<number>();
+  private readonly buffers = new Map<number, Buffered[]>();
+  private buffered = 0;
+  private readonly paused = new Set<number>();
+  /** Next offset `poll` hands out, per partition: after the last record returned, or a seek target. */
+  private readonly positions = new Map<number, number>();
+  private readonly listeners: ((partitions: readonly number[]) => void)[] = [];
+  private readonly waiters = new Set<() => void>();
+  private joins = 0;
+  private lastCrash: unknown;
+  private fatal: BargeError | undefined;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private rotation = 0;
+
+  constructor(deps: KafkaPointerConsumerDeps) {
+    this.deps = deps;
+    this.group = deps.options.group;
+    this.topic = deps.options.topic;
+    this.groupId = consumerGroupId(deps.config, deps.options.group);
+    this.kt = deps.kafkaTopic;
+    this.maxBuffered = deps.config.maxBufferedRecords;
+  }
+
+  /** Connects, joins the group and waits for the first assignment. */
+  async start(): Promise<void> {
+    const { config, options, log } = this.deps;
+    const sessionTimeout = options.sessionTimeoutMs ?? config.sessionTimeoutMs;
+    if (!Number.isInteger(sessionTimeout) || sessionTimeout < 1) {
+      throw new InvalidInputError(`sessionTimeoutMs must be a positive integer, got ${sessionTimeout}`);
+    }
+    const heartbeatInterval = Math.max(
+      1,
+      Math.min(config.heartbeatIntervalMs, Math.floor(sessionTimeout / 3)),
+    );
+    const kafka = createKafka(config, log, options.clientId ?? config.clientId);
+    const consumer = kafka.consumer({
+      groupId: this.groupId,
+      sessionTimeout,
+      heartbeatInterval,
+      rebalanceTimeout: config.rebalanceTimeoutMs,
+      maxWaitTimeInMs: config.maxWaitTimeMs,
+      maxBytesPerPartition: config.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      retry: {
+        retries: config.retries,
+        initialRetryTime: config.initialRetryTimeMs,
+        maxRetryTime: config.maxRetryTimeMs,
+      },
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment[this.kt] ?? []));
+    consumer.on(consumer.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart));
+    const what = `join consumer group "${this.groupId}" on "${this.kt}"`;
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topics: [this.kt], fromBeginning: options.fromBeginning ?? true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => this.onBatch(payload),
+      });
+    } catch (e) {
+      await this.abandon();
+      throw mapKafkaError(e, what);
+    }
+    // kafkajs reports a failed first join through CRASH (and schedules a restart), not by throwing.
+    if (this.joins === 0) {
+      const crash = this.lastCrash;
+      await this.abandon();
+      throw mapKafkaError(crash ?? new Error('the consumer stopped before joining'), what);
+    }
+  }
+
+  /** Pointers fetched and not yet returned by `poll` (at most `maxBufferedRecords`). */
+  get bufferedRecords(): number {
+    return this.buffered;
+  }
+
+  assignment(): readonly number[] {
+    return [...this.assigned];
+  }
+
+  onAssignment(listener: (partitions: readonly number[]) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async poll(options: { maxRecords?: number; timeoutMs?: number } = {}): Promise<PointerRecord[]> {
+    const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(maxRecords) || maxRecords < 1) {
+      throw new InvalidInputError(`maxRecords must be a positive integer, got ${maxRecords}`);
+    }
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      throw new InvalidInputError(`timeoutMs must be a non-negative number, got ${timeoutMs}`);
+    }
+    if (this.closed)
+      throw new PermanentError(`consumer of group "${this.group}" on "${this.topic}" is closed`);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.fatal) throw this.fatal;
+      const out = this.take(maxRecords);
+      if (out.length > 0 || this.closed) return out;
+      const left = deadline - Date.now();
+      if (left <= 0) return out;
+      await this.waitForRecords(left);
+    }
+  }
+
+  async commit(positions: readonly CommitPosition[]): Promise<void> {
+    for (const [i, p] of positions.entries()) {
+      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
+        throw new InvalidInputError(`positions[${i}].offset must be a non-negative integer, got ${p.offset}`);
+      }
+      if (p.messageIndex !== undefined && (!Number.isSafeInteger(p.messageIndex) || p.messageIndex < 0)) {
+        throw new InvalidInputError(
+          `positions[${i}].messageIndex must be a non-negative integer, got ${p.messageIndex}`,
+        );
+      }
+      this.checkAssigned(p.partition, 'commit');
+    }
+    if (positions.length === 0) return;
+    const consumer = this.consumer;
+    if (!consumer) throw this.notAssigned(positions[0]?.partition ?? 0, 'commit');
+    try {
+      await consumer.commitOffsets(
+        positions.map((p) => ({
+          topic: this.kt,
+          partition: p.partition,
+          offset: String(p.offset),
+          metadata: p.messageIndex === undefined ? null : JSON.stringify({ messageIndex: p.messageIndex }),
+        })),
+      );
+    } catch (e) {
+      const parts = positions.map((p) => p.partition).join(',');
+      throw mapKafkaError(e, `commit partitions ${parts} of "${this.kt}" for group "${this.groupId}"`);
+    }
+  }
+
+  async committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]> {
+    for (const p of partitions) {
+      if (!Number.isInteger(p) || p < 0)
+        throw new InvalidInputError(`partition must be a non-negative integer, got ${p}`);
+    }
+    if (partitions.length === 0) return [];
+    const stored = await this.deps.readCommitted(this.groupId, partitions);
+    return partitions.map((partition, i) => {
+      const s = stored[i];
+      if (!s) return undefined;
+      const offset = toSafeNumber(s.offset, `committed offset of "${this.kt}" partition ${partition}`);
+      if (offset < 0) return undefined; // -1: nothing committed
+      const pos: CommitPosition = { partition, offset };
+      const messageIndex = parseMessageIndex(s.metadata);
+      if (messageIndex !== undefined) pos.messageIndex = messageIndex;
+      return pos;
+    });
+  }
+
+  seek(partition: number, offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < 0) {
+      throw new InvalidInputError(`seek offset must be a non-negative integer, got ${offset}`);
+    }
+    this.checkAssigned(partition, 'seek');
+    const consumer = this.consumer;
+    if (!consumer) throw this.notAssigned(partition, 'seek');
+    this.dropBuffer(partition);
+    this.positions.set(partition, offset);
+    if (this.paused.delete(partition)) consumer.resume([{ topic: this.kt, partitions: [partition] }]);
+    try {
+      consumer.seek({ topic: this.kt, partition, offset: String(offset) });
+    } catch (e) {
+      throw mapKafkaError(e, `seek partition ${partition} of "${this.kt}" to ${offset}`);
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      this.setAssignment([], false);
+      this.wake();
+      try {
+        await this.consumer?.disconnect();
+      } catch (e) {
+        this.deps.log('warn', `kafka: leaving group "${this.groupId}" failed: ${errorMessage(e)}`);
+      } finally {
+        this.deps.onClose(this);
+      }
+    })();
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------------ kafkajs callbacks
+
+  private onJoin(partitions: readonly number[]): void {
+    if (this.closed) return;
+    const consumer = this.consumer;
+    this.joins++;
+    this.lastCrash = undefined;
+    const next = [...partitions].sort((a, b) => a - b);
+    const keep = new Set(next);
+    // kafkajs refetches every partition after a join: drop what we buffered and unpause.
+    this.buffers.clear();
+    this.buffered = 0;
+    if (this.paused.size > 0) {
+      this.paused.clear();
+      consumer?.resume([{ topic: this.kt }]);
+    }
+    for (const p of [...this.positions.keys()]) if (!keep.has(p)) this.positions.delete(p);
+    // Partitions we keep continue where poll got to, not at the (older) committed offset.
+    for (const [partition, offset] of this.positions) {
+      consumer?.seek({ topic: this.kt, partition, offset: String(offset) });
+    }
+    this.setAssignment(next, true);
+  }
+
+  private onCrash(error: unknown, restart: boolean): void {
+    this.lastCrash = error;
+    this.deps.log(restart ? 'warn' : 'error', `kafka: consumer of group "${this.groupId}" crashed`, {
+      error: errorMessage(error),
+      restart,
+    });
+    // kafkajs left the group; on restart it joins again and GROUP_JOIN gives the new assignment.
+    this.buffers.clear();
+    this.buffered = 0;
+    this.paused.clear();
+    this.positions.clear();
+    if (!restart && this.joins > 0) {
+      this.fatal = mapKafkaError(error, `consumer of group "${this.groupId}" on "${this.kt}" stopped`);
+    }
+    if (!this.closed) this.setAssignment([], true);
+    this.wake();
+  }
+
+  private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const partition = batch.partition;
+    if (this.closed || !isRunning() || isStale() || !this.assignedSet.has(partition)) return;
+    let buf = this.buffers.get(partition);
+    if (!buf) {
+      buf = [];
+      this.buffers.set(partition, buf);
+    }
+    let last: string | undefined;
+    let accepted = 0;
+    for (const m of batch.messages) {
+      if (this.buffered >= this.maxBuffered) break;
+      const offset = toSafeNumber(m.offset, `offset in "${this.kt}" partition ${partition}`);
+      buf.push(this.decode(partition, offset, m.timestamp, m.value));
+      this.buffered++;
+      accepted++;
+      last = m.offset;
+    }
+    // The next fetch of this partition starts after the last record we kept.
+    if (last !== undefined) resolveOffset(last);
+    if (
+      (accepted < batch.messages.length || this.buffered >= this.maxBuffered) &&
+      !this.paused.has(partition)
+    ) {
+      this.paused.add(partition);
+      this.consumer?.pause([{ topic: this.kt, partitions: [partition] }]);
+    }
+    if (accepted > 0) this.wake();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private decode(partition: number, offset: number, timestamp: string, value: Buffer | null): Buffered {
+    try {
+      if (value === null) throw new InvalidInputError('record has no value');
+      const pointer = decodePointer(value);
+      return {
+        record: { partition, offset, timestamp: toSafeNumber(timestamp, 'record timestamp'), pointer },
+      };
+    } catch (e) {
+      return {
+        offset,
+        error: new CorruptDataError(
+          `pointer at offset ${offset} of "${this.kt}" partition ${partition} is unreadable: ${errorMessage(e)}; ` +
+            `seek(${partition}, ${offset + 1}) skips it`,
+          { cause: e },
+        ),
+      };
+    }
+  }
+
+  /** Up to `max` buffered records, taken round-robin over partitions, in offset order per partition. */
+  private take(max: number): PointerRecord[] {
+    const out: PointerRecord[] = [];
+    const parts = this.assigned.filter((p) => (this.buffers.get(p)?.length ?? 0) > 0);
+    if (parts.length === 0) return out;
+    const start = this.rotation++ % parts.length;
+    const order = [...parts.slice(start), ...parts.slice(0, start)];
+    let corrupt: CorruptDataError | undefined;
+    const active = new Set(order);
+    while (out.length < max && active.size > 0) {
+      for (const p of order) {
+        if (out.length >= max) break;
+        if (!active.has(p)) continue;
+        const buf = this.buffers.get(p);
+        const head = buf?.[0];
+        if (!buf || !head) {
+          active.delete(p);
+          continue;
+        }
+        if (head.error) {
+          corrupt ??= head.error;
+          active.delete(p);
+          continue;
+        }
+        buf.shift();
+        this.buffered--;
+        out.push(head.record);
+        this.positions.set(p, head.record.offset + 1);
+      }
+    }
+    if (out.length === 0 && corrupt) throw corrupt;
+    this.resumeIfRoom();
+    return out;
+  }
+
+  private resumeIfRoom(): void {
+    if (this.paused.size === 0 || this.buffered > this.maxBuffered / 2) return;
+    const partitions = [...this.paused];
+    this.paused.clear();
+    this.consumer?.resume([{ topic: this.kt, partitions }]);
+  }
+
+  private dropBuffer(partition: number): void {
+    const buf = this.buffers.get(partition);
+    if (buf) {
+      this.buffered -= buf.length;
+      this.buffers.delete(partition);
+    }
+  }
+
+  private setAssignment(partitions: readonly number[], notify: boolean): void {
+    this.assigned = partitions;
+    this.assignedSet = new Set(partitions);
+    for (const p of [...this.buffers.keys()]) if (!this.assignedSet.has(p)) this.dropBuffer(p);
+    if (!notify) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(this.assignment());
+      } catch (e) {
+        this.deps.log('error', `kafka: onAssignment listener threw: ${errorMessage(e)}`);
+      }
+    }
+  }
+
+  private checkAssigned(partition: number, action: string): void {
+    if (!Number.isInteger(partition) || partition < 0) {
+      throw new InvalidInputError(`partition must be a non-negative integer, got ${partition}`);
+    }
+    if (this.closed || !this.assignedSet.has(partition)) throw this.notAssigned(partition, action);
+  }
+
+  private notAssigned(partition: number, action: string): GroupRebalanceError {
+    const state = this.closed ? 'the consumer is closed' : `assigned: [${this.assigned.join(', ')}]`;
+    return new GroupRebalanceError(
+      `cannot ${action} partition ${partition} of topic "${this.topic}": it is not assigned to this member of group "${this.group}" (${state})`,
+    );
+  }
+
+  private waitForRecords(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiters.add(done);
+    });
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Disconnects after a failed start (also cancels a restart kafkajs may have scheduled). */
+  private async abandon(): Promise<void> {
+    this.closed = true;
+    try {
+      await this.consumer?.disconnect();
+    } catch {
+      // already failing; the original error is what matters
+    }
+    this.deps.onClose(this);
+  }
+}
+
+/** `messageIndex` from commit metadata `{"messageIndex":n}`; undefined when absent or not ours. */
+export function parseMessageIndex(metadata: string | null | undefined): number | undefined {
+  if (!metadata) return undefined;
+  try {
+    const v = JSON.parse(metadata) as unknown;
+    if (typeof v === 'object' && v !== null && 'messageIndex' in v) {
+      const n = (v as { messageIndex: unknown }).messageIndex;
+      if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
+    }
+  } catch {
+    // metadata written by another tool: no message index
+  }
+  return undefined;
+}

@@ -1,0 +1,147 @@
+import {
+  AuthError,
+  BargeError,
+  ConfigError,
+  GroupRebalanceError,
+  InvalidInputError,
+  NotFoundError,
+  PermanentError,
+  TransientError,
+} from '@barge/core';
+
+/** kafkajs protocol error types that mean "this member is no longer part of the current generation". */
+const REBALANCE_TYPES = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'FENCED_INSTANCE_ID',
+]);
+
+const AUTH_TYPES = new Set([
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'DELEGATION_TOKEN_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'ILLEGAL_SASL_STATE',
+  'UNSUPPORTED_SASL_MECHANISM',
+]);
+
+const NOT_FOUND_TYPES = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'UNKNOWN_TOPIC_ID']);
+
+const INVALID_INPUT_TYPES = new Set([
+  'INVALID_TIMESTAMP',
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+]);
+
+const CONFIG_TYPES = new Set([
+  'INVALID_REPLICATION_FACTOR',
+  'INVALID_PARTITIONS',
+  'INVALID_CONFIG',
+  'POLICY_VIOLATION',
+  'INVALID_REPLICA_ASSIGNMENT',
+  'INVALID_SESSION_TIMEOUT',
+]);
+
+/** Errors the connection layer raises when a broker cannot be reached or answered too late. */
+const CONNECTION_NAMES = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSTopicMetadataNotLoaded',
+  'KafkaJSStaleTopicMetadataAssignment',
+  'KafkaJSGroupCoordinatorNotFound',
+  'KafkaJSTimeout',
+  'KafkaJSLockTimeout',
+]);
+
+interface KafkaJsLike {
+  name?: unknown;
+  type?: unknown;
+  message?: unknown;
+  retriable?: unknown;
+  cause?: unknown;
+  errors?: unknown;
+}
+
+/** The error and every `cause` (and aggregated error) under it, outermost first. */
+export function errorChain(e: unknown): KafkaJsLike[] {
+  const out: KafkaJsLike[] = [];
+  const seen = new Set<unknown>();
+  const visit = (x: unknown) => {
+    if (typeof x !== 'object' || x === null || seen.has(x) || out.length > 20) return;
+    seen.add(x);
+    const k = x as KafkaJsLike;
+    out.push(k);
+    if (Array.isArray(k.errors)) for (const inner of k.errors) visit(inner);
+    visit(k.cause);
+  };
+  visit(e);
+  return out;
+}
+
+/** The Kafka protocol error types (e.g. `REBALANCE_IN_PROGRESS`) anywhere in the error chain. */
+export function kafkaErrorTypes(e: unknown): string[] {
+  return errorChain(e)
+    .map((x) => x.type)
+    .filter((t): t is string => typeof t === 'string');
+}
+
+export function isRebalanceError(e: unknown): boolean {
+  return kafkaErrorTypes(e).some((t) => REBALANCE_TYPES.has(t));
+}
+
+export function isUnknownTopicError(e: unknown): boolean {
+  return kafkaErrorTypes(e).some((t) => NOT_FOUND_TYPES.has(t));
+}
+
+function describe(e: unknown): string {
+  const chain = errorChain(e);
+  const last = chain[chain.length - 1];
+  const first = chain[0];
+  const msg = (x: KafkaJsLike | undefined) => (typeof x?.message === 'string' ? x.message : String(x));
+  if (first === undefined) return String(e);
+  if (last === first || msg(last) === msg(first)) return msg(first);
+  return `${msg(first)} (caused by: ${msg(last)})`;
+}
+
+/**
+ * Maps a kafkajs error onto the core error classes, keeping the original as `cause`.
+ * `what` says what was being done, e.g. `publish to topic "orders"`.
+ */
+export function mapKafkaError(e: unknown, what: string): BargeError {
+  if (e instanceof BargeError) return e;
+  const chain = errorChain(e);
+  const types = kafkaErrorTypes(e);
+  const names = chain.map((x) => x.name).filter((n): n is string => typeof n === 'string');
+  const message = `${what}: ${describe(e)}`;
+  const has = (set: Set<string>) => types.some((t) => set.has(t));
+  if (has(REBALANCE_TYPES)) return new GroupRebalanceError(message, { cause: e });
+  if (has(AUTH_TYPES) || names.includes('KafkaJSSASLAuthenticationError')) {
+    return new AuthError(message, { cause: e });
+  }
+  if (has(NOT_FOUND_TYPES)) return new NotFoundError(message, { cause: e });
+  if (has(INVALID_INPUT_TYPES)) return new InvalidInputError(message, { cause: e });
+  if (has(CONFIG_TYPES)) return new ConfigError(message, 'pointers', { cause: e });
+  if (names.some((n) => CONNECTION_NAMES.has(n))) return new TransientError(message, { cause: e });
+  if (e instanceof TypeError || e instanceof RangeError || e instanceof SyntaxError) {
+    return new PermanentError(message, { cause: e });
+  }
+  // Any other Kafka error: trust kafkajs's own retriable flag on the innermost protocol error.
+  const innermost = [...chain].reverse().find((x) => typeof x.type === 'string') ?? chain[chain.length - 1];
+  if (innermost?.retriable === false && typeof innermost.type === 'string') {
+    return new PermanentError(message, { cause: e });
+  }
+  if (names.includes('KafkaJSNonRetriableError') && innermost?.retriable === false) {
+    return new PermanentError(message, { cause: e });
+  }
+  return new TransientError(message, { cause: e });
+}

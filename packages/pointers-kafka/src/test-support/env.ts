@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { serviceEnv } from '@barge/testkit';
+import { Kafka, logLevel } from 'kafkajs';
+import type { KafkaPointerQueueOptions } from '../options.js';
+
+/** The brokers of the test Kafka started by `scripts/services.sh start kafka`. */
+export function kafkaBrokers(): string[] {
+  return serviceEnv('kafka')
+    .split(',')
+    .map((s) => s.trim());
+}
+
+/** A random name of [a-z0-9-]. */
+export function rid(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Queue options for tests: short timeouts, random topic and group prefixes, quiet kafkajs. */
+export function testOptions(brokers: string[], overrides: Partial<KafkaPointerQueueOptions> = {}) {
+  const run = rid('t');
+  return {
+    brokers,
+    clientId: 'barge-test',
+    topicPrefix: `barge.test.${run}.`,
+    groupPrefix: `barge.test.${run}.`,
+    connectionTimeoutMs: 2000,
+    requestTimeoutMs: 10_000,
+    publishTimeoutMs: 15_000,
+    retries: 2,
+    initialRetryTimeMs: 100,
+    maxRetryTimeMs: 1000,
+    sessionTimeoutMs: 6000,
+    heartbeatIntervalMs: 500,
+    maxWaitTimeMs: 500,
+    logLevel: 'error',
+    log: (level, msg, fields) => {
+      if (level === 'error')
+        process.stderr.write(`[kafka test] ${msg} ${fields ? JSON.stringify(fields) : ''}\n`);
+    },
+    ...overrides,
+  } satisfies KafkaPointerQueueOptions;
+}
+
+/** A plain kafkajs client for checks from outside the adapter. */
+export function rawKafka(brokers: string[]): Kafka {
+  return new Kafka({
+    brokers,
+    clientId: 'barge-test-raw',
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 3, initialRetryTime: 100 },
+  });
+}
