@@ -9,6 +9,7 @@ import {
   codecId,
   codecName,
   compress,
+  compressAsync,
   decompress,
   inspectLz4Frame,
   lz4CompressFrame,
@@ -73,6 +74,17 @@ describe('compress / decompress', () => {
       );
     });
   }
+
+  it('compressAsync output decodes like compress output', async () => {
+    for (const n of [0, 10, 100_000, 5 * MiB]) {
+      const data = sample(n, 9);
+      for (const name of ['none', 'gzip', 'lz4'] as const) {
+        const c = await compressAsync(name, data);
+        assert.deepEqual(decompress(CODEC[name], c, n), data);
+      }
+    }
+    await assert.rejects(compressAsync(9 as 0, Buffer.alloc(1)), InvalidInputError);
+  });
 
   it('none returns the input itself', () => {
     const b = Buffer.from('abc');

@@ -1,5 +1,6 @@
+import { promisify } from 'node:util';
 import * as zlib from 'node:zlib';
-import { compressSync, decompressFrameSync, uncompressSync } from 'lz4-napi';
+import { compressFrame, compressSync, decompressFrameSync, uncompressSync } from 'lz4-napi';
 import type { CodecName } from './config.js';
 import { CorruptDataError, errorMessage, InvalidInputError } from './errors.js';
 
@@ -58,6 +59,32 @@ export function compress(codec: CodecId | CodecName, data: Buffer, options: Comp
       return zlib.gzipSync(data, { level: options.gzipLevel ?? zlib.constants.Z_DEFAULT_COMPRESSION });
     case CODEC.lz4:
       return lz4CompressFrame(data);
+    default:
+      throw new InvalidInputError(`unknown codec id ${String(id)}`);
+  }
+}
+
+const gzipAsync = promisify(zlib.gzip);
+
+/**
+ * `compress` on libuv's thread pool, so a producer's event loop is not blocked for the tens of
+ * milliseconds a large gzip chunk takes. For lz4 it uses lz4-napi's frame encoder (standard
+ * frames, FLG 0x60, full blocks, read by the block fast path). It costs about the same CPU as
+ * `compress` for lz4 and somewhat more for gzip (`docs/benchmarks.md`).
+ */
+export async function compressAsync(
+  codec: CodecId | CodecName,
+  data: Buffer,
+  options: CompressOptions = {},
+): Promise<Buffer> {
+  const id = typeof codec === 'string' ? codecId(codec) : codec;
+  switch (id) {
+    case CODEC.none:
+      return data;
+    case CODEC.gzip:
+      return gzipAsync(data, { level: options.gzipLevel ?? zlib.constants.Z_DEFAULT_COMPRESSION });
+    case CODEC.lz4:
+      return compressFrame(data);
     default:
       throw new InvalidInputError(`unknown codec id ${String(id)}`);
   }
