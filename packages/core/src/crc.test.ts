@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { crc32, crc32Js, crc32Parts, hasNativeCrc32 } from './crc.js';
 
 describe('crc32', () => {
-  it('uses the native zlib.crc32 on this runtime', () => {
-    assert.equal(hasNativeCrc32, true);
+  it('uses the native zlib.crc32 where the runtime has it (Node >= 20.15)', () => {
+    assert.equal(hasNativeCrc32, typeof (zlib as { crc32?: unknown }).crc32 === 'function');
   });
 
   it('matches the CRC-32/ISO-HDLC check values', () => {
