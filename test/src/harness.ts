@@ -40,7 +40,9 @@ export function runCli(
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`barge ${args.join(' ')} did not finish in ${options.timeoutMs ?? 120_000} ms\n${err}`));
+      reject(
+        new Error(`barge ${args.join(' ')} did not finish in ${options.timeoutMs ?? 120_000} ms\n${err}`),
+      );
     }, options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -66,7 +68,10 @@ export interface BrokerProcess {
  * Starts `barge broker` in a child process on a free port and waits until it says where it
  * listens. Extra args (e.g. `--config FILE`) are passed through.
  */
-export async function startBroker(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<BrokerProcess> {
+export async function startBroker(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [cliBin, 'broker', '--listen', '127.0.0.1:0', ...args], {
     cwd: repoRoot,
     env: { ...process.env, BARGE_LOG_LEVEL: process.env.BARGE_LOG_LEVEL ?? 'warn', ...env },

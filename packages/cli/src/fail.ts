@@ -24,7 +24,7 @@ export function describeFailure(e: unknown): string {
 export function parseHostPort(value: string, flag: string): { host: string; port: number } {
   const m = /^(.+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : Number.NaN;
-  if (!m || port < 1 || port > 65535) {
+  if (!m || port < 0 || port > 65535) {
     throw new CliError(`${flag} must be HOST:PORT, e.g. 127.0.0.1:7070 (got "${value}")`, 2);
   }
   return { host: m[1] as string, port };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidInputError } from './errors.js';
-import { type BatchPointer, decodePointer, encodePointer, pointerKey } from './pointer.js';
+import { type BatchPointer, decodePointer, encodePointer, pointerKey, validatePointer } from './pointer.js';
 import { readPartitionFor } from './pointer-queue.js';
 
 export const samplePointer: BatchPointer = {
@@ -57,5 +57,15 @@ describe('BatchPointer JSON', () => {
     assert.equal(pointerKey('logs', 3), 'logs/3');
     assert.equal(readPartitionFor(3, 2), 1);
     assert.equal(readPartitionFor(3, 12), 3);
+  });
+});
+
+describe('validatePointer on values JSON cannot print', () => {
+  it('still throws InvalidInputError for BigInt and circular fields', () => {
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    for (const patch of [{ sequence: 10n }, { storage: circular }]) {
+      assert.throws(() => validatePointer({ ...samplePointer, ...patch }), InvalidInputError);
+    }
   });
 });

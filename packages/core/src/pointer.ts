@@ -59,7 +59,7 @@ export function validatePointer(raw: unknown): BatchPointer {
   const o = raw as Record<string, unknown>;
   const fail = (field: string, expected: string): never => {
     throw new InvalidInputError(
-      `pointer field "${field}" must be ${expected}, got ${JSON.stringify(fieldValue(o, field)) ?? 'nothing'}`,
+      `pointer field "${field}" must be ${expected}, got ${describeValue(fieldValue(o, field))}`,
     );
   };
   if (o.v !== 1) fail('v', 'the number 1');
@@ -99,6 +99,15 @@ export function validatePointer(raw: unknown): BatchPointer {
     createdAt: o.createdAt as number,
     headerCrc: o.headerCrc as number,
   };
+}
+
+function describeValue(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  try {
+    return JSON.stringify(v) ?? 'nothing';
+  } catch {
+    return typeof v;
+  }
 }
 
 function fieldValue(o: Record<string, unknown>, path: string): unknown {

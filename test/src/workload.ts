@@ -1,0 +1,62 @@
+import { crc32 } from 'node:zlib';
+import type { ConsumedMessage, ProducerMessage } from '@barge/client';
+
+/** A small deterministic PRNG (mulberry32), so a failing run can be reproduced from its seed. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Most messages small, a few large: 0..1 KiB (96.9%), 1..64 KiB (3%), 64 KiB..1 MiB (0.1%). */
+export function messageSize(random: () => number): number {
+  const r = random();
+  if (r < 0.969) return Math.floor(random() * 1025);
+  if (r < 0.999) return 1024 + Math.floor(random() * 63 * 1024);
+  return 64 * 1024 + Math.floor(random() * (1024 * 1024 - 64 * 1024 + 1));
+}
+
+const FILL = Buffer.alloc(1024 * 1024 + 64);
+{
+  const r = prng(7);
+  for (let i = 0; i < FILL.length; i++) FILL[i] = Math.floor(r() * 256);
+}
+
+/**
+ * Message `id`: value of a size drawn from the seeded PRNG, filled with bytes that depend on the
+ * id, a key, and headers carrying the id and the value's CRC-32 so a consumer verifies each
+ * message without keeping the producer's copy.
+ */
+export function makeMessage(id: number, size: number): ProducerMessage {
+  const value = FILL.subarray(id % 64, (id % 64) + size);
+  return {
+    key: Buffer.from(`key-${id % 997}`),
+    value,
+    headers: [
+      { name: 'id', value: Buffer.from(String(id)) },
+      { name: 'crc', value: Buffer.from(String(crc32(value))) },
+    ],
+  };
+}
+
+/** The id of a consumed message, after checking its value against its CRC header and key. */
+export function verifyMessage(m: ConsumedMessage): number {
+  const id = Number(header(m, 'id'));
+  const crc = Number(header(m, 'crc'));
+  if (!Number.isInteger(id)) throw new Error(`message without an id header at ${m.partition}/${m.offset}`);
+  if (crc32(m.value) !== crc) throw new Error(`message ${id}: value does not match its CRC-32 header`);
+  if (m.key?.toString() !== `key-${id % 997}`)
+    throw new Error(`message ${id}: wrong key ${m.key?.toString()}`);
+  const expected = FILL.subarray(id % 64, (id % 64) + m.value.length);
+  if (!expected.equals(m.value)) throw new Error(`message ${id}: wrong value bytes`);
+  return id;
+}
+
+function header(m: ConsumedMessage, name: string): string | undefined {
+  return m.headers.find((h) => h.name === name)?.value.toString();
+}
