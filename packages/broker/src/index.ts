@@ -1,1 +1,11 @@
-export {};
+export { Broker, type BrokerOptions } from './broker.js';
+export { BROKER_TOKEN, type StartOptions, startBrokerFromConfig } from './compose.js';
+export { envOverrides, loadConfigFile } from './config-file.js';
+export {
+  BATCH_PREFIX,
+  META_PREFIX,
+  ORPHANS_META_PREFIX,
+  SEQUENCES_META_PREFIX,
+  TOPICS_META_PREFIX,
+} from './keys.js';
+export { BrokerMetrics } from './metrics.js';

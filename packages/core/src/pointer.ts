@@ -9,7 +9,10 @@ export interface BatchPointer {
   readonly v: 1;
   readonly topic: string;
   readonly writePartition: number;
-  /** Batch sequence within the write partition: 0, 1, 2, ... in publication order. */
+  /**
+   * Batch sequence within the write partition: increasing in publication order, gaps allowed
+   * (the broker leases blocks of sequence numbers; a restart skips the rest of its block).
+   */
   readonly sequence: number;
   readonly brokerId: number;
   readonly storage: { readonly adapter: string; readonly location: string; readonly key: string };

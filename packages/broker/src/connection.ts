@@ -1,0 +1,151 @@
+import type { Socket } from 'node:net';
+import {
+  decodeRequestFrame,
+  ErrorCode,
+  encodeErrorResponse,
+  errorMessage,
+  FrameDecoder,
+  FrameTooLargeError,
+  peekCorrelationId,
+  type RequestHeader,
+} from '@barge/core';
+import type { Logger } from 'pino';
+import type { ResponseSink } from './partition.js';
+
+export interface ConnectionHost {
+  log: Logger;
+  /** Handles one request; must not throw. */
+  handle(conn: Connection, header: RequestHeader, body: Buffer): void;
+  closed(conn: Connection): void;
+  countError(code: ErrorCode): void;
+}
+
+let nextConnectionId = 0;
+
+/**
+ * One client connection: a streaming length-prefix decoder feeding requests to the broker, and
+ * the response writer. Responses may go out in any order (pipelining). `pause()`/`resume()`
+ * stop and restart reading the socket (back-pressure). Protocol problems are logged once per
+ * connection (later ones at debug level).
+ */
+export class Connection implements ResponseSink {
+  readonly id = ++nextConnectionId;
+  readonly remote: string;
+  readonly decoder: FrameDecoder;
+  readonly log: Logger;
+  /** Set once the connection sent a produce request: only producers are paused by back-pressure. */
+  producer = false;
+  #paused = false;
+  #closed = false;
+  #problemLogged = false;
+  /** A produce request waiting for an async step; later produce requests queue behind it. */
+  produceChain: Promise<void> | undefined;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly host: ConnectionHost,
+    maxFrameBytes: number,
+  ) {
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.log = host.log.child({ conn: this.id, remote: this.remote });
+    this.decoder = new FrameDecoder({ maxFrameBytes });
+    socket.setNoDelay(true);
+    socket.on('data', (d: Buffer) => this.#onData(d));
+    socket.on('error', (e) => this.log.debug({ err: errorMessage(e) }, 'socket error'));
+    socket.on('close', () => {
+      this.#closed = true;
+      this.host.closed(this);
+    });
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.socket.destroyed;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  pause(): void {
+    if (this.#paused || this.closed) return;
+    this.#paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.closed) this.socket.resume();
+  }
+
+  send(frame: Buffer | readonly Buffer[]): void {
+    if (this.closed || this.socket.writableEnded) return;
+    if (Buffer.isBuffer(frame)) {
+      this.socket.write(frame);
+      return;
+    }
+    this.socket.cork();
+    for (const part of frame) this.socket.write(part);
+    this.socket.uncork();
+  }
+
+  /** Logs a protocol problem: the first at warn level, later ones at debug level. */
+  problem(msg: string, fields: Record<string, unknown> = {}): void {
+    if (this.#problemLogged) {
+      this.log.debug(fields, msg);
+      return;
+    }
+    this.#problemLogged = true;
+    this.log.warn(fields, `${msg} (further problems on this connection are logged at debug level)`);
+  }
+
+  /** Sends an error response (if a correlation id is known), then closes the connection. */
+  fail(code: ErrorCode, message: string, correlationId: number | undefined): void {
+    this.host.countError(code);
+    if (correlationId !== undefined) this.send(encodeErrorResponse(correlationId, code, message));
+    this.close();
+  }
+
+  /** Ends the connection after pending writes, and destroys it if the peer does not close. */
+  close(graceMs = 1000): void {
+    if (this.closed) return;
+    this.socket.pause();
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), graceMs).unref();
+  }
+
+  #onData(data: Buffer): void {
+    if (this.#closed || this.socket.writableEnded) return;
+    this.decoder.push(data);
+    for (;;) {
+      let frame: Buffer | undefined;
+      try {
+        frame = this.decoder.next();
+      } catch (e) {
+        if (e instanceof FrameTooLargeError) {
+          this.problem('frame too large; closing the connection', { length: e.length, max: e.maxFrameBytes });
+          this.fail(ErrorCode.FRAME_TOO_LARGE, e.message, peekCorrelationId(e.header));
+        } else {
+          this.problem('undecodable stream; closing the connection', { err: errorMessage(e) });
+          this.close();
+        }
+        return;
+      }
+      if (!frame) return;
+      let header: RequestHeader;
+      let body: Buffer;
+      try {
+        ({ header, body } = decodeRequestFrame(frame));
+      } catch (e) {
+        this.problem('frame too short for a request header; closing the connection', {
+          err: errorMessage(e),
+        });
+        this.host.countError(ErrorCode.INVALID_REQUEST);
+        this.close();
+        return;
+      }
+      this.host.handle(this, header, body);
+      if (this.#closed || this.socket.writableEnded) return;
+    }
+  }
+}

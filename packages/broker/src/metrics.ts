@@ -1,0 +1,105 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The broker's Prometheus metrics, on a registry of its own (several brokers can share a process). */
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  readonly produceRequests = new Counter({
+    name: 'barge_produce_requests_total',
+    help: 'Produce requests accepted, by topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly produceBytes = new Counter({
+    name: 'barge_produce_bytes_total',
+    help: 'Chunk bytes accepted, by topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly produceMessages = new Counter({
+    name: 'barge_produce_messages_total',
+    help: 'Messages accepted, by topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
+  readonly requestErrors = new Counter({
+    name: 'barge_request_errors_total',
+    help: 'Error responses (and unanswered failures of acks=none requests), by error code name',
+    labelNames: ['error'] as const,
+    registers: [this.registry],
+  });
+  readonly batchesClosed = new Counter({
+    name: 'barge_batches_closed_total',
+    help: 'Batches closed, by reason (bytes, messages, delay, shutdown)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly batchesUploaded = new Counter({
+    name: 'barge_batches_uploaded_total',
+    help: 'Batch objects stored',
+    registers: [this.registry],
+  });
+  readonly batchesFailed = new Counter({
+    name: 'barge_batches_failed_total',
+    help: 'Batches negatively acknowledged, by stage (upload, publish)',
+    labelNames: ['stage'] as const,
+    registers: [this.registry],
+  });
+  readonly uploadBytes = new Counter({
+    name: 'barge_upload_bytes_total',
+    help: 'Bytes of batch objects stored',
+    registers: [this.registry],
+  });
+  readonly uploadSeconds = new Histogram({
+    name: 'barge_upload_seconds',
+    help: 'Time to store one batch object, retries and hedges included',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly uploadRetries = new Counter({
+    name: 'barge_upload_retries_total',
+    help: 'Upload attempts retried after a transient error',
+    registers: [this.registry],
+  });
+  readonly hedges = new Counter({
+    name: 'barge_upload_hedges_total',
+    help: 'Hedged upload attempts started, and which attempt won (primary, hedge)',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+  readonly inFlightBytes = new Gauge({
+    name: 'barge_inflight_bytes',
+    help: 'Chunk bytes accepted and not yet acknowledged durable or abandoned',
+    registers: [this.registry],
+  });
+  readonly pausedSockets = new Gauge({
+    name: 'barge_paused_sockets',
+    help: 'Producer connections not being read because the in-flight byte budget is exhausted',
+    registers: [this.registry],
+  });
+  readonly connections = new Gauge({
+    name: 'barge_connections',
+    help: 'Open client connections',
+    registers: [this.registry],
+  });
+  readonly publishSeconds = new Histogram({
+    name: 'barge_pointer_publish_seconds',
+    help: 'Time to publish pointers (one call, possibly several pointers)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly publishFailures = new Counter({
+    name: 'barge_pointer_publish_failures_total',
+    help: 'Pointer publish calls that failed (each is retried until the retry budget is spent)',
+    registers: [this.registry],
+  });
+  readonly orphans = new Counter({
+    name: 'barge_orphans_total',
+    help: 'Objects recorded for the retention sweeper (abandoned batches, losing hedges that could not be deleted)',
+    registers: [this.registry],
+  });
+  readonly groupMembers = new Gauge({
+    name: 'barge_group_members',
+    help: 'Consumer-group members served by this broker',
+    registers: [this.registry],
+  });
+}

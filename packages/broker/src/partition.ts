@@ -1,0 +1,403 @@
+import {
+  ApiKey,
+  BatchBuilder,
+  type BatchPointer,
+  batchHeaderLength,
+  batchPointer,
+  type ChunkMeta,
+  type ErrorCode,
+  encodeErrorResponse,
+  encodeResponse,
+  errorCodeName,
+  errorMessage,
+  isRetryable,
+  type ObjectStorage,
+  type PointerQueue,
+  type PublishedPointer,
+} from '@barge/core';
+import type { Logger } from 'pino';
+import { backoffDelay, sleep } from './backoff.js';
+import type { ByteBudget } from './budget.js';
+import { pointerErrorCode, storageErrorCode } from './errors.js';
+import { batchKey } from './keys.js';
+import type { BrokerMetrics } from './metrics.js';
+import type { OrphanRecorder } from './orphans.js';
+import type { SequenceAllocator } from './sequences.js';
+import type { TopicRegistry } from './topics.js';
+import { UploadFailedError, type UploadPipeline } from './upload.js';
+
+/** Where a produce response goes: the connection that sent the request. */
+export interface ResponseSink {
+  send(frame: Buffer | readonly Buffer[]): void;
+}
+
+/** A produce request waiting for its ack (acks = received or durable). */
+export interface PendingAck {
+  sink: ResponseSink;
+  correlationId: number;
+  apiVersion: number;
+  durable: boolean;
+  writePartition: number;
+  firstChunkIndex: number;
+  firstMessageIndex: number;
+  done: boolean;
+  timer?: NodeJS.Timeout | undefined;
+}
+
+export function sendAck(a: PendingAck, r: { sequence: number; readPartition: number; offset: number }): void {
+  if (a.done) return;
+  a.done = true;
+  clearTimeout(a.timer);
+  a.sink.send(
+    encodeResponse(ApiKey.Produce, a.apiVersion, a.correlationId, {
+      writePartition: a.writePartition,
+      sequence: r.sequence,
+      firstChunkIndex: a.firstChunkIndex,
+      firstMessageIndex: a.firstMessageIndex,
+      readPartition: r.readPartition,
+      offset: r.offset,
+    }),
+  );
+}
+
+export function sendNack(a: PendingAck, code: ErrorCode, message: string, metrics?: BrokerMetrics): void {
+  if (a.done) return;
+  a.done = true;
+  clearTimeout(a.timer);
+  metrics?.requestErrors.inc({ error: errorCodeName(code) });
+  a.sink.send(encodeErrorResponse(a.correlationId, code, message));
+}
+
+/** What every partition writer shares. */
+export interface WriterContext {
+  brokerId: number;
+  storage: ObjectStorage;
+  pointers: PointerQueue;
+  topics: TopicRegistry;
+  uploads: UploadPipeline;
+  sequences: SequenceAllocator;
+  orphans: OrphanRecorder;
+  budget: ByteBudget;
+  metrics: BrokerMetrics;
+  log: Logger;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Attempts to lease sequence numbers before a batch fails. */
+  maxAttempts: number;
+  /** How long pointer publication of a batch is retried while the queue is unavailable. */
+  pointerRetryBudgetMs: number;
+  /** The time (ms since the epoch) after which pending publications are abandoned (shutdown); Infinity otherwise. */
+  abandonAt(): number;
+  /** Aborted when the abandon deadline changes, to wake retry sleeps. */
+  wake(): AbortSignal;
+}
+
+type BatchState = 'open' | 'closing' | 'stored' | 'failed' | 'done';
+
+interface Batch {
+  chunks: Buffer[];
+  metas: ChunkMeta[];
+  payload: number;
+  messages: number;
+  acks: PendingAck[];
+  state: BatchState;
+  sequence: number;
+  pointer?: BatchPointer | undefined;
+}
+
+export type CloseReason = 'bytes' | 'messages' | 'delay' | 'shutdown';
+
+/**
+ * The topic processor of one write partition. Appends chunks by reference to the open batch,
+ * closes it on `batch.maxBytes`, `batch.maxMessages` or `batch.maxDelayMs` (whichever comes
+ * first), hands closed batches to the upload pipeline, and publishes their pointers strictly in
+ * batch order (a reorder buffer: batches are queued at close and published from the head once
+ * stored, even when uploads complete out of order).
+ */
+export class PartitionWriter {
+  #open: Batch | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  /** Closed batches in close (= sequence) order, until published or failed. */
+  readonly #queue: Batch[] = [];
+  #sequenceChain: Promise<void> = Promise.resolve();
+  #draining = false;
+  #busy = 0;
+  #idleWaiters: (() => void)[] = [];
+  readonly #topicBytes: number;
+
+  constructor(
+    readonly topic: string,
+    readonly writePartition: number,
+    private readonly ctx: WriterContext,
+  ) {
+    this.#topicBytes = Buffer.byteLength(topic, 'utf8');
+  }
+
+  /** Batches closed and not yet acknowledged or failed, plus the open one. */
+  get pendingBatches(): number {
+    return this.#queue.length + (this.#open ? 1 : 0);
+  }
+
+  /**
+   * Appends one request's chunks (validated by the caller) to the open batch; all of them land
+   * in the same batch. Returns where they landed. `ack` is kept for a durable ack.
+   */
+  append(
+    chunks: readonly Buffer[],
+    metas: readonly ChunkMeta[],
+    messages: number,
+    bytes: number,
+    ack: PendingAck | undefined,
+  ): { firstChunkIndex: number; firstMessageIndex: number } {
+    const settings = this.ctx.topics.get(this.topic)?.batch;
+    const maxBytes = settings?.maxBytes ?? 8 * 1024 * 1024;
+    const maxMessages = settings?.maxMessages ?? 100_000;
+    const maxDelayMs = settings?.maxDelayMs ?? 250;
+    let b = this.#open;
+    if (b && b.chunks.length > 0) {
+      const size = batchHeaderLength(this.#topicBytes, b.chunks.length + chunks.length) + b.payload + bytes;
+      if (size > maxBytes) this.#close('bytes');
+      else if (b.messages + messages > maxMessages) this.#close('messages');
+    }
+    b = this.#open;
+    if (!b) {
+      b = { chunks: [], metas: [], payload: 0, messages: 0, acks: [], state: 'open', sequence: -1 };
+      this.#open = b;
+      this.#timer = setTimeout(() => this.#close('delay'), maxDelayMs);
+    }
+    const firstChunkIndex = b.chunks.length;
+    const firstMessageIndex = b.messages;
+    for (let i = 0; i < chunks.length; i++) {
+      b.chunks.push(chunks[i]!);
+      b.metas.push(metas[i]!);
+    }
+    b.payload += bytes;
+    b.messages += messages;
+    this.ctx.budget.acquire(bytes);
+    this.ctx.metrics.inFlightBytes.set(this.ctx.budget.used);
+    if (ack) {
+      ack.firstChunkIndex = firstChunkIndex;
+      ack.firstMessageIndex = firstMessageIndex;
+      b.acks.push(ack);
+    }
+    if (batchHeaderLength(this.#topicBytes, b.chunks.length) + b.payload >= maxBytes) this.#close('bytes');
+    else if (b.messages >= maxMessages) this.#close('messages');
+    return { firstChunkIndex, firstMessageIndex };
+  }
+
+  /** Closes the open batch now (shutdown, or tests). */
+  flush(): void {
+    this.#close('shutdown');
+  }
+
+  /** Resolves when no batch is open or in flight. */
+  whenIdle(): Promise<void> {
+    if (!this.#open && this.#busy === 0 && this.#queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #checkIdle(): void {
+    if (this.#open || this.#busy > 0 || this.#queue.length > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #close(reason: CloseReason): void {
+    const b = this.#open;
+    if (!b) return;
+    this.#open = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (b.chunks.length === 0) {
+      this.#checkIdle();
+      return;
+    }
+    b.state = 'closing';
+    this.#queue.push(b);
+    this.#busy++;
+    this.ctx.metrics.batchesClosed.inc({ reason });
+    // Sequences are taken in close order, so queue order = sequence order.
+    const allocated = this.#sequenceChain.then(() => this.#allocate(b));
+    this.#sequenceChain = allocated;
+    void allocated
+      .then(() => (b.state === 'closing' ? this.#upload(b) : undefined))
+      .catch((e: unknown) => this.#fail(b, storageErrorCode(e), `batch failed: ${errorMessage(e)}`, 'upload'))
+      .finally(() => {
+        this.#busy--;
+        void this.#drain();
+      });
+  }
+
+  async #allocate(b: Batch): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        b.sequence = await this.ctx.sequences.next(this.topic, this.writePartition);
+        return;
+      } catch (e) {
+        if (!isRetryable(e) || attempt >= this.ctx.maxAttempts) {
+          this.ctx.log.error(
+            { topic: this.topic, writePartition: this.writePartition, err: errorMessage(e) },
+            'cannot lease batch sequence numbers',
+          );
+          this.#fail(
+            b,
+            storageErrorCode(e),
+            `cannot lease batch sequence numbers: ${errorMessage(e)}`,
+            'upload',
+          );
+          return;
+        }
+        await sleep(backoffDelay(attempt - 1, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs));
+      }
+    }
+  }
+
+  async #upload(b: Batch): Promise<void> {
+    const builder = new BatchBuilder({
+      topic: this.topic,
+      writePartition: this.writePartition,
+      sequence: b.sequence,
+      brokerId: this.ctx.brokerId,
+    });
+    for (let i = 0; i < b.chunks.length; i++) builder.add(b.chunks[i]!, b.metas[i]!);
+    const encoded = builder.build(Date.now());
+    const key = batchKey(this.topic, this.writePartition, b.sequence, this.ctx.brokerId);
+    try {
+      const r = await this.ctx.uploads.upload(key, encoded.body, encoded.objectSize);
+      b.pointer = batchPointer(encoded, {
+        adapter: this.ctx.storage.adapter,
+        location: this.ctx.storage.location,
+        key: r.key,
+      });
+      b.state = 'stored';
+      // The chunk bytes are in storage now; only the budget reservation stays until the ack.
+      b.chunks = [];
+    } catch (e) {
+      const cause = e instanceof UploadFailedError ? e.lastError : e;
+      this.#fail(b, storageErrorCode(cause), errorMessage(e), 'upload');
+      if (e instanceof UploadFailedError) void this.ctx.orphans.discard(e.keys, 'failed batch upload');
+    }
+  }
+
+  /** Negative-acks every request of the batch and releases its bytes. */
+  #fail(b: Batch, code: ErrorCode, message: string, stage: 'upload' | 'publish'): void {
+    if (b.state === 'failed' || b.state === 'done') return;
+    b.state = 'failed';
+    b.chunks = [];
+    this.ctx.metrics.batchesFailed.inc({ stage });
+    for (const a of b.acks) sendNack(a, code, message, this.ctx.metrics);
+    this.#release(b);
+  }
+
+  #release(b: Batch): void {
+    this.ctx.budget.release(b.payload);
+    this.ctx.metrics.inFlightBytes.set(this.ctx.budget.used);
+    b.payload = 0;
+  }
+
+  /** Publishes stored batches from the head of the queue, in order; one drain at a time. */
+  async #drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (;;) {
+        const ready: Batch[] = [];
+        while (this.#queue.length > 0 && ready.length < 100) {
+          const head = this.#queue[0]!;
+          if (head.state === 'failed' || head.state === 'done') {
+            this.#queue.shift();
+            continue;
+          }
+          if (head.state !== 'stored') break;
+          ready.push(head);
+          this.#queue.shift();
+        }
+        if (ready.length === 0) break;
+        const published = await this.#publish(ready);
+        if (published) {
+          ready.forEach((b, i) => {
+            const at = published[i];
+            b.state = 'done';
+            for (const a of b.acks) {
+              sendAck(a, {
+                sequence: b.sequence,
+                readPartition: at?.partition ?? -1,
+                offset: at?.offset ?? -1,
+              });
+            }
+            this.#release(b);
+          });
+        }
+      }
+    } finally {
+      this.#draining = false;
+      this.#checkIdle();
+    }
+  }
+
+  /**
+   * Publishes pointers, retrying with backoff while the pointer queue fails transiently, for up
+   * to `pointerRetryBudgetMs` (or until the shutdown deadline). Durable acks are held meanwhile.
+   * On abandonment the batches are negatively acknowledged and their objects recorded as
+   * orphans; they are never published later.
+   */
+  async #publish(batches: Batch[]): Promise<PublishedPointer[] | undefined> {
+    const started = Date.now();
+    const pointers = batches.map((b) => b.pointer!);
+    const topic = this.ctx.topics.get(this.topic);
+    for (let attempt = 0; ; attempt++) {
+      let error: unknown;
+      try {
+        if (topic) await this.ctx.topics.ensurePointerTopic(topic);
+        const t0 = performance.now();
+        const res = await this.ctx.pointers.publish(this.topic, pointers);
+        this.ctx.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
+        if (attempt > 0) {
+          this.ctx.log.info(
+            {
+              topic: this.topic,
+              writePartition: this.writePartition,
+              attempts: attempt + 1,
+              batches: batches.length,
+            },
+            'pointer queue recovered; pointers published',
+          );
+        }
+        return res;
+      } catch (e) {
+        error = e;
+      }
+      this.ctx.metrics.publishFailures.inc();
+      const delay = backoffDelay(attempt, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs);
+      const deadline = Math.min(started + this.ctx.pointerRetryBudgetMs, this.ctx.abandonAt());
+      const retry = isRetryable(error) && Date.now() + delay <= deadline;
+      const fields = {
+        topic: this.topic,
+        writePartition: this.writePartition,
+        sequences: batches.map((b) => b.sequence),
+        attempt: attempt + 1,
+        err: errorMessage(error),
+      };
+      if (!retry) {
+        this.ctx.log.error(
+          fields,
+          'giving up publishing pointers; producers get negative acks, objects become orphans',
+        );
+        const code = pointerErrorCode(error);
+        for (const b of batches) {
+          this.#fail(b, code, `pointer publication failed: ${errorMessage(error)}`, 'publish');
+          void this.ctx.orphans.record(b.pointer!.storage.key, 'pointer publication abandoned');
+        }
+        return undefined;
+      }
+      if (attempt === 0 || attempt % 10 === 0) {
+        this.ctx.log.error(
+          { ...fields, heldAcks: batches.reduce((n, b) => n + b.acks.length, 0) },
+          'pointer queue unavailable; holding durable acks and retrying',
+        );
+      }
+      await sleep(delay, this.ctx.wake());
+    }
+  }
+}

@@ -1,0 +1,73 @@
+import {
+  ErrorCode,
+  errorMessage,
+  InvalidInputError,
+  NotFoundError,
+  type ObjectStorage,
+  READ_TO_END,
+  type ReadObjectRequest,
+  type ReadObjectResponse,
+  validateKey,
+} from '@barge/core';
+import { RequestError, storageErrorCode } from './errors.js';
+import { BATCH_PREFIX } from './keys.js';
+
+/** Bytes of a ReadObject response frame besides `data`: length, header, objectSize, offset, data length. */
+export const READ_RESPONSE_OVERHEAD = 4 + 6 + 8 + 8 + 4;
+
+/**
+ * The read proxy: serves batch objects (keys under `topics/`) whole or by byte range to
+ * consumers without storage credentials. A response carries at most `maxReadBytes`; clients
+ * read bigger objects in ranges (`docs/protocol.md` §6.15). Object sizes are cached (objects are
+ * immutable), so a range read is one storage call.
+ */
+export class ReadProxy {
+  readonly #sizes = new Map<string, number>();
+
+  constructor(
+    private readonly storage: ObjectStorage,
+    readonly maxReadBytes: number,
+  ) {}
+
+  async read(req: ReadObjectRequest): Promise<ReadObjectResponse> {
+    const { key, offset } = req;
+    try {
+      validateKey(key);
+    } catch (e) {
+      throw new RequestError(ErrorCode.ACCESS_DENIED, `key is not readable: ${errorMessage(e)}`);
+    }
+    if (!key.startsWith(BATCH_PREFIX)) {
+      throw new RequestError(
+        ErrorCode.ACCESS_DENIED,
+        `only batch objects (keys under "${BATCH_PREFIX}") can be read through the broker, not ${JSON.stringify(key)}`,
+      );
+    }
+    try {
+      const objectSize = await this.#size(key);
+      if (offset >= objectSize) return { objectSize, offset, data: Buffer.alloc(0) };
+      const wanted = req.length === READ_TO_END ? objectSize - offset : req.length;
+      const length = Math.min(wanted, this.maxReadBytes, objectSize - offset);
+      const data =
+        offset === 0 && length === objectSize && length <= 1024 * 1024
+          ? await this.storage.get(key)
+          : await this.storage.getRange(key, offset, length);
+      return { objectSize, offset, data: data.length > length ? data.subarray(0, length) : data };
+    } catch (e) {
+      if (e instanceof NotFoundError) {
+        this.#sizes.delete(key);
+        throw new RequestError(ErrorCode.OBJECT_NOT_FOUND, `no object ${JSON.stringify(key)}`);
+      }
+      if (e instanceof InvalidInputError) throw new RequestError(ErrorCode.INVALID_REQUEST, errorMessage(e));
+      throw new RequestError(storageErrorCode(e), `storage read failed: ${errorMessage(e)}`, { cause: e });
+    }
+  }
+
+  async #size(key: string): Promise<number> {
+    const cached = this.#sizes.get(key);
+    if (cached !== undefined) return cached;
+    const { size } = await this.storage.head(key);
+    if (this.#sizes.size >= 10_000) this.#sizes.delete(this.#sizes.keys().next().value!);
+    this.#sizes.set(key, size);
+    return size;
+  }
+}
