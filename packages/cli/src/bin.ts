@@ -8,7 +8,9 @@ import { produceCommand } from './commands/produce.js';
 import { topicsCommand } from './commands/topics.js';
 import { CliError, describeFailure } from './fail.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command()
   .name('barge')

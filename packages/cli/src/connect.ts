@@ -11,11 +11,20 @@ export function brokerAddress(flag: string | undefined): string {
 }
 
 export async function withConnection<T>(address: string, f: (c: BrokerConnection) => Promise<T>): Promise<T> {
-  const c = new BrokerConnection(address, { clientId: 'barge-cli', connectTimeoutMs: 5000, requestTimeoutMs: 30_000 });
+  const c = new BrokerConnection(address, {
+    clientId: 'barge-cli',
+    connectTimeoutMs: 5000,
+    requestTimeoutMs: 30_000,
+  });
   try {
     await c.connect();
     return await f(c);
   } finally {
     await c.close();
   }
+}
+
+/** Fails fast with a one-line error when the broker cannot be reached (clients would retry). */
+export async function checkReachable(address: string): Promise<void> {
+  await withConnection(address, async () => {});
 }

@@ -33,7 +33,10 @@ export class Progress {
         );
         this.bar.start(0, 0, { acked, sent, rate: 0 });
       }
-      const secs = Math.max(0.001, (Date.now() - (this.bar as unknown as { startTime: number }).startTime) / 1000);
+      const secs = Math.max(
+        0.001,
+        (Date.now() - (this.bar as unknown as { startTime: number }).startTime) / 1000,
+      );
       this.bar.update(0, { acked, sent, rate: Math.round(acked / secs) });
     } else if (Date.now() - this.lastLine >= this.intervalMs) {
       this.lastLine = Date.now();

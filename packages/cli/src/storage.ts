@@ -4,7 +4,10 @@ import { type BrokerConfig, loadPlugin, type ObjectStorage } from '@barge/core';
 /** Loads adapter packages from here: the CLI depends on every built-in adapter. */
 export const importer = (specifier: string): Promise<unknown> => import(specifier);
 
-export async function loadCliConfig(configFile: string | undefined, dataDir: string | undefined): Promise<BrokerConfig> {
+export async function loadCliConfig(
+  configFile: string | undefined,
+  dataDir: string | undefined,
+): Promise<BrokerConfig> {
   const env = { ...process.env };
   if (dataDir !== undefined) env.BARGE_DATA_DIR = dataDir;
   return loadConfigFile(configFile, env);

@@ -18,18 +18,33 @@ export function brokerCommand(program: Command): void {
   program
     .command('broker')
     .description('run a broker (no config: local storage and the embedded pointer queue under ./barge-data)')
-    .option('--config <file>', 'YAML config file (see docs/config.md); BARGE_* environment variables override it')
-    .option('--data <dir>', 'data directory for local storage and the embedded pointer queue (default ./barge-data)')
-    .option('--listen <host:port>', 'address for producers and consumers (default 127.0.0.1:7070; port 0 picks a free port)')
+    .option(
+      '--config <file>',
+      'YAML config file (see docs/config.md); BARGE_* environment variables override it',
+    )
+    .option(
+      '--data <dir>',
+      'data directory for local storage and the embedded pointer queue (default ./barge-data)',
+    )
+    .option(
+      '--listen <host:port>',
+      'address for producers and consumers (default 127.0.0.1:7070; port 0 picks a free port)',
+    )
     .option('--admin <host:port>', 'address for /health and /metrics over HTTP (default: off)')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug or trace (default $BARGE_LOG_LEVEL or info)')
+    .option(
+      '--log-level <level>',
+      'fatal, error, warn, info, debug or trace (default $BARGE_LOG_LEVEL or info)',
+    )
     .action(async (flags: BrokerFlags) => {
       if (flags.listen !== undefined) parseHostPort(flags.listen, '--listen');
       if (flags.admin !== undefined) parseHostPort(flags.admin, '--admin');
       const config = await loadCliConfig(flags.config, flags.data);
       if (flags.listen !== undefined) config.broker.listen = flags.listen;
       if (flags.admin !== undefined) config.broker.admin = flags.admin;
-      const logger = pino({ level: flags.logLevel ?? process.env.BARGE_LOG_LEVEL ?? 'info' }, pino.destination(2));
+      const logger = pino(
+        { level: flags.logLevel ?? process.env.BARGE_LOG_LEVEL ?? 'info' },
+        pino.destination(2),
+      );
       const { broker, container } = await startBrokerFromConfig(config, { importer, logger });
       const storage = container.resolve<ObjectStorage>(TOKENS.storage);
       const { host, port } = broker.address;
@@ -38,7 +53,9 @@ export function brokerCommand(program: Command): void {
         config.pointers.adapter === 'embedded'
           ? `embedded pointers in ${resolve(String(config.pointers.path ?? `${config.broker.dataDir}/pointers.sqlite`))}`
           : `${config.pointers.adapter} pointers`;
-      process.stdout.write(`barge broker ${config.broker.id} listening on ${host}:${port}; ${where}; ${pointers}\n`);
+      process.stdout.write(
+        `barge broker ${config.broker.id} listening on ${host}:${port}; ${where}; ${pointers}\n`,
+      );
       await new Promise<void>((done) => {
         let stopping = false;
         const stop = (signal: NodeJS.Signals) => {

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { Consumer } from '@barge/client';
 import type { Command } from 'commander';
-import { brokerAddress } from '../connect.js';
+import { brokerAddress, checkReachable } from '../connect.js';
 import { CliError, parsePositiveInt } from '../fail.js';
 
 interface ConsumeFlags {
@@ -35,10 +35,15 @@ export function consumeCommand(program: Command): void {
       if (flags.fromTime !== undefined) {
         fromTime = Date.parse(flags.fromTime);
         if (Number.isNaN(fromTime)) {
-          throw new CliError(`--from-time must be an ISO 8601 time such as 2026-11-25T10:00:00Z (got "${flags.fromTime}")`, 2);
+          throw new CliError(
+            `--from-time must be an ISO 8601 time such as 2026-11-25T10:00:00Z (got "${flags.fromTime}")`,
+            2,
+          );
         }
       }
-      const max = flags.maxMessages === undefined ? undefined : parsePositiveInt(flags.maxMessages, '--max-messages');
+      const max =
+        flags.maxMessages === undefined ? undefined : parsePositiveInt(flags.maxMessages, '--max-messages');
+      await checkReachable(brokerAddress(flags.broker));
       const out: Writable = flags.output ? createWriteStream(flags.output) : process.stdout;
       const consumer = new Consumer({
         brokers: [brokerAddress(flags.broker)],
@@ -58,18 +63,17 @@ export function consumeCommand(program: Command): void {
       await consumer.connect();
       await consumer.subscribe({ topic: flags.topic });
       let count = 0;
-      let sinceCommit = 0;
+      let lastCommit = Date.now();
       try {
         for await (const m of consumer) {
           await write(out, m.value);
           consumer.resolveOffset(m);
           count++;
-          sinceCommit++;
           if (max !== undefined && count >= max) break;
-          // Without --max-messages, commit what was printed every so often.
-          if (sinceCommit >= 1000) {
+          // Commit what was printed at least every second.
+          if (Date.now() - lastCommit >= 1000) {
             await consumer.commit();
-            sinceCommit = 0;
+            lastCommit = Date.now();
           }
           if (stopping) break;
         }

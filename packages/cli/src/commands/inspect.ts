@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { type BatchHeader, codecName, decodeBatch, type DecodedMessage } from '@barge/core';
+import { type BatchHeader, codecName, type DecodedMessage, decodeBatch } from '@barge/core';
 import type { Command } from 'commander';
 import { CliError } from '../fail.js';
 import { openConfiguredStorage } from '../storage.js';
@@ -24,7 +24,9 @@ export function inspectCommand(program: Command): void {
       const bytes = await load(target, flags);
       const { header, messages } = decodeBatch(bytes);
       if (flags.json) {
-        const out = { header: { ...header, chunks: header.chunks.map((c) => ({ ...c, codec: codecName(c.codec) })) } } as Record<string, unknown>;
+        const out = {
+          header: { ...header, chunks: header.chunks.map((c) => ({ ...c, codec: codecName(c.codec) })) },
+        } as Record<string, unknown>;
         if (flags.messages) out.messages = messages.map(messageJson);
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         return;
@@ -44,7 +46,9 @@ async function load(target: string, flags: InspectFlags): Promise<Buffer> {
   try {
     return await storage.get(target);
   } catch (e) {
-    throw new CliError(`${target} is neither a file nor a key in ${storage.adapter} storage ${storage.location}: ${(e as Error).message}`);
+    throw new CliError(
+      `${target} is neither a file nor a key in ${storage.adapter} storage ${storage.location}: ${(e as Error).message}`,
+    );
   } finally {
     await storage.close();
   }

@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { type AckLevel, Producer, type ProducerMessage } from '@barge/client';
-import { codecNames, type CodecName } from '@barge/core';
+import { type CodecName, codecNames } from '@barge/core';
 import type { Command } from 'commander';
-import { brokerAddress } from '../connect.js';
+import { brokerAddress, checkReachable } from '../connect.js';
 import { CliError } from '../fail.js';
 import { readLines } from '../lines.js';
 import { Progress } from '../progress.js';
@@ -39,15 +39,20 @@ export function produceCommand(program: Command): void {
         throw new CliError(`--acks must be one of ${ACKS.join(', ')} (got "${flags.acks}")`, 2);
       }
       if (flags.compression !== undefined && !(codecNames as readonly string[]).includes(flags.compression)) {
-        throw new CliError(`--compression must be one of ${codecNames.join(', ')} (got "${flags.compression}")`, 2);
+        throw new CliError(
+          `--compression must be one of ${codecNames.join(', ')} (got "${flags.compression}")`,
+          2,
+        );
       }
       const lingerMs = Number(flags.lingerMs ?? '5');
-      if (!Number.isInteger(lingerMs) || lingerMs < 0) throw new CliError(`--linger-ms must be a non-negative integer (got "${flags.lingerMs}")`, 2);
+      if (!Number.isInteger(lingerMs) || lingerMs < 0)
+        throw new CliError(`--linger-ms must be a non-negative integer (got "${flags.lingerMs}")`, 2);
       for (const f of files) {
         await access(f).catch(() => {
           throw new CliError(`cannot read ${f}: no such file or not readable`, 2);
         });
       }
+      await checkReachable(brokerAddress(flags.broker));
       const acks = flags.acks as AckLevel;
       const producer = new Producer({
         brokers: [brokerAddress(flags.broker)],

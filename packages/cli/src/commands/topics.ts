@@ -31,7 +31,10 @@ export function topicsCommand(program: Command): void {
     .option('--if-not-exists', 'succeed if the topic already exists with the same partitions')
     .action(async (name: string, flags: CreateFlags) => {
       if (flags.compression !== undefined && !(codecNames as readonly string[]).includes(flags.compression)) {
-        throw new CliError(`--compression must be one of ${codecNames.join(', ')} (got "${flags.compression}")`, 2);
+        throw new CliError(
+          `--compression must be one of ${codecNames.join(', ')} (got "${flags.compression}")`,
+          2,
+        );
       }
       const batch: { maxBytes?: number; maxMessages?: number; maxDelayMs?: number } = {};
       if (flags.maxBytes !== undefined) {
@@ -41,9 +44,11 @@ export function topicsCommand(program: Command): void {
           throw new CliError((e as Error).message, 2);
         }
       }
-      if (flags.maxMessages !== undefined) batch.maxMessages = parsePositiveInt(flags.maxMessages, '--max-messages');
+      if (flags.maxMessages !== undefined)
+        batch.maxMessages = parsePositiveInt(flags.maxMessages, '--max-messages');
       if (flags.maxDelayMs !== undefined) {
-        if (!/^\d+$/.test(flags.maxDelayMs)) throw new CliError(`--max-delay-ms must be a non-negative integer (got "${flags.maxDelayMs}")`, 2);
+        if (!/^\d+$/.test(flags.maxDelayMs))
+          throw new CliError(`--max-delay-ms must be a non-negative integer (got "${flags.maxDelayMs}")`, 2);
         batch.maxDelayMs = Number(flags.maxDelayMs);
       }
       const request = {
@@ -54,7 +59,9 @@ export function topicsCommand(program: Command): void {
         ...(flags.compression !== undefined ? { compression: flags.compression } : {}),
         ifNotExists: flags.ifNotExists === true,
       };
-      const r = await withConnection(brokerAddress(flags.broker), (c) => c.request(ApiKey.CreateTopic, request));
+      const r = await withConnection(brokerAddress(flags.broker), (c) =>
+        c.request(ApiKey.CreateTopic, request),
+      );
       process.stdout.write(`${r.created ? 'created' : 'exists'} ${formatTopic(r.topic)}\n`);
     });
 
@@ -79,14 +86,18 @@ export function topicsCommand(program: Command): void {
     .option('--broker <host:port>', 'broker address (default $BARGE_BROKER or 127.0.0.1:7070)')
     .option('--json', 'print JSON')
     .action(async (name: string, flags: { broker?: string; json?: boolean }) => {
-      const r = await withConnection(brokerAddress(flags.broker), (c) => c.request(ApiKey.DescribeTopic, { name }));
+      const r = await withConnection(brokerAddress(flags.broker), (c) =>
+        c.request(ApiKey.DescribeTopic, { name }),
+      );
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
         return;
       }
       process.stdout.write(`${formatTopic(r.topic)}\n`);
       for (const p of r.partitions) {
-        process.stdout.write(`  read partition ${p.partition}: offsets ${p.low}..${p.high} (${p.high - p.low} pointers)\n`);
+        process.stdout.write(
+          `  read partition ${p.partition}: offsets ${p.low}..${p.high} (${p.high - p.low} pointers)\n`,
+        );
       }
     });
 }
