@@ -286,6 +286,9 @@ export class Broker implements ConnectionHost {
       this.#admin.closeAllConnections();
       await new Promise<void>((resolve) => this.#admin!.close(() => resolve()));
     }
+    // Losing hedged uploads still running, then the deletes and orphan markers they cause.
+    await Promise.race([this.#uploads.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await this.#orphans.drain();
     if (this.#options.closeAdapters) {
       await Promise.allSettled([this.storage.close(), this.pointers.close()]);
     }

@@ -11,14 +11,31 @@ import type { BrokerMetrics } from './metrics.js';
  * the key is logged at error level.
  */
 export class OrphanRecorder {
+  readonly #pending = new Set<Promise<void>>();
+
   constructor(
     private readonly storage: ObjectStorage,
     private readonly log: Logger,
     private readonly metrics: BrokerMetrics,
   ) {}
 
+  /** Resolves when every record/discard started so far has finished (before closing storage). */
+  async drain(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+    return p;
+  }
+
   /** Records `key` for the sweeper without deleting it (its pointer may have been published). */
-  async record(key: string, reason: string): Promise<void> {
+  record(key: string, reason: string): Promise<void> {
+    return this.#track(this.#record(key, reason));
+  }
+
+  async #record(key: string, reason: string): Promise<void> {
     this.metrics.orphans.inc();
     const body = Buffer.from(JSON.stringify({ key, reason, at: new Date().toISOString() }));
     for (let attempt = 0; ; attempt++) {
@@ -40,13 +57,17 @@ export class OrphanRecorder {
   }
 
   /** Deletes objects no pointer can reference; records them as orphans when the delete fails. */
-  async discard(keys: readonly string[], reason: string): Promise<void> {
+  discard(keys: readonly string[], reason: string): Promise<void> {
+    return this.#track(this.#discard(keys, reason));
+  }
+
+  async #discard(keys: readonly string[], reason: string): Promise<void> {
     if (keys.length === 0) return;
     try {
       await this.storage.delete(keys);
     } catch (e) {
       this.log.warn({ keys, err: errorMessage(e) }, 'cannot delete unreferenced objects');
-      await Promise.all(keys.map((k) => this.record(k, reason)));
+      await Promise.all(keys.map((k) => this.#record(k, reason)));
     }
   }
 }

@@ -10,6 +10,7 @@ import {
   TransientError,
 } from '@barge/core';
 import { EmbeddedPointerQueue } from '@barge/pointers-embedded';
+import { LocalStorage } from '@barge/storage-local';
 import { orphanMetaKey } from './keys.js';
 import {
   type Harness,
@@ -465,6 +466,42 @@ describe('graceful shutdown and restarts', () => {
     release();
     ok(await first);
     await stopping;
+  });
+
+  it('stop() abandons publication at the shutdown deadline: negative acks and orphan markers', async () => {
+    const h = await harness([{ name: 't', batch: { maxDelayMs: 600_000 } }], {}, { shutdownTimeoutMs: 200 });
+    const c = await h.client();
+    h.pointers.failing = true;
+    const reply = c.request(ApiKey.Produce, produceRequest('t', ['unpublished']));
+    await waitFor(() => h.broker.budget.used > 0, 'request accepted');
+    await h.broker.stop();
+    const r = await reply;
+    assert.equal(r.errorCode, ErrorCode.POINTER_QUEUE_UNAVAILABLE);
+    const [key] = batchKeys(h.storage.puts);
+    assert.ok(key);
+    const storage = new LocalStorage({ root: join(h.dir, 'objects') });
+    const marker = JSON.parse((await storage.get(orphanMetaKey(key))).toString()) as {
+      key: string;
+      reason: string;
+    };
+    assert.equal(marker.key, key);
+    assert.match(marker.reason, /abandoned/);
+  });
+
+  it('answers REQUEST_TIMED_OUT when the durable ack is not ready within timeoutMs, and nothing after', async () => {
+    const h = await harness([{ name: 't', batch: { maxDelayMs: 5 } }]);
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    h.storage.beforePut = (key) => (key.startsWith('topics/') ? gate : undefined);
+    const c = await h.client();
+    const r = await c.request(ApiKey.Produce, produceRequest('t', ['slow'], { timeoutMs: 50 }));
+    assert.equal(r.errorCode, ErrorCode.REQUEST_TIMED_OUT);
+    release();
+    await waitFor(() => h.pointers.published === 1, 'the batch to be published anyway');
+    ok(await c.request(ApiKey.ListTopics, {}));
+    assert.equal(c.unsolicited.length, 0, 'no second response for the timed-out request');
   });
 
   it('batch sequences keep increasing across restarts', async () => {

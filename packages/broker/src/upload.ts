@@ -46,6 +46,8 @@ export class UploadFailedError extends Error {
 export class UploadPipeline {
   #active = 0;
   readonly #waiting: (() => void)[] = [];
+  /** Every PUT still running, losing hedges included. */
+  readonly #puts = new Set<Promise<unknown>>();
 
   constructor(
     private readonly storage: ObjectStorage,
@@ -57,6 +59,11 @@ export class UploadPipeline {
 
   get active(): number {
     return this.#active;
+  }
+
+  /** Resolves when every PUT started so far has settled (losing hedges included). */
+  async drain(): Promise<void> {
+    while (this.#puts.size > 0) await Promise.allSettled([...this.#puts]);
   }
 
   async upload(key: string, body: readonly Buffer[], size: number): Promise<UploadResult> {
@@ -164,8 +171,14 @@ export class UploadPipeline {
         reject(new TransientError(`PUT ${key} timed out after ${this.options.attemptTimeoutMs} ms`));
       }, this.options.attemptTimeoutMs);
     });
+    const put = this.storage.put(key, body, { signal: ctl.signal });
+    this.#puts.add(put);
+    void put.then(
+      () => this.#puts.delete(put),
+      () => this.#puts.delete(put),
+    );
     try {
-      await Promise.race([this.storage.put(key, body, { signal: ctl.signal }), timeout]);
+      await Promise.race([put, timeout]);
     } finally {
       clearTimeout(timer);
     }
