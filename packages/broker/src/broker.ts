@@ -30,7 +30,7 @@ import {
 import { type Logger, pino } from 'pino';
 import { ByteBudget } from './budget.js';
 import { Connection, type ConnectionHost } from './connection.js';
-import { errorCodeOf, RequestError } from './errors.js';
+import { errorCodeOf, pointerErrorCode, RequestError } from './errors.js';
 import { GroupCoordinator } from './groups.js';
 import { BrokerMetrics } from './metrics.js';
 import { OrphanRecorder } from './orphans.js';
@@ -755,15 +755,28 @@ export class Broker implements ConnectionHost {
     [ApiKey.OffsetForTimestamp]: async (_conn, body) => {
       const t = await this.#requireTopic(body.topic);
       this.#checkReadPartition(t, body.partition);
-      return { offset: await this.pointers.offsetForTimestamp(t.name, body.partition, body.timestamp) };
+      return {
+        offset: await this.#pointerCall(() =>
+          this.pointers.offsetForTimestamp(t.name, body.partition, body.timestamp),
+        ),
+      };
     },
     [ApiKey.Watermarks]: async (_conn, body) => {
       const t = await this.#requireTopic(body.topic);
       this.#checkReadPartition(t, body.partition);
-      return this.pointers.watermarks(t.name, body.partition);
+      return this.#pointerCall(() => this.pointers.watermarks(t.name, body.partition));
     },
     [ApiKey.ReadObject]: (_conn, body) => this.#readProxy.read(body),
   };
+
+  /** Runs a pointer-queue call, mapping its failure to a protocol error code. */
+  async #pointerCall<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw new RequestError(pointerErrorCode(e), errorMessage(e), { cause: e });
+    }
+  }
 
   async #requireTopic(name: string): Promise<TopicConfig> {
     checkTopicName(name);

@@ -13,7 +13,7 @@ import {
   topicSchema,
 } from '@barge/core';
 import type { Logger } from 'pino';
-import { RequestError } from './errors.js';
+import { pointerErrorCode, RequestError, storageErrorCode } from './errors.js';
 import { TOPICS_META_PREFIX, topicMetaKey } from './keys.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
@@ -160,8 +160,20 @@ export class TopicRegistry {
         `topic ${t.name} already exists (${existing.writePartitions} write, ${existing.readPartitions} read partitions)`,
       );
     }
-    await this.ensurePointerTopic(t);
-    await this.#write(t);
+    try {
+      await this.ensurePointerTopic(t);
+    } catch (e) {
+      throw new RequestError(pointerErrorCode(e), `cannot create the pointer topic: ${errorMessage(e)}`, {
+        cause: e,
+      });
+    }
+    try {
+      await this.#write(t);
+    } catch (e) {
+      throw new RequestError(storageErrorCode(e), `cannot store topic metadata: ${errorMessage(e)}`, {
+        cause: e,
+      });
+    }
     this.#topics.set(t.name, t);
     this.#unknownUntil.delete(t.name);
     this.log.info({ topic: topicInfo(t) }, 'topic created');
