@@ -35,7 +35,9 @@ export class Connection implements ResponseSink {
   readonly log: Logger;
   /** Set once the connection sent a produce request: only producers are paused by back-pressure. */
   producer = false;
-  #paused = false;
+  /** Why reading is paused: the broker's byte budget, and/or responses the client is not reading. */
+  readonly #pausedFor = new Set<'budget' | 'writes'>();
+  readonly #maxWriteBacklog: number;
   #closed = false;
   #problemLogged = false;
   /** A produce request waiting for an async step; later produce requests queue behind it. */
@@ -49,7 +51,9 @@ export class Connection implements ResponseSink {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.log = host.log.child({ conn: this.id, remote: this.remote });
     this.decoder = new FrameDecoder({ maxFrameBytes });
+    this.#maxWriteBacklog = Math.max(2 * maxFrameBytes, 32 * 1024 * 1024);
     socket.setNoDelay(true);
+    socket.on('drain', () => this.#unpause('writes'));
     socket.on('data', (d: Buffer) => this.#onData(d));
     socket.on('error', (e) => this.log.debug({ err: errorMessage(e) }, 'socket error'));
     socket.on('close', () => {
@@ -62,31 +66,43 @@ export class Connection implements ResponseSink {
     return this.#closed || this.socket.destroyed;
   }
 
+  /** True while reading is paused by the broker's byte budget (back-pressure). */
   get paused(): boolean {
-    return this.#paused;
+    return this.#pausedFor.has('budget');
   }
 
+  /** Stops reading the socket until `resume()` (back-pressure). */
   pause(): void {
-    if (this.#paused || this.closed) return;
-    this.#paused = true;
-    this.socket.pause();
+    this.#pauseFor('budget');
   }
 
   resume(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (!this.closed) this.socket.resume();
+    this.#unpause('budget');
+  }
+
+  #pauseFor(reason: 'budget' | 'writes'): void {
+    if (this.closed) return;
+    this.#pausedFor.add(reason);
+    this.socket.pause();
+  }
+
+  #unpause(reason: 'budget' | 'writes'): void {
+    if (!this.#pausedFor.delete(reason)) return;
+    if (this.#pausedFor.size === 0 && !this.closed && !this.socket.writableEnded) this.socket.resume();
   }
 
   send(frame: Buffer | readonly Buffer[]): void {
     if (this.closed || this.socket.writableEnded) return;
     if (Buffer.isBuffer(frame)) {
       this.socket.write(frame);
-      return;
+    } else {
+      this.socket.cork();
+      for (const part of frame) this.socket.write(part);
+      this.socket.uncork();
     }
-    this.socket.cork();
-    for (const part of frame) this.socket.write(part);
-    this.socket.uncork();
+    // A client that sends requests without reading the responses stops being read until it
+    // catches up, so unread responses cannot grow without bound.
+    if (this.socket.writableLength > this.#maxWriteBacklog) this.#pauseFor('writes');
   }
 
   /** Logs a protocol problem: the first at warn level, later ones at debug level. */
