@@ -227,6 +227,11 @@ export class Producer {
     });
   }
 
+  /** Bytes of messages buffered: accumulating, in flight or awaiting their ack. */
+  get bufferedBytes(): number {
+    return this.budget.used;
+  }
+
   /** Connects to a broker and loads topic metadata. Throws `BrokerUnreachableError` naming the address. */
   async connect(): Promise<void> {
     if (this.closed) throw new InvalidInputError('the producer was disconnected; create a new one');
