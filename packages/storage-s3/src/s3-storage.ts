@@ -1,0 +1,531 @@
+import { createHash } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  type DeleteObjectsCommandOutput,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  PutObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
+import {
+  bodyLength,
+  bodyParts,
+  type ListOptions,
+  type ListPage,
+  NotFoundError,
+  type ObjectInfo,
+  type ObjectStorage,
+  PermanentError,
+  type PutOptions,
+  type PutResult,
+  parseWithSchema,
+  TransientError,
+  validateKey,
+  validatePrefix,
+  validateRange,
+} from '@barge/core';
+import { type S3StorageConfig, type S3StorageOptions, s3ConfigSchema } from './config.js';
+import { isAbortError, mapS3Error } from './errors.js';
+import {
+  compareUtf8,
+  crc32Base64,
+  destroyQuietly,
+  mapLimit,
+  normalizePrefix,
+  readExactly,
+  sliceParts,
+  VectoredBody,
+} from './util.js';
+
+const MAX_PARTS = 10_000;
+const MAX_DELETE_BATCH = 1000;
+const MAX_LIST_KEYS = 1000;
+const HASH_BUCKETS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** What one put did, for tests and metrics: `single` PutObject or `multipart` with N parts. */
+export interface S3PutStats {
+  mode: 'single' | 'multipart';
+  parts: number;
+}
+
+/**
+ * `ObjectStorage` on Amazon S3 or an S3-compatible store, using `@aws-sdk/client-s3`.
+ *
+ * - Bodies below `multipartThresholdBytes` are one `PutObject`; larger ones a multipart upload
+ *   whose parts are views into the caller's buffers (a part spanning several buffers is sent as
+ *   several buffers, never concatenated), uploaded `partConcurrency` at a time. A failed
+ *   multipart upload is aborted so no parts are left behind.
+ * - Every request goes through the SDK's standard retry strategy (`maxAttempts`), including
+ *   bodies made of several buffers: they are re-streamed for each attempt.
+ * - Reads check that the body has exactly the announced length; a short body is a
+ *   `TransientError`, never data.
+ * - With `hashPrefix`, keys are stored as `<prefix>/<hh>/<key>` where `hh` is the first byte of
+ *   SHA-256(key) in hex; `listPage` then lists the 256 hash prefixes and merges them, so it still
+ *   returns keys in order (256 list requests per page: keep listings rare or disable hashPrefix).
+ */
+export class S3Storage implements ObjectStorage {
+  readonly adapter = 's3';
+  readonly location: string;
+  readonly config: S3StorageConfig;
+  readonly client: S3Client;
+  /** Stats of the most recent put, for tests. */
+  lastPut: S3PutStats | undefined;
+
+  private readonly base: string;
+  private closed = false;
+  private bucketChecked = false;
+
+  constructor(options: S3StorageOptions, client?: S3Client) {
+    this.config = parseWithSchema(s3ConfigSchema, options, 'storage');
+    this.location = this.config.bucket;
+    this.base = normalizePrefix(this.config.prefix);
+    this.client = client ?? new S3Client(clientConfig(this.config));
+    installVectoredBodyMiddleware(this.client);
+  }
+
+  /** The key as stored in the bucket: prefix, optional hash prefix, key. */
+  storedKey(key: string): string {
+    return this.config.hashPrefix ? `${this.base}${hashOf(key)}/${key}` : `${this.base}${key}`;
+  }
+
+  async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
+    validateKey(key);
+    this.checkOpen();
+    options.signal?.throwIfAborted();
+    const size = bodyLength(body);
+    const parts = bodyParts(body).filter((p) => p.length > 0);
+    if (size >= this.config.multipartThresholdBytes && size > 0) {
+      return this.putMultipart(key, parts, size, options);
+    }
+    const Key = this.storedKey(key);
+    const checksums = this.config.checksums;
+    let Body: Buffer | VectoredBody;
+    if (parts.length === 1) Body = parts[0] as Buffer;
+    else if (parts.length === 0) Body = Buffer.alloc(0);
+    else Body = new VectoredBody(parts);
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key,
+          Body: Body as Buffer,
+          ContentLength: size,
+          ContentType: options.contentType ?? 'application/octet-stream',
+          // Our own CRC over the buffers: the SDK cannot checksum a body of several buffers.
+          ...(checksums && Body instanceof VectoredBody ? { ChecksumCRC32: crc32Base64(parts) } : {}),
+        }),
+        { abortSignal: options.signal },
+      );
+      this.lastPut = { mode: 'single', parts: 1 };
+      return { size, ...etag(out.ETag) };
+    } catch (e) {
+      throw mapS3Error(e, { op: 'put', bucket: this.config.bucket, key: Key });
+    }
+  }
+
+  private async putMultipart(
+    key: string,
+    parts: readonly Buffer[],
+    size: number,
+    options: PutOptions,
+  ): Promise<PutResult> {
+    const { bucket: Bucket, checksums } = this.config;
+    const Key = this.storedKey(key);
+    const partSize = Math.max(this.config.partSize, Math.ceil(size / MAX_PARTS));
+    const count = Math.ceil(size / partSize);
+    let uploadId: string | undefined;
+    // Cancels the other in-flight parts when one fails or the caller aborts.
+    const failFast = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, failFast.signal]) : failFast.signal;
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket,
+          Key,
+          ContentType: options.contentType ?? 'application/octet-stream',
+          ...(checksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
+        }),
+        { abortSignal: signal },
+      );
+      uploadId = created.UploadId;
+      if (!uploadId)
+        throw new PermanentError(`s3 put s3://${Bucket}/${Key}: CreateMultipartUpload returned no UploadId`);
+      const id = uploadId;
+      const numbers = Array.from({ length: count }, (_, i) => i);
+      const done = await mapLimit(numbers, this.config.partConcurrency, async (i) => {
+        const slices = sliceParts(parts, i * partSize, Math.min(size, (i + 1) * partSize));
+        const length = slices.reduce((n, s) => n + s.length, 0);
+        const crc = checksums ? crc32Base64(slices) : undefined;
+        try {
+          const out = await this.client.send(
+            new UploadPartCommand({
+              Bucket,
+              Key,
+              UploadId: id,
+              PartNumber: i + 1,
+              Body: (slices.length === 1 ? slices[0] : new VectoredBody(slices)) as Buffer,
+              ContentLength: length,
+              ...(crc ? { ChecksumCRC32: crc } : {}),
+            }),
+            { abortSignal: signal },
+          );
+          if (!out.ETag)
+            throw new PermanentError(`s3 put s3://${Bucket}/${Key}: part ${i + 1} returned no ETag`);
+          return {
+            PartNumber: i + 1,
+            ETag: out.ETag,
+            ...(crc ? { ChecksumCRC32: out.ChecksumCRC32 ?? crc } : {}),
+          };
+        } catch (e) {
+          failFast.abort();
+          throw e;
+        }
+      });
+      const out = await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: id, MultipartUpload: { Parts: done } }),
+        { abortSignal: options.signal },
+      );
+      this.lastPut = { mode: 'multipart', parts: count };
+      return { size, ...etag(out.ETag) };
+    } catch (e) {
+      if (uploadId !== undefined) await this.abortUpload(Key, uploadId);
+      // A part cancelled because another failed reports an abort; report the cause instead.
+      if (isAbortError(e) && !options.signal?.aborted) {
+        throw new TransientError(`s3 put s3://${Bucket}/${Key}: multipart upload failed`, { cause: e });
+      }
+      throw mapS3Error(e, { op: 'put', bucket: Bucket, key: Key });
+    }
+  }
+
+  /** Best effort: a failed abort leaves parts that a bucket lifecycle rule must clean up. */
+  private async abortUpload(Key: string, UploadId: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key, UploadId }));
+    } catch (e) {
+      process.emitWarning(
+        `s3: could not abort multipart upload ${UploadId} of s3://${this.config.bucket}/${Key}: ${(e as Error).message}; configure an AbortIncompleteMultipartUpload lifecycle rule`,
+        { code: 'BARGE_S3_ABORT_FAILED' },
+      );
+    }
+  }
+
+  async get(key: string): Promise<Buffer> {
+    validateKey(key);
+    this.checkOpen();
+    const Key = this.storedKey(key);
+    const what = `s3 get s3://${this.config.bucket}/${Key}`;
+    let body: unknown;
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key,
+          ...(this.config.checksums ? { ChecksumMode: 'ENABLED' as const } : {}),
+        }),
+      );
+      body = out.Body;
+      if (out.ContentLength === undefined)
+        throw new TransientError(`${what}: response has no Content-Length`);
+      return await readExactly(out.Body as AsyncIterable<Uint8Array> | undefined, out.ContentLength, what);
+    } catch (e) {
+      destroyQuietly(body);
+      throw mapS3Error(e, { op: 'get', bucket: this.config.bucket, key: Key });
+    }
+  }
+
+  async getRange(key: string, offset: number, length: number): Promise<Buffer> {
+    validateKey(key);
+    validateRange(offset, length);
+    this.checkOpen();
+    if (length === 0) {
+      await this.head(key);
+      return Buffer.alloc(0);
+    }
+    const Key = this.storedKey(key);
+    const what = `s3 getRange s3://${this.config.bucket}/${Key} bytes=${offset}-${offset + length - 1}`;
+    let body: unknown;
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key,
+          Range: `bytes=${offset}-${offset + length - 1}`,
+        }),
+      );
+      body = out.Body;
+      const announced = out.ContentLength;
+      if (announced === undefined) throw new TransientError(`${what}: response has no Content-Length`);
+      const range = out.ContentRange ? parseContentRange(out.ContentRange) : undefined;
+      if (range) {
+        const expected = Math.min(length, range.total - offset);
+        if (range.start !== offset || range.end - range.start + 1 !== expected || announced !== expected) {
+          throw new TransientError(
+            `${what}: server answered ${out.ContentRange} with ${announced} bytes, expected ${expected} bytes from ${offset}`,
+          );
+        }
+        return await readExactly(out.Body as AsyncIterable<Uint8Array> | undefined, announced, what);
+      }
+      // No Content-Range: the server ignored the range and sent the whole object.
+      const whole = await readExactly(out.Body as AsyncIterable<Uint8Array> | undefined, announced, what);
+      return whole.subarray(Math.min(offset, whole.length), Math.min(offset + length, whole.length));
+    } catch (e) {
+      destroyQuietly(body);
+      if (isInvalidRange(e)) return Buffer.alloc(0);
+      throw mapS3Error(e, { op: 'getRange', bucket: this.config.bucket, key: Key });
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo> {
+    validateKey(key);
+    this.checkOpen();
+    const Key = this.storedKey(key);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key }));
+      return {
+        key,
+        size: out.ContentLength ?? 0,
+        ...etag(out.ETag),
+        ...(out.LastModified ? { lastModified: out.LastModified } : {}),
+      };
+    } catch (e) {
+      const mapped = mapS3Error(e, { op: 'head', bucket: this.config.bucket, key: Key });
+      // HEAD responses have no body, so a missing bucket also looks like a plain 404.
+      if (mapped.name === 'NotFoundError' && !this.bucketChecked) await this.checkBucket('head');
+      throw mapped;
+    }
+  }
+
+  /** Throws `PermanentError` if the bucket does not exist; remembers a bucket that does. */
+  private async checkBucket(op: string): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }));
+      this.bucketChecked = true;
+    } catch (e) {
+      const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) {
+        throw new PermanentError(`s3 ${op}: bucket "${this.config.bucket}" does not exist (NoSuchBucket)`, {
+          cause: e,
+        });
+      }
+      throw mapS3Error(e, { op, bucket: this.config.bucket });
+    }
+  }
+
+  async delete(keys: readonly string[]): Promise<void> {
+    for (const k of keys) validateKey(k);
+    this.checkOpen();
+    const stored = [...new Set(keys)].map((k) => this.storedKey(k));
+    // DeleteObjects is an XML body, which cannot carry U+FFFE, U+FFFF or lone surrogates: such
+    // keys are deleted one request each.
+    const single = stored.filter((k) => NOT_XML.test(k));
+    const batched = stored.filter((k) => !NOT_XML.test(k));
+    const batches: string[][] = [];
+    for (let i = 0; i < batched.length; i += MAX_DELETE_BATCH)
+      batches.push(batched.slice(i, i + MAX_DELETE_BATCH));
+    await mapLimit(batches, 4, (batch) => this.deleteBatch(batch));
+    await mapLimit(single, 8, async (Key) => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
+      } catch (e) {
+        const mapped = mapS3Error(e, { op: 'delete', bucket: this.config.bucket, key: Key });
+        if (!(mapped instanceof NotFoundError) || (e as { name?: string }).name === 'NoSuchBucket')
+          throw mapped;
+      }
+    });
+  }
+
+  private async deleteBatch(batch: string[]): Promise<void> {
+    let out: DeleteObjectsCommandOutput;
+    try {
+      out = await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.config.bucket,
+          Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+        }),
+      );
+    } catch (e) {
+      throw mapS3Error(e, { op: 'delete', bucket: this.config.bucket });
+    }
+    // DeleteObjects answers 200 and lists the keys it could not delete.
+    const errors = (out.Errors ?? []).filter((err) => err.Code !== 'NoSuchKey');
+    const first = errors[0];
+    if (first) {
+      const err = Object.assign(new Error(first.Message ?? first.Code ?? 'delete failed'), {
+        name: first.Code ?? 'DeleteError',
+      });
+      const mapped = mapS3Error(err, { op: 'delete', bucket: this.config.bucket, key: first.Key });
+      mapped.message += errors.length > 1 ? ` (and ${errors.length - 1} more keys failed)` : '';
+      throw mapped;
+    }
+  }
+
+  async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
+    validatePrefix(prefix);
+    this.checkOpen();
+    const limit = Math.max(1, options.limit ?? 1000);
+    if (!this.config.hashPrefix) {
+      const r = await this.listRaw(this.base, prefix, options.startAfter, limit);
+      return pageOf(r.objects, limit, r.truncated);
+    }
+    const perBucket = Math.min(limit, MAX_LIST_KEYS);
+    const results = await mapLimit(HASH_BUCKETS, this.config.listConcurrency, (hh) =>
+      this.listRaw(`${this.base}${hh}/`, prefix, options.startAfter, perBucket, true),
+    );
+    const merged = results.flatMap((r) => r.objects).sort((a, b) => compareUtf8(a.key, b.key));
+    const truncated = results.some((r) => r.truncated);
+    return pageOf(merged, limit, truncated);
+  }
+
+  /**
+   * Keys under `root + prefix` after `root + startAfter`, with `root` removed, up to `limit`
+   * (following continuation tokens), or one request of at most 1000 keys when `single`.
+   */
+  private async listRaw(
+    root: string,
+    prefix: string,
+    startAfter: string | undefined,
+    limit: number,
+    single = false,
+  ): Promise<{ objects: ObjectInfo[]; truncated: boolean }> {
+    const objects: ObjectInfo[] = [];
+    let token: string | undefined;
+    for (;;) {
+      let out: ListObjectsV2CommandOutput;
+      try {
+        out = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.config.bucket,
+            Prefix: root + prefix,
+            MaxKeys: Math.min(MAX_LIST_KEYS, limit - objects.length),
+            // URL-encoded keys survive characters that XML 1.0 cannot carry (U+FFFF, ...).
+            EncodingType: 'url',
+            ...(token
+              ? { ContinuationToken: token }
+              : startAfter !== undefined
+                ? { StartAfter: root + startAfter }
+                : {}),
+          }),
+        );
+      } catch (e) {
+        throw mapS3Error(e, { op: 'list', bucket: this.config.bucket, key: root + prefix });
+      }
+      const encoded = out.EncodingType === 'url';
+      for (const o of out.Contents ?? []) {
+        if (o.Key === undefined) continue;
+        const key = encoded ? decodeUrlKey(o.Key) : o.Key;
+        if (!key.startsWith(root)) continue;
+        objects.push({
+          key: key.slice(root.length),
+          size: o.Size ?? 0,
+          ...etag(o.ETag),
+          ...(o.LastModified ? { lastModified: o.LastModified } : {}),
+        });
+      }
+      token = out.IsTruncated ? out.NextContinuationToken : undefined;
+      if (!token) return { objects, truncated: false };
+      if (single || objects.length >= limit) return { objects, truncated: true };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.client.destroy();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new PermanentError(`s3 storage for bucket "${this.config.bucket}" is closed`);
+  }
+}
+
+function pageOf(objects: ObjectInfo[], limit: number, truncated: boolean): ListPage {
+  const page = objects.slice(0, limit);
+  const more = truncated || objects.length > limit;
+  const last = page[page.length - 1];
+  return more && last ? { objects: page, nextStartAfter: last.key } : { objects: page };
+}
+
+/** Characters XML 1.0 cannot represent (control characters are already invalid in keys). */
+const NOT_XML = /[\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Decodes a key from a listing with `encoding-type=url` (`+` may stand for a space, as in forms). */
+function decodeUrlKey(k: string): string {
+  return decodeURIComponent(k.replace(/\+/g, ' '));
+}
+
+function hashOf(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 2);
+}
+
+function etag(raw: string | undefined): { etag?: string } {
+  return raw ? { etag: raw.replace(/^"|"$/g, '') } : {};
+}
+
+function parseContentRange(v: string): { start: number; end: number; total: number } | undefined {
+  const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(v.trim());
+  if (!m) return undefined;
+  const total = m[3] === '*' ? Number.POSITIVE_INFINITY : Number(m[3]);
+  return { start: Number(m[1]), end: Number(m[2]), total };
+}
+
+function isInvalidRange(e: unknown): boolean {
+  const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
+  return (
+    err?.name === 'InvalidRange' || err?.Code === 'InvalidRange' || err?.$metadata?.httpStatusCode === 416
+  );
+}
+
+function clientConfig(c: S3StorageConfig): S3ClientConfig {
+  return {
+    region: c.region,
+    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
+    forcePathStyle: c.forcePathStyle,
+    maxAttempts: c.maxAttempts,
+    ...(c.accessKeyId && c.secretAccessKey
+      ? {
+          credentials: {
+            accessKeyId: c.accessKeyId,
+            secretAccessKey: c.secretAccessKey,
+            ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
+          },
+        }
+      : {}),
+    requestChecksumCalculation: c.checksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
+    responseChecksumValidation: c.checksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
+    requestHandler: {
+      connectionTimeout: c.connectionTimeoutMs,
+      requestTimeout: c.requestTimeoutMs,
+      httpAgent: { keepAlive: true, maxSockets: c.maxSockets },
+      httpsAgent: { keepAlive: true, maxSockets: c.maxSockets },
+    },
+  };
+}
+
+/**
+ * Lets a request body be a `VectoredBody` (several buffers). The retry middleware sees a plain
+ * object, so it retries the request; just before each attempt is sent, this middleware swaps in a
+ * fresh stream over the same buffers.
+ */
+function installVectoredBodyMiddleware(client: S3Client): void {
+  const name = 'bargeVectoredBody';
+  client.middlewareStack.remove(name);
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { body?: unknown } | undefined;
+      if (request && request.body instanceof VectoredBody) {
+        return next({ ...args, request: { ...request, body: request.body.stream() } });
+      }
+      return next(args);
+    },
+    { step: 'deserialize', priority: 'low', name },
+  );
+}
