@@ -1,1 +1,21 @@
-export {};
+import type { StoragePlugin } from '@barge/core';
+import { type GcsStorageOptions, gcsConfigSchema } from './config.js';
+import { GcsStorage } from './gcs-storage.js';
+
+export { type GcsStorageConfig, type GcsStorageOptions, gcsConfigSchema } from './config.js';
+export { mapGcsError } from './errors.js';
+export { type GcsPutStats, GcsStorage } from './gcs-storage.js';
+
+/** Creates a GCS adapter; `options` is validated (a `ConfigError` names the bad field). */
+export function createGcsStorage(options: GcsStorageOptions): GcsStorage {
+  return new GcsStorage(options);
+}
+
+/** The plugin the broker loads for `storage: { adapter: gcs, ... }`. */
+export const bargePlugin: StoragePlugin<typeof gcsConfigSchema> = {
+  kind: 'storage',
+  name: 'gcs',
+  coreApi: [1],
+  configSchema: gcsConfigSchema,
+  create: (config) => new GcsStorage(config),
+};

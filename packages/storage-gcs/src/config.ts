@@ -1,0 +1,74 @@
+import { parseSize, validatePrefix } from '@barge/core';
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+/** A byte size: a number of bytes or a string such as `"8MiB"`. */
+const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
+    return z.NEVER;
+  }
+});
+
+/** A key prefix: empty, or key-like segments; leading and trailing `/` are ignored. */
+const keyPrefix = z.string().superRefine((v, ctx) => {
+  try {
+    validatePrefix(v.replace(/^\/+/, ''));
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
+
+/** The `storage:` section for `adapter: gcs` (without `adapter`). */
+export const gcsConfigSchema = z.strictObject({
+  /** Bucket name (required). */
+  bucket: z
+    .string()
+    .min(1, 'bucket is required')
+    .regex(
+      /^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/,
+      'expected a GCS bucket name (lowercase letters, digits, ".", "-", "_")',
+    ),
+  /** Key prefix inside the bucket, e.g. `barge`; objects go under `<prefix>/`. */
+  prefix: keyPrefix.default(''),
+  /** Project id; needed only to create buckets. Default: from the credentials or environment. */
+  projectId: z.string().min(1).optional(),
+  /** Custom endpoint, e.g. an emulator `http://127.0.0.1:4443`. */
+  apiEndpoint: z.url({ message: 'expected a URL such as "http://127.0.0.1:4443"' }).optional(),
+  /** Authenticate against `apiEndpoint` too (default: only against the real service). */
+  useAuthWithCustomEndpoint: z.boolean().optional(),
+  /** Path to a service-account JSON key. Default: Application Default Credentials. */
+  keyFilename: z.string().min(1).optional(),
+  /** Service-account credentials inline. Default: Application Default Credentials. */
+  credentials: z
+    .looseObject({
+      client_email: z.string().min(1),
+      private_key: z.string().min(1),
+    })
+    .optional(),
+  /** Bodies of at least this many bytes use a resumable upload; smaller ones a single request. */
+  resumableThresholdBytes: size.default(8 * MiB),
+  /**
+   * Resumable uploads send the body in chunks of this size (a multiple of 256 KiB), each retried on
+   * its own. Unset: the whole body in one request after the session is created.
+   */
+  resumableChunkSize: size
+    .refine((n) => n > 0 && n % (256 * 1024) === 0, 'must be a positive multiple of 256 KiB')
+    .optional(),
+  /** Check CRC32C of uploads and of full downloads (ranged reads are checked by length only). */
+  validation: z.boolean().default(true),
+  /** Retries per request after the first attempt (the client's standard retry). */
+  maxRetries: z.number().int().min(0).max(20).default(3),
+  /** Longest wait between retries, in seconds. */
+  maxRetryDelaySeconds: z.number().positive().default(8),
+  /** Socket idle timeout of one download attempt. */
+  timeoutMs: z.number().int().min(1).default(60_000),
+  /** Parallel requests for `delete`. */
+  deleteConcurrency: z.number().int().min(1).max(256).default(16),
+});
+
+export type GcsStorageOptions = z.input<typeof gcsConfigSchema>;
+export type GcsStorageConfig = z.output<typeof gcsConfigSchema>;
