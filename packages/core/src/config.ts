@@ -1,18 +1,11 @@
 import { z } from 'zod';
+import { sizeSchema } from './adapter-kit.js';
 import { ConfigError } from './errors.js';
-import { parseSize } from './size.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 export const MAX_TOPIC_NAME_LENGTH = 200;
 
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
-    return z.NEVER;
-  }
-});
+const size = sizeSchema;
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
 

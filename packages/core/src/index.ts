@@ -1,3 +1,4 @@
+export * from './adapter-kit.js';
 export * from './batch/index.js';
 export * from './codecs.js';
 export * from './config.js';

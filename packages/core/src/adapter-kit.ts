@@ -1,0 +1,133 @@
+/**
+ * Helpers shared by storage adapters (built-in and third-party): key ordering, prefixes, body
+ * slicing, bounded concurrency, exact-length body reads, and zod schemas for common config keys.
+ */
+import { Readable } from 'node:stream';
+import { z } from 'zod';
+import { TransientError } from './errors.js';
+import { validatePrefix } from './keys.js';
+import { parseSize } from './size.js';
+
+/**
+ * Compares two strings by their UTF-8 bytes (the order S3, GCS and Azure list keys in, and the
+ * order the storage contract requires). JavaScript's `<` compares UTF-16 code units, which
+ * differs for characters above U+FFFF versus U+E000..U+FFFF; code points give UTF-8 order.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const cx = a.codePointAt(i) as number;
+    const cy = b.codePointAt(i) as number;
+    return cx < cy ? -1 : cx > cy ? 1 : 0;
+  }
+  return a.length - b.length;
+}
+
+/** Normalises a configured key prefix to `''` or `'some/prefix/'`. */
+export function normalizePrefix(prefix: string | undefined): string {
+  const p = (prefix ?? '').replace(/^\/+|\/+$/g, '');
+  return p === '' ? '' : `${p}/`;
+}
+
+/** Zero-copy views of bytes `[start, end)` of the concatenation of `parts`. */
+export function sliceParts(parts: readonly Buffer[], start: number, end: number): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  for (const p of parts) {
+    const pEnd = pos + p.length;
+    if (pEnd > start && pos < end) {
+      out.push(p.subarray(Math.max(0, start - pos), Math.min(p.length, end - pos)));
+    }
+    pos = pEnd;
+    if (pos >= end) break;
+  }
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i] as T, i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
+  const settled = await Promise.allSettled(workers);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return out;
+}
+
+/**
+ * Reads a response body into one buffer of exactly `expected` bytes. Fewer or more bytes than
+ * the server announced is a `TransientError`: such bytes are never returned as data.
+ */
+export async function readExactly(
+  body: AsyncIterable<Uint8Array> | undefined,
+  expected: number,
+  what: string,
+): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(expected);
+  let filled = 0;
+  if (body) {
+    for await (const chunk of body) {
+      if (filled + chunk.length > expected) {
+        destroyQuietly(body);
+        throw new TransientError(
+          `${what}: response body is longer than the ${expected} bytes the server announced`,
+        );
+      }
+      out.set(chunk, filled);
+      filled += chunk.length;
+    }
+  }
+  if (filled !== expected) {
+    throw new TransientError(
+      `${what}: response truncated: received ${filled} of ${expected} bytes; the data was not returned`,
+    );
+  }
+  return out;
+}
+
+/** Destroys a stream-like body, ignoring anything that is not one. */
+export function destroyQuietly(body: unknown): void {
+  if (body instanceof Readable) body.destroy();
+  else if (body && typeof (body as { destroy?: unknown }).destroy === 'function') {
+    (body as { destroy: () => void }).destroy();
+  }
+}
+
+/** A zod schema for a byte size: a number of bytes or a string such as `"8MiB"`. */
+export const sizeSchema = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  try {
+    return parseSize(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
+    return z.NEVER;
+  }
+});
+
+/** A zod schema for a key prefix: empty, or key-like segments; leading and trailing `/` are ignored. */
+export const keyPrefixSchema = z.string().superRefine((v, ctx) => {
+  try {
+    validatePrefix(v.replace(/^\/+/, ''));
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
