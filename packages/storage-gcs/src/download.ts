@@ -1,7 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { CorruptDataError, TransientError } from '@barge/core';
-import { CRC32C, type Storage } from '@google-cloud/storage';
+import type { Storage } from '@google-cloud/storage';
+import { FastCrc32c } from './crc32c.js';
 
 /**
  * Object downloads (`alt=media`) over `node:http(s)` rather than through `@google-cloud/storage`.
@@ -188,7 +189,7 @@ export class Downloader {
     const hash = [res.headers['x-goog-hash'] ?? []].flat().join(',');
     const expected = /crc32c=([A-Za-z0-9+/=]+)/.exec(hash)?.[1];
     if (!expected) return;
-    const crc = new CRC32C();
+    const crc = new FastCrc32c();
     crc.update(data);
     if (crc.toString() !== expected) {
       throw new CorruptDataError(

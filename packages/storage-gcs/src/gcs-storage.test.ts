@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   AuthError,
   ConfigError,
+  CorruptDataError,
   loadPlugin,
   NotFoundError,
   PermanentError,
@@ -16,6 +17,7 @@ import {
   startFaultProxy,
 } from '@barge/testkit';
 import { Storage } from '@google-cloud/storage';
+import { FastCrc32c } from './crc32c.js';
 import { bargePlugin, createGcsStorage, GcsStorage, type GcsStorageOptions } from './index.js';
 
 // @google-cloud/storage sends everything to STORAGE_EMULATOR_HOST when it is set, even with an
@@ -339,6 +341,30 @@ describeObjectStorage(
             await rejectsWith(read(), TransientError, `${what} with a reset in the body`);
           }
           assert.ok((await s.get(key)).equals(body), 'without faults the read works');
+        });
+
+        it('a full read whose bytes do not match x-goog-hash is a CorruptDataError, never data', async () => {
+          reset();
+          const key = ctx.key('fault/corrupt');
+          await ctx.storage.put(key, Buffer.from('the real bytes'));
+          const good = Buffer.from('the real bytes');
+          const crc = new FastCrc32c();
+          crc.update(good);
+          proxy.setFaults({
+            match: { method: 'GET', url: /alt=media/ },
+            times: 1,
+            fault: {
+              kind: 'status',
+              status: 200,
+              body: { contentType: 'application/octet-stream', data: Buffer.from('the fake bytes') },
+              headers: {
+                'x-goog-hash': `crc32c=${crc.toString()}`,
+                'x-goog-stored-content-encoding': 'identity',
+              },
+            },
+          });
+          await rejectsWith(s.get(key), CorruptDataError, 'get with bytes that fail CRC32C');
+          assert.deepEqual(await s.get(key), good, 'the next read is checked and returned');
         });
 
         it('maps 401 and 403 answers to AuthError without retrying (the emulator does not check credentials)', async () => {

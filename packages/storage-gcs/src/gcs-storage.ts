@@ -26,6 +26,7 @@ import {
   type StorageOptions,
 } from '@google-cloud/storage';
 import { type GcsStorageConfig, type GcsStorageOptions, gcsConfigSchema } from './config.js';
+import { FastCrc32c } from './crc32c.js';
 import { Downloader } from './download.js';
 import { httpStatus, isLostResumableSession, mapGcsError } from './errors.js';
 import { mapLimit, normalizePrefix } from './util.js';
@@ -357,6 +358,8 @@ function storageOptions(c: GcsStorageConfig): StorageOptions {
       : {}),
     ...(c.keyFilename ? { keyFilename: c.keyFilename } : {}),
     ...(c.credentials ? { credentials: c.credentials } : {}),
+    // ~15× faster than the client's own CRC32C, which would cap validated transfers at ~55 MB/s.
+    crc32cGenerator: () => new FastCrc32c(),
     retryOptions: {
       autoRetry: c.maxRetries > 0,
       maxRetries: c.maxRetries,
