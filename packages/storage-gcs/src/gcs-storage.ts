@@ -300,6 +300,13 @@ export class GcsStorage implements ObjectStorage {
     try {
       [exists] = await this.bucket.exists();
     } catch (e) {
+      const status = httpStatus(e);
+      // Without storage.buckets.get (roles/storage.objectAdmin lacks it) the check cannot tell:
+      // keep the original answer rather than turning a missing object into an AuthError.
+      if (status === 401 || status === 403) {
+        this.bucketChecked = true;
+        return;
+      }
       throw mapGcsError(e, { op, bucket: this.config.bucket });
     }
     if (!exists) throw this.missingBucket(op, cause);

@@ -316,6 +316,11 @@ export class S3Storage implements ObjectStorage {
           cause: e,
         });
       }
+      // Without s3:ListBucket the check cannot tell: keep the original NotFoundError.
+      if (status === 401 || status === 403) {
+        this.bucketChecked = true;
+        return;
+      }
       throw mapS3Error(e, { op, bucket: this.config.bucket });
     }
   }
