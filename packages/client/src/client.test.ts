@@ -310,6 +310,29 @@ describe('Producer and Consumer with the real broker', () => {
     assert.equal(next[0]!.value.toString(), 'd');
   });
 
+  it('heartbeats keep a member whose handler runs far longer than its session timeout', async () => {
+    const t = await topic();
+    const p = producer();
+    await p.send({ topic: t, messages: ['slow', 'next'].map((value) => ({ value })) });
+    const c = consumer(randomName('g'), { sessionTimeoutMs: 300 });
+    const rebalances: (readonly number[])[] = [];
+    c.on('rebalance', (_topic, partitions) => rebalances.push(partitions));
+    await c.subscribe({ topic: t });
+    const seen: string[] = [];
+    await c.run({
+      eachMessage: async ({ message }) => {
+        if (message.value.toString() === 'slow') await new Promise((r) => setTimeout(r, 1_500));
+        seen.push(message.value.toString());
+      },
+    });
+    await until(() => seen.length === 2);
+    await p.send({ topic: t, messages: [{ value: 'after' }] });
+    await until(() => seen.length === 3);
+    assert.deepEqual(seen, ['slow', 'next', 'after']);
+    // joined once, never expired and re-joined
+    assert.deepEqual(rebalances, [[0]]);
+  });
+
   it('seek to an offset and message index, and to a timestamp', async () => {
     const t = await topic();
     const p = producer();

@@ -772,8 +772,19 @@ export class Consumer {
     });
     if (fresh.length > 0) {
       const gens = fresh.map((p) => this.state(sub.topic, p).gen);
-      const committed = await withRetry(() => pc.committed(fresh), this.retry);
-      for (let i = 0; i < fresh.length; i++) {
+      let committed: (CommitPosition | undefined)[];
+      try {
+        committed = await withRetry(() => pc.committed(fresh), this.retry);
+      } catch (e) {
+        if (!(e instanceof GroupRebalanceError) && !isRetryable(e)) throw e;
+        // Not initialized: read these partitions' records again next time.
+        for (const p of fresh) {
+          const first = Math.min(...records.filter((r) => r.partition === p).map((r) => r.offset));
+          if (owned.has(p)) pc.seek(p, first);
+        }
+        committed = [];
+      }
+      for (let i = 0; i < committed.length; i++) {
         const s = this.state(sub.topic, fresh[i]!);
         if (s.gen !== gens[i] || s.initialized) continue;
         s.initialized = true;

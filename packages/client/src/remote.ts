@@ -107,6 +107,8 @@ export class RemotePointerConsumer implements PointerConsumer {
   private partitions: number[] = [];
   private readonly listeners: ((p: readonly number[]) => void)[] = [];
   private readonly pendingSeeks = new Map<number, number>();
+  /** Next offset per partition as this member last saw it (records returned, seeks). */
+  private readonly nextOffsets = new Map<number, number>();
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastRequestAt = 0;
   private closed = false;
@@ -151,6 +153,7 @@ export class RemotePointerConsumer implements PointerConsumer {
     this.memberId = r.memberId;
     this.lastRequestAt = Date.now();
     this.pendingSeeks.clear(); // a new member starts at the committed positions
+    this.nextOffsets.clear();
     this.update(r, true);
     this.startHeartbeats();
   }
@@ -171,6 +174,8 @@ export class RemotePointerConsumer implements PointerConsumer {
     this.partitions = [...state.assignment].sort((a, b) => a - b);
     for (const p of [...this.pendingSeeks.keys()])
       if (!this.partitions.includes(p)) this.pendingSeeks.delete(p);
+    for (const p of [...this.nextOffsets.keys()])
+      if (!this.partitions.includes(p)) this.nextOffsets.delete(p);
     for (const l of this.listeners) l(this.partitions);
   }
 
@@ -220,10 +225,16 @@ export class RemotePointerConsumer implements PointerConsumer {
       );
       this.update(r);
       const owned = new Set(this.partitions);
-      return r.records.filter((rec) => owned.has(rec.partition));
+      const records = r.records.filter((rec) => owned.has(rec.partition));
+      for (const rec of records) this.nextOffsets.set(rec.partition, rec.offset + 1);
+      return records;
     } catch (e) {
       // A lost member joined again (positions restart at the committed ones): nothing this time.
       if (isRebalance(e) || (e instanceof ConnectionClosedError && !this.closed)) return [];
+      // The broker may have answered after all (e.g. a timeout) and moved the member's positions
+      // past records this member never got: go back to where this member knows it was.
+      for (const [p, offset] of this.nextOffsets)
+        if (!this.pendingSeeks.has(p)) this.pendingSeeks.set(p, offset);
       throw e;
     }
   }
@@ -283,6 +294,7 @@ export class RemotePointerConsumer implements PointerConsumer {
 
   seek(partition: number, offset: number): void {
     this.pendingSeeks.set(partition, offset);
+    this.nextOffsets.set(partition, offset);
   }
 
   onAssignment(listener: (partitions: readonly number[]) => void): void {
