@@ -343,6 +343,34 @@ describe('Consumer (direct: embedded pointer queue + local storage)', () => {
     await c2.disconnect();
   });
 
+  it('reads several subscribed topics', async () => {
+    const [a, b] = [randomName('ta'), randomName('tb')];
+    await queue.ensureTopic(a, 1);
+    await queue.ensureTopic(b, 2);
+    await publishBatch(storage, queue, a, 0, 0, [
+      { producerId: 1, baseSequence: 0, messages: messages('a', 2) },
+    ]);
+    await publishBatch(storage, queue, b, 1, 0, [
+      { producerId: 1, baseSequence: 0, messages: messages('b', 3) },
+    ]);
+    const c = consumer(randomName('g'));
+    await c.subscribe({ topics: [a, b] });
+    const got = await take(c, 5);
+    await c.disconnect();
+    assert.deepEqual(
+      got.filter((m) => m.topic === a).map((m) => m.value.toString()),
+      ['a-0', 'a-1'],
+    );
+    assert.deepEqual(
+      got.filter((m) => m.topic === b).map((m) => [m.partition, m.value.toString()]),
+      [
+        [1, 'b-0'],
+        [1, 'b-1'],
+        [1, 'b-2'],
+      ],
+    );
+  });
+
   it('a group of three splits the partitions; when one leaves, the others take its partitions', async () => {
     const topic = randomName('t');
     const group = randomName('g');
