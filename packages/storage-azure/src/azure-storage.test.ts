@@ -11,6 +11,7 @@ import {
 import {
   AuthError,
   ConfigError,
+  InvalidInputError,
   loadPlugin,
   NotFoundError,
   PermanentError,
@@ -337,6 +338,26 @@ describeObjectStorage(
               const e = await rejectsWith(f(), AuthError, op);
               assert.match(e.message, /403|Authorization|Authentication/);
             }
+          } finally {
+            await s.close();
+          }
+        });
+
+        it('a key that is too long for the store once the prefix is added is an InvalidInputError', async () => {
+          const s = new AzureStorage(options({ prefix: 'tenant' }));
+          try {
+            const base = ctx.key('long/');
+            const key = base + 'x'.repeat(1024 - base.length);
+            for (const [op, f] of [
+              ['put', () => s.put(key, Buffer.from('x'))],
+              ['get', () => s.get(key)],
+              ['head', () => s.head(key)],
+              ['delete', () => s.delete([key])],
+            ] as const) {
+              const e = await rejectsWith(f(), InvalidInputError, op);
+              assert.match(e.message, /prefix/);
+            }
+            assert.deepEqual((await ctx.storage.listPage(base)).objects, [], 'nothing was written');
           } finally {
             await s.close();
           }

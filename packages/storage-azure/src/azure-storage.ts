@@ -12,6 +12,7 @@ import {
 import {
   bodyLength,
   bodyParts,
+  InvalidInputError,
   type ListOptions,
   type ListPage,
   type ObjectInfo,
@@ -42,6 +43,8 @@ import {
   readExactly,
   sliceParts,
 } from './util.js';
+
+const MAX_BLOB_NAME_CHARS = 1024;
 
 /** What one put did, for tests and metrics. */
 export interface AzurePutStats {
@@ -88,7 +91,13 @@ export class AzureStorage implements ObjectStorage {
    * `encodeBlobName` (only keys with U+D7FF or U+E000..U+FFFF change).
    */
   storedKey(key: string): string {
-    return encodeBlobName(`${this.base}${key}`);
+    const stored = encodeBlobName(`${this.base}${key}`);
+    if (stored.length > MAX_BLOB_NAME_CHARS) {
+      throw new InvalidInputError(
+        `object key ${JSON.stringify(key)} is ${stored.length} characters as a blob name (with the prefix ${JSON.stringify(this.base)}); Azure allows at most ${MAX_BLOB_NAME_CHARS}: shorten the configured prefix`,
+      );
+    }
+    return stored;
   }
 
   private blob(key: string): BlockBlobClient {
@@ -233,8 +242,9 @@ export class AzureStorage implements ObjectStorage {
   async delete(keys: readonly string[]): Promise<void> {
     for (const k of keys) validateKey(k);
     this.checkOpen();
-    await mapLimit([...new Set(keys)], this.config.deleteConcurrency, async (key) => {
-      const blob = this.blob(key);
+    const names = [...new Set(keys)].map((k) => this.storedKey(k));
+    await mapLimit(names, this.config.deleteConcurrency, async (name) => {
+      const blob = this.container.getBlockBlobClient(name);
       try {
         await blob.delete({ deleteSnapshots: 'include' });
       } catch (e) {

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import {
   bodyLength,
   bodyParts,
+  InvalidInputError,
   type ListOptions,
   type ListPage,
   type ObjectInfo,
@@ -30,6 +31,8 @@ import { FastCrc32c } from './crc32c.js';
 import { Downloader } from './download.js';
 import { httpStatus, isLostResumableSession, mapGcsError } from './errors.js';
 import { mapLimit, normalizePrefix } from './util.js';
+
+const MAX_GCS_NAME_BYTES = 1024;
 
 /** What one put did, for tests and metrics. */
 export interface GcsPutStats {
@@ -84,7 +87,14 @@ export class GcsStorage implements ObjectStorage {
 
   /** The object name in the bucket: prefix + key. */
   storedKey(key: string): string {
-    return `${this.base}${key}`;
+    const stored = `${this.base}${key}`;
+    const bytes = Buffer.byteLength(stored, 'utf8');
+    if (bytes > MAX_GCS_NAME_BYTES) {
+      throw new InvalidInputError(
+        `object key ${JSON.stringify(key)} is ${bytes} bytes with the prefix ${JSON.stringify(this.base)}; GCS allows at most ${MAX_GCS_NAME_BYTES}: shorten the configured prefix`,
+      );
+    }
+    return stored;
   }
 
   private file(key: string): File {
@@ -211,8 +221,9 @@ export class GcsStorage implements ObjectStorage {
     for (const k of keys) validateKey(k);
     this.checkOpen();
     let missing = 0;
-    await mapLimit([...new Set(keys)], this.config.deleteConcurrency, async (key) => {
-      const file = this.file(key);
+    const names = [...new Set(keys)].map((k) => this.storedKey(k));
+    await mapLimit(names, this.config.deleteConcurrency, async (name) => {
+      const file = this.bucket.file(name);
       try {
         await file.delete();
       } catch (e) {

@@ -19,6 +19,7 @@ import {
 import {
   bodyLength,
   bodyParts,
+  InvalidInputError,
   type ListOptions,
   type ListPage,
   NotFoundError,
@@ -47,6 +48,7 @@ import {
 } from './util.js';
 
 const MAX_PARTS = 10_000;
+const MAX_S3_KEY_BYTES = 1024;
 const MAX_DELETE_BATCH = 1000;
 const MAX_LIST_KEYS = 1000;
 const HASH_BUCKETS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
@@ -94,7 +96,14 @@ export class S3Storage implements ObjectStorage {
 
   /** The key as stored in the bucket: prefix, optional hash prefix, key. */
   storedKey(key: string): string {
-    return this.config.hashPrefix ? `${this.base}${hashOf(key)}/${key}` : `${this.base}${key}`;
+    const stored = this.config.hashPrefix ? `${this.base}${hashOf(key)}/${key}` : `${this.base}${key}`;
+    const bytes = Buffer.byteLength(stored, 'utf8');
+    if (bytes > MAX_S3_KEY_BYTES) {
+      throw new InvalidInputError(
+        `object key ${JSON.stringify(key)} is ${bytes} bytes as stored (${JSON.stringify(stored.slice(0, stored.length - key.length))} + key); S3 allows at most ${MAX_S3_KEY_BYTES}: shorten the configured prefix`,
+      );
+    }
+    return stored;
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
