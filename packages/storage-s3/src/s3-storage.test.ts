@@ -489,10 +489,7 @@ describe('s3 (moto with IAM auth enforced): credentials errors are AuthError', (
     const python = findMotoPython();
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    moto = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
-      stdio: 'ignore',
-      env: { ...process.env, STORAGE_EMULATOR_HOST: '' },
-    });
+    moto = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
     await waitFor(`${url}/moto-api/`, 30_000);
     await createBucket(adminClient(url), authBucket);
     await iam(url, { Action: 'CreateUser', UserName: 'barge' });
