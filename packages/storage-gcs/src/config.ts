@@ -64,7 +64,10 @@ export const gcsConfigSchema = z.strictObject({
   maxRetries: z.number().int().min(0).max(20).default(3),
   /** Longest wait between retries, in seconds. */
   maxRetryDelaySeconds: z.number().positive().default(8),
-  /** Socket idle timeout of one download attempt. */
+  /**
+   * Timeout of one attempt of a metadata request (until its response is read), socket idle
+   * timeout of a download, and the base of a resumable upload's timeout (plus 1 s per MB).
+   */
   timeoutMs: z.number().int().min(1).default(60_000),
   /** Parallel requests for `delete`. */
   deleteConcurrency: z.number().int().min(1).max(256).default(16),

@@ -43,6 +43,17 @@ export function isLostResumableSession(e: unknown): boolean {
   return e instanceof RangeError && typeof msg === 'string' && /Initiate a new upload/i.test(msg);
 }
 
+/** node-fetch's "no response (or no complete body) within `timeout`", which the client does not retry. */
+export function isFetchTimeout(e: unknown): boolean {
+  const err = e as { type?: unknown; message?: unknown };
+  if (err?.type === 'body-timeout' || err?.type === 'request-timeout') return true;
+  // gaxios (resumable uploads) wraps it in a GaxiosError and keeps only the message.
+  return (
+    typeof err?.message === 'string' &&
+    /^(Response timeout while trying to fetch|network timeout at)/.test(err.message)
+  );
+}
+
 /** Maps a `@google-cloud/storage` error to a core error naming the operation, bucket and key. */
 export function mapGcsError(e: unknown, ctx: GcsErrorContext): Error {
   if (e instanceof BargeError) return e;
@@ -63,7 +74,7 @@ export function mapGcsError(e: unknown, ctx: GcsErrorContext): Error {
     code === 'CONTENT_DOWNLOAD_MISMATCH' ||
     code === 'FILE_NO_UPLOAD' ||
     isLostResumableSession(e) ||
-    /socket hang up|ECONNRESET|premature close|unexpected connection closure|network timeout/i.test(
+    /socket hang up|ECONNRESET|premature close|unexpected connection closure|timeout/i.test(
       err.message ?? '',
     ) ||
     reason === 'rateLimitExceeded' ||

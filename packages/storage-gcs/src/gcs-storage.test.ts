@@ -364,6 +364,37 @@ describeObjectStorage(
           assert.ok((await s.get(key)).equals(body), 'without faults the read works');
         });
 
+        it('a metadata or listing response cut short times out and is retried (timeoutMs)', async () => {
+          reset();
+          const key = ctx.key('fault/meta');
+          await ctx.storage.put(key, Buffer.from('0123456789'));
+          const quick = new GcsStorage(
+            options({ apiEndpoint: proxy.url, timeoutMs: 1500, maxRetryDelaySeconds: 1 }),
+          );
+          try {
+            proxy.setFaults({
+              match: { method: 'GET' },
+              times: 1,
+              fault: { kind: 'truncate', afterBytes: 20 },
+            });
+            assert.equal((await quick.head(key)).size, 10);
+            assert.equal(proxy.requests({ method: 'GET' }).length, 2, 'the cut response and a retry');
+            reset();
+            proxy.setFaults({
+              match: { method: 'GET' },
+              times: 1,
+              fault: { kind: 'truncate', afterBytes: 20 },
+            });
+            assert.deepEqual(
+              (await quick.listPage(key)).objects.map((o) => o.key),
+              [key],
+            );
+            assert.equal(proxy.requests({ method: 'GET' }).length, 2);
+          } finally {
+            await quick.close();
+          }
+        });
+
         it('a full read whose bytes do not match x-goog-hash is a CorruptDataError, never data', async () => {
           reset();
           const key = ctx.key('fault/corrupt');

@@ -29,7 +29,7 @@ import {
 import { type GcsStorageConfig, type GcsStorageOptions, gcsConfigSchema } from './config.js';
 import { FastCrc32c } from './crc32c.js';
 import { Downloader } from './download.js';
-import { httpStatus, isLostResumableSession, mapGcsError } from './errors.js';
+import { httpStatus, isFetchTimeout, isLostResumableSession, mapGcsError } from './errors.js';
 import { mapLimit, normalizePrefix } from './util.js';
 
 const MAX_GCS_NAME_BYTES = 1024;
@@ -110,13 +110,17 @@ export class GcsStorage implements ObjectStorage {
     const parts = bodyParts(body).filter((p) => p.length > 0);
     const resumable = size >= this.config.resumableThresholdBytes && size > 0;
     const file = this.file(key);
-    // The client does not cancel the HTTP request of a resumable upload whose source fails: it
-    // would wait for more bytes forever. With a signal, the upload gets its own agent, and an
+    // Resumable uploads go through the auth client (gaxios), which has no timeout by default: a
+    // response cut short would hang. Each request gets one that allows for sending the body at
+    // 1 MB/s. And the client does not cancel the request of an upload whose source fails (it
+    // would wait for more bytes forever): with a signal, the upload gets its own agent, and an
     // abort destroys its sockets, which fails the request at once.
     const abortable = resumable && signal ? abortableAgent(this.storage.apiEndpoint, signal) : undefined;
-    if (abortable) {
+    if (resumable) {
+      const timeout = this.config.timeoutMs + Math.ceil(size / 1000);
       file.interceptors.push({
-        request: (reqOpts) => Object.assign(reqOpts as RequestOptions, { agent: abortable.agent }),
+        request: (reqOpts) =>
+          Object.assign(reqOpts as RequestOptions, { timeout }, abortable ? { agent: abortable.agent } : {}),
       });
     }
     // A function source: the client calls it again for each retry, so the body is re-streamed.
@@ -137,7 +141,16 @@ export class GcsStorage implements ObjectStorage {
       });
     } catch (e) {
       signal?.throwIfAborted();
-      if (httpStatus(e) === 404) throw this.missingBucket('put', e);
+      if (httpStatus(e) === 404) {
+        // A missing bucket, or a resumable session that is gone (expired, or completed while
+        // its answer was lost: the emulator then answers 404 to the retried request).
+        this.bucketChecked = false;
+        await this.ensureBucket('put', e);
+        throw new TransientError(
+          `gcs put gs://${this.config.bucket}/${file.name}: the upload session is gone (HTTP 404); the put can be retried`,
+          { cause: e },
+        );
+      }
       throw mapGcsError(e, { op: 'put', bucket: this.config.bucket, key: file.name });
     } finally {
       abortable?.dispose();
@@ -375,6 +388,8 @@ function storageOptions(c: GcsStorageConfig): StorageOptions {
       ? { useAuthWithCustomEndpoint: c.useAuthWithCustomEndpoint }
       : {}),
     ...(c.keyFilename ? { keyFilename: c.keyFilename } : {}),
+    // Per attempt, until the response has been read; the client's default is 60 s.
+    timeout: c.timeoutMs,
     ...(c.credentials ? { credentials: c.credentials } : {}),
     // ~15× faster than the client's own CRC32C, which would cap validated transfers at ~55 MB/s.
     crc32cGenerator: () => new FastCrc32c(),
@@ -385,8 +400,9 @@ function storageOptions(c: GcsStorageConfig): StorageOptions {
       idempotencyStrategy: IdempotencyStrategy.RetryAlways,
       // A resumable session that lost bytes the client already streamed cannot resume; the
       // client then gives up with a RangeError. Retrying starts a new session with a fresh
-      // stream of the same buffers, which is safe.
-      retryableErrorFn: (err) => RETRYABLE_ERR_FN_DEFAULT(err) || isLostResumableSession(err),
+      // stream of the same buffers, which is safe. Timeouts are retried too.
+      retryableErrorFn: (err) =>
+        RETRYABLE_ERR_FN_DEFAULT(err) || isLostResumableSession(err) || isFetchTimeout(err),
     },
   };
 }
