@@ -12,15 +12,21 @@ import {
 import {
   bodyLength,
   bodyParts,
+  compareUtf8,
+  destroyQuietly,
   InvalidInputError,
   type ListOptions,
   type ListPage,
+  mapLimit,
+  normalizePrefix,
   type ObjectInfo,
   type ObjectStorage,
   PermanentError,
   type PutOptions,
   type PutResult,
   parseWithSchema,
+  readExactly,
+  sliceParts,
   TransientError,
   validateKey,
   validatePrefix,
@@ -33,16 +39,7 @@ import {
   azureConfigSchema,
 } from './config.js';
 import { azureErrorCode, azureStatus, mapAzureError } from './errors.js';
-import {
-  compareUtf8,
-  decodeBlobName,
-  destroyQuietly,
-  encodeBlobName,
-  mapLimit,
-  normalizePrefix,
-  readExactly,
-  sliceParts,
-} from './util.js';
+import { decodeBlobName, encodeBlobName } from './util.js';
 
 const MAX_BLOB_NAME_CHARS = 1024;
 
@@ -115,8 +112,9 @@ export class AzureStorage implements ObjectStorage {
     const blobHTTPHeaders = { blobContentType: options.contentType ?? 'application/octet-stream' };
     try {
       if (size <= this.config.maxSingleShotSize) {
+        // No abort signal: a Put Blob cancelled after its body was sent may still be stored, and
+        // the caller would be told it was not. An abort is honoured before it starts.
         const out = await blob.upload(streamBody(parts), size, {
-          abortSignal: signal,
           blobHTTPHeaders: this.config.transactionalMD5
             ? { ...blobHTTPHeaders, blobContentMD5: md5(parts) }
             : blobHTTPHeaders,
@@ -146,7 +144,10 @@ export class AzureStorage implements ObjectStorage {
           throw e;
         }
       });
-      const out = await blob.commitBlockList(ids, { abortSignal: signal, blobHTTPHeaders });
+      // The last point where an abort can still guarantee that nothing is committed; the commit
+      // itself is not cancelled (it may take effect even if its answer is lost).
+      signal?.throwIfAborted();
+      const out = await blob.commitBlockList(ids, { blobHTTPHeaders });
       this.lastPut = { mode: 'blocks', blocks: count };
       return { size, ...etag(out.etag) };
     } catch (e) {

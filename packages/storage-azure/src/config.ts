@@ -1,26 +1,7 @@
-import { parseSize, validatePrefix } from '@barge/core';
+import { keyPrefixSchema, sizeSchema } from '@barge/core';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
-
-/** A byte size: a number of bytes or a string such as `"8MiB"`. */
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
-    return z.NEVER;
-  }
-});
-
-/** A key prefix: empty, or key-like segments; leading and trailing `/` are ignored. */
-const keyPrefix = z.string().superRefine((v, ctx) => {
-  try {
-    validatePrefix(v.replace(/^\/+/, ''));
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
 
 /** How the adapter authenticates; exactly one per config. */
 export type AzureAuthMode = 'connectionString' | 'sasToken' | 'accountKey' | 'defaultAzureCredential';
@@ -40,7 +21,7 @@ export const azureConfigSchema = z
         'expected an Azure container name: 3-63 lowercase letters, digits and single "-"',
       ),
     /** Key prefix inside the container, e.g. `barge`; blobs go under `<prefix>/`. */
-    prefix: keyPrefix.default(''),
+    prefix: keyPrefixSchema.default(''),
     /** A storage connection string (account key or SAS inside). */
     connectionString: z.string().min(1).optional(),
     /** The blob endpoint, e.g. `https://myaccount.blob.core.windows.net`. */
@@ -56,11 +37,11 @@ export const azureConfigSchema = z
     /** Authenticate with `DefaultAzureCredential` (managed identity, workload identity, env, CLI). */
     useDefaultAzureCredential: z.boolean().optional(),
     /** Bodies larger than this are uploaded as blocks in parallel (Put Block + Put Block List). */
-    maxSingleShotSize: size
+    maxSingleShotSize: sizeSchema
       .refine((n) => n <= 5000 * MiB, 'must be at most 5000 MiB (Put Blob limit)')
       .default(16 * MiB),
     /** Block size for block uploads. */
-    blockSize: size
+    blockSize: sizeSchema
       .refine((n) => n >= 1, 'must be positive')
       .refine((n) => n <= 4000 * MiB, 'must be at most 4000 MiB (Put Block limit)')
       .default(8 * MiB),

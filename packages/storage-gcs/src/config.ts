@@ -1,26 +1,7 @@
-import { parseSize, validatePrefix } from '@barge/core';
+import { keyPrefixSchema, sizeSchema } from '@barge/core';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
-
-/** A byte size: a number of bytes or a string such as `"8MiB"`. */
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
-    return z.NEVER;
-  }
-});
-
-/** A key prefix: empty, or key-like segments; leading and trailing `/` are ignored. */
-const keyPrefix = z.string().superRefine((v, ctx) => {
-  try {
-    validatePrefix(v.replace(/^\/+/, ''));
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
 
 /** The `storage:` section for `adapter: gcs` (without `adapter`). */
 export const gcsConfigSchema = z.strictObject({
@@ -33,7 +14,7 @@ export const gcsConfigSchema = z.strictObject({
       'expected a GCS bucket name (lowercase letters, digits, ".", "-", "_")',
     ),
   /** Key prefix inside the bucket, e.g. `barge`; objects go under `<prefix>/`. */
-  prefix: keyPrefix.default(''),
+  prefix: keyPrefixSchema.default(''),
   /** Project id; needed only to create buckets. Default: from the credentials or environment. */
   projectId: z.string().min(1).optional(),
   /** Custom endpoint, e.g. an emulator `http://127.0.0.1:4443`. */
@@ -50,12 +31,12 @@ export const gcsConfigSchema = z.strictObject({
     })
     .optional(),
   /** Bodies of at least this many bytes use a resumable upload; smaller ones a single request. */
-  resumableThresholdBytes: size.default(8 * MiB),
+  resumableThresholdBytes: sizeSchema.default(8 * MiB),
   /**
    * Resumable uploads send the body in chunks of this size (a multiple of 256 KiB), each retried on
    * its own. Unset: the whole body in one request after the session is created.
    */
-  resumableChunkSize: size
+  resumableChunkSize: sizeSchema
     .refine((n) => n > 0 && n % (256 * 1024) === 0, 'must be a positive multiple of 256 KiB')
     .optional(),
   /** Check CRC32C of uploads and of full downloads (ranged reads are checked by length only). */

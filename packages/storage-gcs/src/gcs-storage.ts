@@ -7,6 +7,8 @@ import {
   InvalidInputError,
   type ListOptions,
   type ListPage,
+  mapLimit,
+  normalizePrefix,
   type ObjectInfo,
   type ObjectStorage,
   PermanentError,
@@ -30,7 +32,6 @@ import { type GcsStorageConfig, type GcsStorageOptions, gcsConfigSchema } from '
 import { FastCrc32c } from './crc32c.js';
 import { Downloader } from './download.js';
 import { httpStatus, isFetchTimeout, isLostResumableSession, mapGcsError } from './errors.js';
-import { mapLimit, normalizePrefix } from './util.js';
 
 const MAX_GCS_NAME_BYTES = 1024;
 
@@ -115,7 +116,9 @@ export class GcsStorage implements ObjectStorage {
     // 1 MB/s. And the client does not cancel the request of an upload whose source fails (it
     // would wait for more bytes forever): with a signal, the upload gets its own agent, and an
     // abort destroys its sockets, which fails the request at once.
-    const abortable = resumable && signal ? abortableAgent(this.storage.apiEndpoint, signal) : undefined;
+    let bodyEnded = false;
+    const abortable =
+      resumable && signal ? abortableAgent(this.storage.apiEndpoint, signal, () => bodyEnded) : undefined;
     if (resumable) {
       const timeout = this.config.timeoutMs + Math.ceil(size / 1000);
       file.interceptors.push({
@@ -124,12 +127,16 @@ export class GcsStorage implements ObjectStorage {
       });
     }
     // A function source: the client calls it again for each retry, so the body is re-streamed.
+    // An abort stops it between buffers; once it has ended, the upload may be committed at any
+    // moment, so a later abort no longer cancels anything and the put completes.
     const source = async function* (): AsyncGenerator<Buffer> {
+      bodyEnded = false;
       for (const p of parts) {
         signal?.throwIfAborted();
         yield p;
       }
       signal?.throwIfAborted();
+      bodyEnded = true;
     };
     try {
       await file.save(source, {
@@ -341,8 +348,12 @@ export class GcsStorage implements ObjectStorage {
 /** What the client's request interceptors return. */
 type RequestOptions = ReturnType<File['interceptors'][number]['request']>;
 
-/** An agent whose sockets are destroyed with the signal's reason when it aborts. */
-function abortableAgent(endpoint: string, signal: AbortSignal): { agent: http.Agent; dispose(): void } {
+/** An agent whose sockets are destroyed with the signal's reason when it aborts before `committing()`. */
+function abortableAgent(
+  endpoint: string,
+  signal: AbortSignal,
+  committing: () => boolean,
+): { agent: http.Agent; dispose(): void } {
   const sockets = new Set<Duplex>();
   const agent = endpoint.startsWith('http:')
     ? new http.Agent({ keepAlive: false })
@@ -354,10 +365,11 @@ function abortableAgent(endpoint: string, signal: AbortSignal): { agent: http.Ag
     const socket = create(...args);
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    if (signal.aborted) socket.destroy(abortReason(signal));
+    if (signal.aborted && !committing()) socket.destroy(abortReason(signal));
     return socket;
   };
   const onAbort = () => {
+    if (committing()) return;
     for (const socket of sockets) socket.destroy(abortReason(signal));
   };
   signal.addEventListener('abort', onAbort, { once: true });

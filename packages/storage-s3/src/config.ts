@@ -1,26 +1,7 @@
-import { parseSize, validatePrefix } from '@barge/core';
+import { keyPrefixSchema, sizeSchema } from '@barge/core';
 import { z } from 'zod';
 
 const MiB = 1024 * 1024;
-
-/** A byte size: a number of bytes or a string such as `"8MiB"`. */
-const size = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  try {
-    return parseSize(v);
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message.replace(/^size /, '') });
-    return z.NEVER;
-  }
-});
-
-/** A key prefix: empty, or key-like segments; leading and trailing `/` are ignored. */
-const keyPrefix = z.string().superRefine((v, ctx) => {
-  try {
-    validatePrefix(v.replace(/^\/+/, ''));
-  } catch (e) {
-    ctx.addIssue({ code: 'custom', message: (e as Error).message });
-  }
-});
 
 /** The `storage:` section for `adapter: s3` (without `adapter`). */
 export const s3ConfigSchema = z
@@ -31,7 +12,7 @@ export const s3ConfigSchema = z
       .min(1, 'bucket is required')
       .regex(/^[a-zA-Z0-9.\-_]{1,255}$/, 'expected an S3 bucket name (letters, digits, ".", "-", "_")'),
     /** Key prefix inside the bucket, e.g. `barge`; objects go under `<prefix>/`. */
-    prefix: keyPrefix.default(''),
+    prefix: keyPrefixSchema.default(''),
     region: z.string().min(1).default('us-east-1'),
     /** For S3-compatible stores: `http(s)://host:port`. */
     endpoint: z.url({ message: 'expected a URL such as "http://127.0.0.1:9000"' }).optional(),
@@ -44,9 +25,9 @@ export const s3ConfigSchema = z
     /** Insert `<2 hex of SHA-256(key)>/` after the prefix to spread request load over 256 prefixes. */
     hashPrefix: z.boolean().default(false),
     /** Bodies of at least this many bytes are uploaded with multipart upload. */
-    multipartThresholdBytes: size.default(16 * MiB),
+    multipartThresholdBytes: sizeSchema.default(16 * MiB),
     /** Multipart part size (S3 minimum 5 MiB, maximum 5 GiB). */
-    partSize: size
+    partSize: sizeSchema
       .refine((n) => n >= 5 * MiB, 'must be at least 5 MiB (S3 minimum part size)')
       .refine((n) => n <= 5 * 1024 * MiB, 'must be at most 5 GiB (S3 maximum part size)')
       .default(8 * MiB),

@@ -19,16 +19,22 @@ import {
 import {
   bodyLength,
   bodyParts,
+  compareUtf8,
+  destroyQuietly,
   InvalidInputError,
   type ListOptions,
   type ListPage,
+  mapLimit,
   NotFoundError,
+  normalizePrefix,
   type ObjectInfo,
   type ObjectStorage,
   PermanentError,
   type PutOptions,
   type PutResult,
   parseWithSchema,
+  readExactly,
+  sliceParts,
   TransientError,
   validateKey,
   validatePrefix,
@@ -36,16 +42,7 @@ import {
 } from '@barge/core';
 import { type S3StorageConfig, type S3StorageOptions, s3ConfigSchema } from './config.js';
 import { isAbortError, mapS3Error } from './errors.js';
-import {
-  compareUtf8,
-  crc32Base64,
-  destroyQuietly,
-  mapLimit,
-  normalizePrefix,
-  readExactly,
-  sliceParts,
-  VectoredBody,
-} from './util.js';
+import { crc32Base64, VectoredBody } from './util.js';
 
 const MAX_PARTS = 10_000;
 const MAX_S3_KEY_BYTES = 1024;
@@ -132,7 +129,8 @@ export class S3Storage implements ObjectStorage {
           // Our own CRC over the buffers: the SDK cannot checksum a body of several buffers.
           ...(checksums && Body instanceof VectoredBody ? { ChecksumCRC32: crc32Base64(parts) } : {}),
         }),
-        { abortSignal: options.signal },
+        // No abort signal: a PutObject cancelled after its body was sent may still be stored,
+        // and the caller would be told it was not. An abort is honoured before it starts.
       );
       this.lastPut = { mode: 'single', parts: 1 };
       return { size, ...etag(out.ETag) };
@@ -155,6 +153,7 @@ export class S3Storage implements ObjectStorage {
     // Cancels the other in-flight parts when one fails or the caller aborts.
     const failFast = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, failFast.signal]) : failFast.signal;
+    let firstFailure: unknown;
     try {
       const created = await this.client.send(
         new CreateMultipartUploadCommand({
@@ -195,23 +194,27 @@ export class S3Storage implements ObjectStorage {
             ...(crc ? { ChecksumCRC32: out.ChecksumCRC32 ?? crc } : {}),
           };
         } catch (e) {
+          firstFailure ??= isAbortError(e) ? undefined : e;
           failFast.abort();
           throw e;
         }
       });
+      // The last point where an abort can still guarantee that nothing is created; the commit
+      // itself is not cancelled (it may take effect even if its answer is lost).
+      options.signal?.throwIfAborted();
       const out = await this.client.send(
         new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: id, MultipartUpload: { Parts: done } }),
-        { abortSignal: options.signal },
       );
       this.lastPut = { mode: 'multipart', parts: count };
       return { size, ...etag(out.ETag) };
     } catch (e) {
       if (uploadId !== undefined) await this.abortUpload(Key, uploadId);
-      // A part cancelled because another failed reports an abort; report the cause instead.
-      if (isAbortError(e) && !options.signal?.aborted) {
-        throw new TransientError(`s3 put s3://${Bucket}/${Key}: multipart upload failed`, { cause: e });
+      // Parts cancelled because another failed report an abort: report the part that failed.
+      const cause = isAbortError(e) && !options.signal?.aborted ? (firstFailure ?? e) : e;
+      if (isAbortError(cause) && !options.signal?.aborted) {
+        throw new TransientError(`s3 put s3://${Bucket}/${Key}: multipart upload failed`, { cause });
       }
-      throw mapS3Error(e, { op: 'put', bucket: Bucket, key: Key });
+      throw mapS3Error(cause, { op: 'put', bucket: Bucket, key: Key });
     }
   }
 

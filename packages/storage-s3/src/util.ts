@@ -1,72 +1,5 @@
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import { TransientError } from '@barge/core';
-
-/**
- * Compares two strings by their UTF-8 bytes (what S3 and the contract order keys by). JavaScript's
- * `<` compares UTF-16 code units, which differs for characters above U+FFFF vs U+E000..U+FFFF;
- * comparing code points gives the UTF-8 byte order.
- */
-export function compareUtf8(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x === y) continue;
-    const cx = a.codePointAt(i) as number;
-    const cy = b.codePointAt(i) as number;
-    return cx < cy ? -1 : cx > cy ? 1 : 0;
-  }
-  return a.length - b.length;
-}
-
-/** Normalises a configured key prefix to `''` or `'some/prefix/'`. */
-export function normalizePrefix(prefix: string | undefined): string {
-  const p = (prefix ?? '').replace(/^\/+|\/+$/g, '');
-  return p === '' ? '' : `${p}/`;
-}
-
-/** Zero-copy views of `[start, end)` of the concatenation of `parts`. */
-export function sliceParts(parts: readonly Buffer[], start: number, end: number): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  for (const p of parts) {
-    const pEnd = pos + p.length;
-    if (pEnd > start && pos < end) {
-      out.push(p.subarray(Math.max(0, start - pos), Math.min(p.length, end - pos)));
-    }
-    pos = pEnd;
-    if (pos >= end) break;
-  }
-  return out;
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; rejects with the first error. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        out[i] = await fn(items[i] as T, i);
-      } catch (e) {
-        failed = true;
-        throw e;
-      }
-    }
-  };
-  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker);
-  const settled = await Promise.allSettled(workers);
-  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (rejected) throw rejected.reason;
-  return out;
-}
 
 let crcTable: Int32Array | undefined;
 const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
@@ -94,44 +27,6 @@ function crc32(data: Uint8Array, initial: number): number {
   for (let i = 0; i < data.length; i++)
     c = (crcTable[(c ^ (data[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;
-}
-
-/**
- * Reads a response body into one buffer of exactly `expected` bytes. Fewer or more bytes than the
- * server promised is a `TransientError`: the bytes are never returned as data.
- */
-export async function readExactly(
-  body: AsyncIterable<Uint8Array> | undefined,
-  expected: number,
-  what: string,
-): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(expected);
-  let filled = 0;
-  if (body) {
-    for await (const chunk of body) {
-      if (filled + chunk.length > expected) {
-        destroyQuietly(body);
-        throw new TransientError(
-          `${what}: response body is longer than the ${expected} bytes the server announced`,
-        );
-      }
-      out.set(chunk, filled);
-      filled += chunk.length;
-    }
-  }
-  if (filled !== expected) {
-    throw new TransientError(
-      `${what}: response truncated: received ${filled} of ${expected} bytes; the data was not returned`,
-    );
-  }
-  return out;
-}
-
-export function destroyQuietly(body: unknown): void {
-  if (body instanceof Readable) body.destroy();
-  else if (body && typeof (body as { destroy?: unknown }).destroy === 'function') {
-    (body as { destroy: () => void }).destroy();
-  }
 }
 
 /** A body of several buffers that is turned into a fresh stream for every attempt of a request. */
