@@ -236,9 +236,9 @@ async function main(): Promise<void> {
     }
   } finally {
     await broker.stop();
-    await bucket.remove();
-    await deletePointerTopics(brokers, kafkaQueueOptions(brokers, RUN).topicPrefix);
     await dir.remove();
+    await bucket.remove().catch((e: unknown) => process.stderr.write(`bucket cleanup: ${String(e)}\n`));
+    await deletePointerTopics(brokers, kafkaQueueOptions(brokers, RUN).topicPrefix);
   }
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   process.stdout.write(
