@@ -1,4 +1,12 @@
-import { AuthError, BargeError, NotFoundError, PermanentError, TransientError } from '@barge/core';
+import {
+  AuthError,
+  BargeError,
+  firstLine,
+  NotFoundError,
+  PermanentError,
+  RETRYABLE_NETWORK_CODES,
+  TransientError,
+} from '@barge/core';
 
 const AUTH_CODES = new Set([
   'AuthenticationFailed',
@@ -24,20 +32,6 @@ const TRANSIENT_CODES = new Set([
   'Crc64Mismatch',
   'REQUEST_SEND_ERROR',
   'RequestTimeout',
-]);
-
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 interface AzureErrorShape {
@@ -95,7 +89,7 @@ export function mapAzureError(e: unknown, ctx: AzureErrorContext): Error {
   }
   if (
     TRANSIENT_CODES.has(code) ||
-    NETWORK_CODES.has(code) ||
+    RETRYABLE_NETWORK_CODES.has(code) ||
     (status !== undefined && (status >= 500 || status === 408 || status === 429)) ||
     err.name === 'AbortError' ||
     /socket hang up|ECONNRESET|premature close|timeout|aborted/i.test(err.message ?? '')
@@ -103,9 +97,4 @@ export function mapAzureError(e: unknown, ctx: AzureErrorContext): Error {
     return new TransientError(msg, { cause: e });
   }
   return new PermanentError(msg, { cause: e });
-}
-
-function firstLine(s: string): string {
-  const line = s.split('\n').find((l) => l.trim() !== '') ?? s;
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

@@ -1,18 +1,12 @@
-import { AuthError, BargeError, NotFoundError, PermanentError, TransientError } from '@barge/core';
-
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-]);
+import {
+  AuthError,
+  BargeError,
+  firstLine,
+  NotFoundError,
+  PermanentError,
+  RETRYABLE_NETWORK_CODES,
+  TransientError,
+} from '@barge/core';
 
 interface GcsErrorShape {
   name?: string;
@@ -70,7 +64,7 @@ export function mapGcsError(e: unknown, ctx: GcsErrorContext): Error {
   }
   if (
     (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
-    NETWORK_CODES.has(code) ||
+    RETRYABLE_NETWORK_CODES.has(code) ||
     code === 'CONTENT_DOWNLOAD_MISMATCH' ||
     code === 'FILE_NO_UPLOAD' ||
     isLostResumableSession(e) ||
@@ -86,9 +80,4 @@ export function mapGcsError(e: unknown, ctx: GcsErrorContext): Error {
     return new AuthError(msg, { cause: e });
   }
   return new PermanentError(msg, { cause: e });
-}
-
-function firstLine(s: string): string {
-  const line = s.split('\n').find((l) => l.trim() !== '') ?? s;
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }

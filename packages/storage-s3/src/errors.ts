@@ -1,4 +1,11 @@
-import { AuthError, BargeError, NotFoundError, PermanentError, TransientError } from '@barge/core';
+import {
+  AuthError,
+  BargeError,
+  NotFoundError,
+  PermanentError,
+  RETRYABLE_NETWORK_CODES,
+  TransientError,
+} from '@barge/core';
 
 const AUTH_CODES = new Set([
   'InvalidAccessKeyId',
@@ -30,22 +37,6 @@ const TRANSIENT_CODES = new Set([
   'BadDigest',
   'IncompleteBody',
   'XAmzContentSHA256Mismatch',
-]);
-
-/** Node socket/DNS error codes worth a retry. */
-export const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
 interface SdkErrorShape {
@@ -95,8 +86,8 @@ export function mapS3Error(e: unknown, ctx: S3ErrorContext): Error {
   }
   if (
     TRANSIENT_CODES.has(name) ||
-    NETWORK_CODES.has(code) ||
-    NETWORK_CODES.has(name) ||
+    RETRYABLE_NETWORK_CODES.has(code) ||
+    RETRYABLE_NETWORK_CODES.has(name) ||
     (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
     err.$retryable !== undefined ||
     /socket hang up|aborted|ECONNRESET|premature close/i.test(err.message ?? '')
