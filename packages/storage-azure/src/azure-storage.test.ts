@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   AccountSASPermissions,
   AccountSASResourceTypes,
@@ -8,19 +8,14 @@ import {
   generateAccountSASQueryParameters,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import {
-  AuthError,
-  ConfigError,
-  InvalidInputError,
-  loadPlugin,
-  NotFoundError,
-  PermanentError,
-  TransientError,
-} from '@barge/core';
+import { AuthError, ConfigError, loadPlugin, NotFoundError, TransientError } from '@barge/core';
 import {
   describeObjectStorage,
-  type FaultProxy,
+  describeStorageErrors,
+  describeStorageFaults,
+  patternBytes as pattern,
   randomId,
+  rejectsWith,
   serviceEnv,
   startFaultProxy,
 } from '@barge/testkit';
@@ -47,30 +42,6 @@ function options(extra: Partial<AzureStorageOptions> = {}): AzureStorageOptions 
 function viaProxy(url: string): string {
   return connectionString.replace(/BlobEndpoint=[^;]+/, `BlobEndpoint=${url}/${parsed.accountName}`);
 }
-
-async function rejectsWith<E extends Error>(
-  p: Promise<unknown>,
-  cls: abstract new (...args: never[]) => E,
-  what: string,
-): Promise<E> {
-  try {
-    const v = await p;
-    assert.fail(`${what}: expected ${cls.name}, resolved with ${String(v)}`);
-  } catch (e) {
-    if (!(e instanceof cls)) {
-      assert.fail(
-        `${what}: expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
-      );
-    }
-    return e;
-  }
-}
-
-const pattern = (n: number, seed = 1): Buffer => {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-};
 
 describe('azure blob name encoding', () => {
   it('round-trips and turns UTF-8 order into UTF-16 order', () => {
@@ -299,26 +270,15 @@ describeObjectStorage(
       });
 
       describe('errors', () => {
-        it('a missing container is a PermanentError naming the container, for every operation', async () => {
-          const missing = randomId('barge-az-missing');
-          const s = new AzureStorage(options({ container: missing }));
-          try {
-            const ops: [string, () => Promise<unknown>][] = [
-              ['put', () => s.put('k', Buffer.from('x'))],
-              ['put blocks', () => s.put('k', Buffer.alloc(17 * MiB))],
-              ['get', () => s.get('k')],
-              ['getRange', () => s.getRange('k', 0, 10)],
-              ['head', () => s.head('k')],
-              ['listPage', () => s.listPage('')],
-              ['delete', () => s.delete(['k'])],
-            ];
-            for (const [op, f] of ops) {
-              const e = await rejectsWith(f(), PermanentError, op);
-              assert.ok(e.message.includes(missing), `${op}: message names the container: ${e.message}`);
-            }
-          } finally {
-            await s.close();
-          }
+        describeStorageErrors({
+          suite: ctx,
+          bucketWord: 'container',
+          missingBucket: (() => {
+            const missing = randomId('barge-az-missing');
+            return { name: missing, create: () => new AzureStorage(options({ container: missing })) };
+          })(),
+          largePut: { label: 'put blocks', bytes: 17 * MiB },
+          withPrefix: (prefix) => new AzureStorage(options({ prefix })),
         });
 
         it('a wrong account key is an AuthError (Azurite checks the signature)', async () => {
@@ -342,198 +302,70 @@ describeObjectStorage(
             await s.close();
           }
         });
-
-        it('a key that is too long for the store once the prefix is added is an InvalidInputError', async () => {
-          const s = new AzureStorage(options({ prefix: 'tenant' }));
-          try {
-            const base = ctx.key('long/');
-            const key = base + 'x'.repeat(1024 - base.length);
-            for (const [op, f] of [
-              ['put', () => s.put(key, Buffer.from('x'))],
-              ['get', () => s.get(key)],
-              ['head', () => s.head(key)],
-              ['delete', () => s.delete([key])],
-            ] as const) {
-              const e = await rejectsWith(f(), InvalidInputError, op);
-              assert.match(e.message, /prefix/);
-            }
-            assert.deepEqual((await ctx.storage.listPage(base)).objects, [], 'nothing was written');
-          } finally {
-            await s.close();
-          }
-        });
-
-        it('a missing key is a NotFoundError naming the key, also with a prefix', async () => {
-          const s = new AzureStorage(options({ prefix: 'p' }));
-          try {
-            const key = ctx.key('nothing-\ue000');
-            for (const [op, f] of [
-              ['get', () => s.get(key)],
-              ['getRange', () => s.getRange(key, 5, 5)],
-              ['head', () => s.head(key)],
-            ] as const) {
-              const e = await rejectsWith(f(), NotFoundError, op);
-              assert.ok(e.message.includes(key), `${op} names the key: ${e.message}`);
-            }
-          } finally {
-            await s.close();
-          }
-        });
       });
 
-      describe('faults (through the fault proxy)', () => {
-        let proxy: FaultProxy;
-        let s: AzureStorage;
-        before(async () => {
-          proxy = await startFaultProxy({ target: parsed.blobEndpoint.replace(/\/[^/]+$/, '') });
-          s = new AzureStorage(
+      describeStorageFaults(
+        'faults (through the fault proxy)',
+        (url) =>
+          new AzureStorage(
             options({
-              connectionString: viaProxy(proxy.url),
+              connectionString: viaProxy(url),
               maxTries: 4,
               maxSingleShotSize: '4MiB',
               blockSize: '4MiB',
             }),
-          );
-        });
-        after(async () => {
-          await s?.close();
-          await proxy?.close();
-        });
-        const reset = () => {
-          proxy.clearFaults();
-          proxy.clearRequests();
-        };
-
-        it('retries 500 and 503 answers: put and get succeed, and the proxy saw the extra requests', async () => {
-          reset();
-          const key = ctx.key('fault/5xx');
-          const body = pattern(1000);
-          proxy.setFaults([
-            {
-              match: { method: 'PUT' },
-              times: 1,
-              fault: { kind: 'status', status: 500, body: 'azure', code: 'InternalError' },
-            },
-            { match: { method: 'PUT' }, times: 1, fault: { kind: 'status', status: 503, body: 'azure' } },
-          ]);
-          await s.put(key, [body.subarray(0, 10), body.subarray(10)]);
-          assert.equal(
-            proxy.requests({ method: 'PUT' }).length,
-            3,
-            'two failed Put Blob and one that went through',
-          );
-          assert.ok((await ctx.storage.get(key)).equals(body), 'the retried upload re-sent the whole body');
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 2,
-            fault: { kind: 'status', status: 503, body: 'azure' },
-          });
-          assert.ok((await s.get(key)).equals(body));
-          assert.equal(proxy.requests({ method: 'GET' }).length, 3);
-          assert.equal(proxy.faultsRemaining(), 0);
-        });
-
-        it('retries a failed block of a block upload', async () => {
-          reset();
-          const key = ctx.key('fault/blocks');
-          const body = pattern(9 * MiB, 5);
-          proxy.setFaults({
-            match: { method: 'PUT', url: /comp=block(&|$)/ },
-            times: 2,
-            fault: { kind: 'status', status: 503, body: 'azure' },
-          });
-          await s.put(key, [body.subarray(0, 5 * MiB + 1), body.subarray(5 * MiB + 1)]);
-          assert.deepEqual(s.lastPut, { mode: 'blocks', blocks: 3 });
-          assert.equal(
-            proxy.requests({ method: 'PUT', url: /comp=block(&|$)/ }).length,
-            5,
-            '3 blocks + 2 retries',
-          );
-          assert.ok((await ctx.storage.get(key)).equals(body));
-        });
-
-        it('gives up after maxTries with a TransientError', async () => {
-          reset();
-          proxy.setFaults({
-            match: { method: 'HEAD' },
-            fault: { kind: 'status', status: 503, body: 'azure' },
-          });
-          const e = await rejectsWith(
-            s.head(ctx.key('fault/5xx')),
-            TransientError,
-            'head against a failing server',
-          );
-          assert.equal(e.retryable, true);
-          assert.equal(proxy.requests({ method: 'HEAD' }).length, 4, 'maxTries = 4');
-        });
-
-        it('retries connection resets before and after the server handled the request', async () => {
-          reset();
-          const key = ctx.key('fault/reset');
-          const body = pattern(5000, 7);
-          proxy.setFaults([
-            { match: { method: 'PUT' }, times: 1, fault: { kind: 'reset', phase: 'request' } },
-            { match: { method: 'PUT' }, times: 1, fault: { kind: 'reset', phase: 'response' } },
-          ]);
-          await s.put(key, body);
-          assert.equal(proxy.requests({ method: 'PUT' }).length, 3);
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'reset', phase: 'response' },
-          });
-          assert.ok((await s.getRange(key, 100, 50)).equals(body.subarray(100, 150)));
-          assert.equal(proxy.requests({ method: 'GET' }).length, 2);
-        });
-
-        it('a body cut short once is a TransientError, never data (the SDK does not resume after a dropped connection)', async () => {
-          reset();
-          const key = ctx.key('fault/cut-once');
-          const body = pattern(200_000, 3);
-          await ctx.storage.put(key, body);
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'truncate', afterBytes: 1000 },
-          });
-          await rejectsWith(s.get(key), TransientError, 'get with a body cut once');
-          assert.equal(proxy.requests({ method: 'GET' }).length, 1);
-          assert.ok((await s.get(key)).equals(body), 'the next read works');
-        });
-
-        it('a body cut short on every attempt is a TransientError, never data', async () => {
-          const key = ctx.key('fault/truncated');
-          const body = pattern(100_000, 3);
-          await ctx.storage.put(key, body);
-          for (const [what, read] of [
-            ['get', () => s.get(key)],
-            ['getRange', () => s.getRange(key, 50, 5000)],
-          ] as const) {
-            reset();
-            proxy.setFaults({ match: { method: 'GET' }, fault: { kind: 'truncate', afterBytes: 100 } });
-            await rejectsWith(read(), TransientError, `${what} with truncated bodies`);
-            reset();
-            proxy.setFaults({
-              match: { method: 'GET' },
-              fault: { kind: 'reset', phase: 'body', afterBytes: 50 },
+          ),
+        {
+          suite: ctx,
+          target: parsed.blobEndpoint.replace(/\/[^/]+$/, ''),
+          backend: 'azure',
+          attempts: 4,
+          requests: { upload: { method: 'PUT' }, download: { method: 'GET' } },
+          giveUp: { op: 'head', match: { method: 'HEAD' } },
+          additionalTests: (f) => {
+            it('retries a failed block of a block upload', async () => {
+              f.reset();
+              const key = ctx.key('fault/blocks');
+              const body = pattern(9 * MiB, 5);
+              f.proxy.setFaults({
+                match: { method: 'PUT', url: /comp=block(&|$)/ },
+                times: 2,
+                fault: { kind: 'status', status: 503, body: 'azure' },
+              });
+              await f.storage.put(key, [body.subarray(0, 5 * MiB + 1), body.subarray(5 * MiB + 1)]);
+              assert.deepEqual(f.storage.lastPut, { mode: 'blocks', blocks: 3 });
+              assert.equal(
+                f.proxy.requests({ method: 'PUT', url: /comp=block(&|$)/ }).length,
+                5,
+                '3 blocks + 2 retries',
+              );
+              assert.ok((await ctx.storage.get(key)).equals(body));
             });
-            await rejectsWith(read(), TransientError, `${what} with resets in the body`);
-          }
-          reset();
-          assert.ok((await s.get(key)).equals(body), 'without faults the read works');
-        });
 
-        it('maps a 403 AuthenticationFailed answer to AuthError without retrying', async () => {
-          reset();
-          proxy.setFaults({
-            fault: { kind: 'status', status: 403, body: 'azure', code: 'AuthenticationFailed' },
-          });
-          const e = await rejectsWith(s.get(ctx.key('fault/auth')), AuthError, 'get answered with 403');
-          assert.match(e.message, /AuthenticationFailed/);
-          assert.equal(proxy.requests().length, 1, 'not retried');
-          reset();
-        });
-      });
+            it('a body cut short on every attempt is a TransientError, never data', async () => {
+              const key = ctx.key('fault/truncated-every');
+              const body = pattern(100_000, 3);
+              await ctx.storage.put(key, body);
+              for (const [what, read] of [
+                ['get', () => f.storage.get(key)],
+                ['getRange', () => f.storage.getRange(key, 50, 5000)],
+              ] as const) {
+                f.reset();
+                f.proxy.setFaults({ match: { method: 'GET' }, fault: { kind: 'truncate', afterBytes: 100 } });
+                await rejectsWith(read(), TransientError, `${what} with truncated bodies`);
+                f.reset();
+                f.proxy.setFaults({
+                  match: { method: 'GET' },
+                  fault: { kind: 'reset', phase: 'body', afterBytes: 50 },
+                });
+                await rejectsWith(read(), TransientError, `${what} with resets in the body`);
+              }
+              f.reset();
+              assert.ok((await f.storage.get(key)).equals(body), 'without faults the read works');
+            });
+          },
+        },
+      );
     },
   },
 );

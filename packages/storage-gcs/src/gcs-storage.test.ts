@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import {
-  AuthError,
-  ConfigError,
-  CorruptDataError,
-  InvalidInputError,
-  loadPlugin,
-  NotFoundError,
-  PermanentError,
-  TransientError,
-} from '@barge/core';
+import { describe, it } from 'node:test';
+import { ConfigError, CorruptDataError, loadPlugin, NotFoundError } from '@barge/core';
 import {
   describeObjectStorage,
-  type FaultProxy,
+  describeStorageErrors,
+  describeStorageFaults,
+  patternBytes as pattern,
   randomId,
+  rejectsWith,
   serviceEnv,
   startFaultProxy,
 } from '@barge/testkit';
@@ -34,30 +28,6 @@ const admin = new Storage({ apiEndpoint: endpoint, projectId });
 function options(extra: Partial<GcsStorageOptions> = {}): GcsStorageOptions {
   return { bucket, apiEndpoint: endpoint, projectId, ...extra };
 }
-
-async function rejectsWith<E extends Error>(
-  p: Promise<unknown>,
-  cls: abstract new (...args: never[]) => E,
-  what: string,
-): Promise<E> {
-  try {
-    const v = await p;
-    assert.fail(`${what}: expected ${cls.name}, resolved with ${String(v)}`);
-  } catch (e) {
-    if (!(e instanceof cls)) {
-      assert.fail(
-        `${what}: expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
-      );
-    }
-    return e;
-  }
-}
-
-const pattern = (n: number, seed = 1): Buffer => {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-};
 
 let suiteInstances = 0;
 
@@ -188,259 +158,107 @@ describeObjectStorage(
       });
 
       describe('errors', () => {
-        it('a missing bucket is a PermanentError naming the bucket, for every operation', async () => {
-          const missing = randomId('barge-gcs-missing');
-          const s = new GcsStorage(options({ bucket: missing, maxRetries: 0 }));
-          try {
-            const ops: [string, () => Promise<unknown>][] = [
-              ['put', () => s.put('k', Buffer.from('x'))],
-              ['put resumable', () => s.put('k', Buffer.alloc(9 * MiB))],
-              ['get', () => s.get('k')],
-              ['getRange', () => s.getRange('k', 0, 10)],
-              ['head', () => s.head('k')],
-              ['listPage', () => s.listPage('')],
-              ['delete', () => s.delete(['k'])],
-            ];
-            for (const [op, f] of ops) {
-              const e = await rejectsWith(f(), PermanentError, op);
-              assert.ok(e.message.includes(missing), `${op}: message names the bucket: ${e.message}`);
-            }
-          } finally {
-            await s.close();
-          }
-        });
-
-        it('a key that is too long for the store once the prefix is added is an InvalidInputError', async () => {
-          const s = new GcsStorage(options({ prefix: 'tenant' }));
-          try {
-            const base = ctx.key('long/');
-            const key = base + 'x'.repeat(1024 - base.length);
-            for (const [op, f] of [
-              ['put', () => s.put(key, Buffer.from('x'))],
-              ['get', () => s.get(key)],
-              ['head', () => s.head(key)],
-              ['delete', () => s.delete([key])],
-            ] as const) {
-              const e = await rejectsWith(f(), InvalidInputError, op);
-              assert.match(e.message, /prefix/);
-            }
-            assert.deepEqual((await ctx.storage.listPage(base)).objects, [], 'nothing was written');
-          } finally {
-            await s.close();
-          }
-        });
-
-        it('a missing key is a NotFoundError naming the key, also with a prefix', async () => {
-          const s = new GcsStorage(options({ prefix: 'p' }));
-          try {
-            const key = ctx.key('nothing');
-            for (const [op, f] of [
-              ['get', () => s.get(key)],
-              ['getRange', () => s.getRange(key, 5, 5)],
-              ['head', () => s.head(key)],
-            ] as const) {
-              const e = await rejectsWith(f(), NotFoundError, op);
-              assert.ok(e.message.includes(key), `${op} names the key: ${e.message}`);
-            }
-          } finally {
-            await s.close();
-          }
+        describeStorageErrors({
+          suite: ctx,
+          bucketWord: 'bucket',
+          missingBucket: (() => {
+            const missing = randomId('barge-gcs-missing');
+            return {
+              name: missing,
+              create: () => new GcsStorage(options({ bucket: missing, maxRetries: 0 })),
+            };
+          })(),
+          largePut: { label: 'put resumable', bytes: 9 * MiB },
+          withPrefix: (prefix) => new GcsStorage(options({ prefix })),
         });
       });
 
-      describe('faults (through the fault proxy)', () => {
-        let proxy: FaultProxy;
-        let s: GcsStorage;
-        before(async () => {
-          proxy = await startFaultProxy({ target: endpoint });
-          s = new GcsStorage(options({ apiEndpoint: proxy.url, maxRetries: 3, maxRetryDelaySeconds: 1 }));
-        });
-        after(async () => {
-          await s?.close();
-          await proxy?.close();
-        });
-        const reset = () => {
-          proxy.clearFaults();
-          proxy.clearRequests();
-        };
-
-        it('retries 500 and 503 answers: put and get succeed, and the proxy saw the extra requests', async () => {
-          reset();
-          const key = ctx.key('fault/5xx');
-          const body = pattern(1000);
-          proxy.setFaults([
-            {
-              match: { method: 'POST', url: /^\/upload\// },
-              times: 1,
-              fault: { kind: 'status', status: 500, body: 'gcs' },
-            },
-            {
-              match: { method: 'POST', url: /^\/upload\// },
-              times: 1,
-              fault: { kind: 'status', status: 503, body: 'gcs' },
-            },
-          ]);
-          await s.put(key, [body.subarray(0, 10), body.subarray(10)]);
-          assert.equal(proxy.requests({ method: 'POST', url: /^\/upload\// }).length, 3);
-          assert.ok((await ctx.storage.get(key)).equals(body), 'the retried upload stored the whole body');
-          proxy.setFaults({
-            match: { method: 'GET', url: /alt=media/ },
-            times: 2,
-            fault: { kind: 'status', status: 503, body: 'gcs' },
-          });
-          assert.ok((await s.get(key)).equals(body));
-          assert.equal(proxy.requests({ method: 'GET', url: /alt=media/ }).length, 3);
-          assert.equal(proxy.faultsRemaining(), 0);
-        });
-
-        it('retries a resumable upload whose session answers 503', async () => {
-          reset();
-          const key = ctx.key('fault/resumable');
-          const body = pattern(9 * MiB, 11);
-          proxy.setFaults({
-            match: { method: 'PUT', url: /upload_id=/ },
-            times: 1,
-            fault: { kind: 'status', status: 503, body: 'gcs' },
-          });
-          await s.put(key, [body.subarray(0, MiB), body.subarray(MiB)]);
-          assert.deepEqual(s.lastPut, { mode: 'resumable' });
-          assert.equal(proxy.faultsRemaining(), 0);
-          assert.ok((await ctx.storage.get(key)).equals(body));
-        });
-
-        it('gives up after maxRetries with a TransientError', async () => {
-          reset();
-          proxy.setFaults({ match: { method: 'GET' }, fault: { kind: 'status', status: 503, body: 'gcs' } });
-          const e = await rejectsWith(
-            s.head(ctx.key('fault/5xx')),
-            TransientError,
-            'head against a failing server',
-          );
-          assert.equal(e.retryable, true);
-          assert.equal(proxy.requests({ method: 'GET' }).length, 4, '1 + maxRetries (3)');
-        });
-
-        it('retries connection resets before and after the server handled the request', async () => {
-          reset();
-          const key = ctx.key('fault/reset');
-          const body = pattern(5000, 7);
-          proxy.setFaults([
-            { match: { method: 'POST' }, times: 1, fault: { kind: 'reset', phase: 'request' } },
-            { match: { method: 'POST' }, times: 1, fault: { kind: 'reset', phase: 'response' } },
-          ]);
-          await s.put(key, body);
-          assert.equal(proxy.requests({ method: 'POST' }).length, 3);
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'reset', phase: 'response' },
-          });
-          assert.ok((await s.getRange(key, 100, 50)).equals(body.subarray(100, 150)));
-          assert.equal(proxy.requests({ method: 'GET' }).length, 2);
-        });
-
-        it('a truncated body (full Content-Length, fewer bytes) is a TransientError, never data', async () => {
-          reset();
-          const key = ctx.key('fault/truncated');
-          const body = pattern(100_000, 3);
-          await ctx.storage.put(key, body);
-          for (const [what, read] of [
-            ['get', () => s.get(key)],
-            ['getRange', () => s.getRange(key, 50, 5000)],
-          ] as const) {
-            proxy.setFaults({
-              match: { method: 'GET' },
-              times: 1,
-              fault: { kind: 'truncate', afterBytes: 1000 },
+      describeStorageFaults(
+        'faults (through the fault proxy)',
+        (url) => new GcsStorage(options({ apiEndpoint: url, maxRetries: 3, maxRetryDelaySeconds: 1 })),
+        {
+          suite: ctx,
+          target: endpoint,
+          backend: 'gcs',
+          attempts: 4,
+          requests: {
+            upload: { method: 'POST', url: /^\/upload\// },
+            download: { method: 'GET', url: /alt=media/ },
+          },
+          giveUp: { op: 'head', match: { method: 'GET' } },
+          additionalTests: (f) => {
+            it('retries a resumable upload whose session answers 503', async () => {
+              f.reset();
+              const key = ctx.key('fault/resumable');
+              const body = pattern(9 * MiB, 11);
+              f.proxy.setFaults({
+                match: { method: 'PUT', url: /upload_id=/ },
+                times: 1,
+                fault: { kind: 'status', status: 503, body: 'gcs' },
+              });
+              await f.storage.put(key, [body.subarray(0, MiB), body.subarray(MiB)]);
+              assert.deepEqual(f.storage.lastPut, { mode: 'resumable' });
+              assert.equal(f.proxy.faultsRemaining(), 0);
+              assert.ok((await ctx.storage.get(key)).equals(body));
             });
-            await rejectsWith(read(), TransientError, `${what} with a truncated body`);
-            proxy.setFaults({
-              match: { method: 'GET' },
-              times: 1,
-              fault: { kind: 'reset', phase: 'body', afterBytes: 500 },
-            });
-            await rejectsWith(read(), TransientError, `${what} with a reset in the body`);
-          }
-          assert.ok((await s.get(key)).equals(body), 'without faults the read works');
-        });
 
-        it('a metadata or listing response cut short times out and is retried (timeoutMs)', async () => {
-          reset();
-          const key = ctx.key('fault/meta');
-          await ctx.storage.put(key, Buffer.from('0123456789'));
-          const quick = new GcsStorage(
-            options({ apiEndpoint: proxy.url, timeoutMs: 1500, maxRetryDelaySeconds: 1 }),
-          );
-          try {
-            proxy.setFaults({
-              match: { method: 'GET' },
-              times: 1,
-              fault: { kind: 'truncate', afterBytes: 20 },
+            it('a metadata or listing response cut short times out and is retried (timeoutMs)', async () => {
+              f.reset();
+              const key = ctx.key('fault/meta');
+              await ctx.storage.put(key, Buffer.from('0123456789'));
+              const quick = new GcsStorage(
+                options({ apiEndpoint: f.proxy.url, timeoutMs: 1500, maxRetryDelaySeconds: 1 }),
+              );
+              try {
+                f.proxy.setFaults({
+                  match: { method: 'GET' },
+                  times: 1,
+                  fault: { kind: 'truncate', afterBytes: 20 },
+                });
+                assert.equal((await quick.head(key)).size, 10);
+                assert.equal(f.proxy.requests({ method: 'GET' }).length, 2, 'the cut response and a retry');
+                f.reset();
+                f.proxy.setFaults({
+                  match: { method: 'GET' },
+                  times: 1,
+                  fault: { kind: 'truncate', afterBytes: 20 },
+                });
+                assert.deepEqual(
+                  (await quick.listPage(key)).objects.map((o) => o.key),
+                  [key],
+                );
+                assert.equal(f.proxy.requests({ method: 'GET' }).length, 2);
+              } finally {
+                await quick.close();
+              }
             });
-            assert.equal((await quick.head(key)).size, 10);
-            assert.equal(proxy.requests({ method: 'GET' }).length, 2, 'the cut response and a retry');
-            reset();
-            proxy.setFaults({
-              match: { method: 'GET' },
-              times: 1,
-              fault: { kind: 'truncate', afterBytes: 20 },
-            });
-            assert.deepEqual(
-              (await quick.listPage(key)).objects.map((o) => o.key),
-              [key],
-            );
-            assert.equal(proxy.requests({ method: 'GET' }).length, 2);
-          } finally {
-            await quick.close();
-          }
-        });
 
-        it('a full read whose bytes do not match x-goog-hash is a CorruptDataError, never data', async () => {
-          reset();
-          const key = ctx.key('fault/corrupt');
-          await ctx.storage.put(key, Buffer.from('the real bytes'));
-          const good = Buffer.from('the real bytes');
-          const crc = new FastCrc32c();
-          crc.update(good);
-          proxy.setFaults({
-            match: { method: 'GET', url: /alt=media/ },
-            times: 1,
-            fault: {
-              kind: 'status',
-              status: 200,
-              body: { contentType: 'application/octet-stream', data: Buffer.from('the fake bytes') },
-              headers: {
-                'x-goog-hash': `crc32c=${crc.toString()}`,
-                'x-goog-stored-content-encoding': 'identity',
-              },
-            },
-          });
-          await rejectsWith(s.get(key), CorruptDataError, 'get with bytes that fail CRC32C');
-          assert.deepEqual(await s.get(key), good, 'the next read is checked and returned');
-        });
-
-        it('maps 401 and 403 answers to AuthError without retrying (the emulator does not check credentials)', async () => {
-          for (const status of [401, 403]) {
-            reset();
-            proxy.setFaults({
-              fault: {
-                kind: 'status',
-                status,
-                body: 'gcs',
-                message: 'Anonymous caller does not have storage.objects.get access',
-              },
+            it('a full read whose bytes do not match x-goog-hash is a CorruptDataError, never data', async () => {
+              f.reset();
+              const key = ctx.key('fault/corrupt');
+              await ctx.storage.put(key, Buffer.from('the real bytes'));
+              const good = Buffer.from('the real bytes');
+              const crc = new FastCrc32c();
+              crc.update(good);
+              f.proxy.setFaults({
+                match: { method: 'GET', url: /alt=media/ },
+                times: 1,
+                fault: {
+                  kind: 'status',
+                  status: 200,
+                  body: { contentType: 'application/octet-stream', data: Buffer.from('the fake bytes') },
+                  headers: {
+                    'x-goog-hash': `crc32c=${crc.toString()}`,
+                    'x-goog-stored-content-encoding': 'identity',
+                  },
+                },
+              });
+              await rejectsWith(f.storage.get(key), CorruptDataError, 'get with bytes that fail CRC32C');
+              assert.deepEqual(await f.storage.get(key), good, 'the next read is checked and returned');
             });
-            const e = await rejectsWith(
-              s.get(ctx.key('fault/auth')),
-              AuthError,
-              `get answered with ${status}`,
-            );
-            assert.match(e.message, new RegExp(String(status)));
-            assert.equal(proxy.requests().length, 1, 'not retried');
-          }
-          reset();
-        });
-      });
+          },
+        },
+      );
     },
   },
 );

@@ -13,22 +13,16 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import {
-  AuthError,
-  ConfigError,
-  InvalidInputError,
-  loadPlugin,
-  NotFoundError,
-  PermanentError,
-  TransientError,
-} from '@barge/core';
+import { AuthError, ConfigError, loadPlugin, NotFoundError, TransientError } from '@barge/core';
 import {
   describeObjectStorage,
-  type FaultProxy,
+  describeStorageErrors,
+  describeStorageFaults,
   findServicesEnvFile,
+  patternBytes as pattern,
   randomId,
+  rejectsWith,
   serviceEnv,
-  startFaultProxy,
 } from '@barge/testkit';
 import { bargePlugin, createS3Storage, S3Storage, type S3StorageOptions } from './index.js';
 
@@ -65,30 +59,6 @@ async function uploadsIn(client: S3Client, name: string, prefix: string): Promis
   const out = await client.send(new ListMultipartUploadsCommand({ Bucket: name, Prefix: prefix }));
   return (out.Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`);
 }
-
-async function rejectsWith<E extends Error>(
-  p: Promise<unknown>,
-  cls: abstract new (...args: never[]) => E,
-  what: string,
-): Promise<E> {
-  try {
-    const v = await p;
-    assert.fail(`${what}: expected ${cls.name}, resolved with ${String(v)}`);
-  } catch (e) {
-    if (!(e instanceof cls)) {
-      assert.fail(
-        `${what}: expected ${cls.name}, got ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`,
-      );
-    }
-    return e;
-  }
-}
-
-const pattern = (n: number, seed = 1): Buffer => {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
-  return b;
-};
 
 const admin = adminClient();
 let suiteInstances = 0;
@@ -264,213 +234,56 @@ describeObjectStorage(
       });
 
       describe('errors', () => {
-        it('a missing bucket is a PermanentError naming the bucket, for every operation', async () => {
-          const missing = randomId('barge-s3-missing');
-          const s = new S3Storage(options({ bucket: missing }));
-          try {
-            const ops: [string, () => Promise<unknown>][] = [
-              ['put', () => s.put('k', Buffer.from('x'))],
-              ['put multipart', () => s.put('k', Buffer.alloc(17 * MiB))],
-              ['get', () => s.get('k')],
-              ['getRange', () => s.getRange('k', 0, 10)],
-              ['head', () => s.head('k')],
-              ['listPage', () => s.listPage('')],
-              ['delete', () => s.delete(['k'])],
-            ];
-            for (const [op, f] of ops) {
-              const e = await rejectsWith(f(), PermanentError, op);
-              assert.ok(e.message.includes(missing), `${op}: message names the bucket: ${e.message}`);
-            }
-          } finally {
-            await s.close();
-          }
-        });
-
-        it('a key that is too long for the store once the prefix is added is an InvalidInputError', async () => {
-          const s = new S3Storage(options({ prefix: 'tenant', hashPrefix: true }));
-          try {
-            const base = ctx.key('long/');
-            const key = base + 'x'.repeat(1024 - base.length);
-            for (const [op, f] of [
-              ['put', () => s.put(key, Buffer.from('x'))],
-              ['get', () => s.get(key)],
-              ['head', () => s.head(key)],
-              ['delete', () => s.delete([key])],
-            ] as const) {
-              const e = await rejectsWith(f(), InvalidInputError, op);
-              assert.match(e.message, /prefix/);
-            }
-            assert.deepEqual((await ctx.storage.listPage(base)).objects, [], 'nothing was written');
-          } finally {
-            await s.close();
-          }
-        });
-
-        it('a missing key is a NotFoundError naming the key (with prefix and hashPrefix)', async () => {
-          const s = new S3Storage(options({ prefix: 'p', hashPrefix: true }));
-          try {
-            const key = ctx.key('nothing');
-            for (const [op, f] of [
-              ['get', () => s.get(key)],
-              ['getRange', () => s.getRange(key, 5, 5)],
-              ['head', () => s.head(key)],
-            ] as const) {
-              const e = await rejectsWith(f(), NotFoundError, op);
-              assert.ok(e.message.includes(key), `${op} names the key: ${e.message}`);
-            }
-          } finally {
-            await s.close();
-          }
+        describeStorageErrors({
+          suite: ctx,
+          bucketWord: 'bucket',
+          missingBucket: (() => {
+            const missing = randomId('barge-s3-missing');
+            return { name: missing, create: () => new S3Storage(options({ bucket: missing })) };
+          })(),
+          largePut: { label: 'put multipart', bytes: 17 * MiB },
+          withPrefix: (prefix) => new S3Storage(options({ prefix, hashPrefix: true })),
         });
       });
 
-      describe('faults (through the fault proxy)', () => {
-        let proxy: FaultProxy;
-        let s: S3Storage;
-        before(async () => {
-          proxy = await startFaultProxy({ target: endpoint });
-          s = new S3Storage(
-            options({
-              endpoint: proxy.url,
-              maxAttempts: 4,
-              multipartThresholdBytes: '6MiB',
-              partSize: '5MiB',
-            }),
-          );
-        });
-        after(async () => {
-          await s?.close();
-          await proxy?.close();
-        });
-        const reset = () => {
-          proxy.clearFaults();
-          proxy.clearRequests();
-        };
-
-        it('retries 500 and 503 answers: put and get succeed, and the proxy saw the extra requests', async () => {
-          reset();
-          const key = ctx.key('fault/5xx');
-          const body = pattern(1000);
-          proxy.setFaults([
-            {
-              match: { method: 'PUT' },
-              times: 1,
-              fault: { kind: 'status', status: 500, body: 's3', code: 'InternalError' },
-            },
-            { match: { method: 'PUT' }, times: 1, fault: { kind: 'status', status: 503, body: 's3' } },
-          ]);
-          await s.put(key, [body.subarray(0, 10), body.subarray(10)]);
-          assert.equal(
-            proxy.requests({ method: 'PUT' }).length,
-            3,
-            'two failed PUTs and one that went through',
-          );
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 2,
-            fault: { kind: 'status', status: 503, body: 's3' },
-          });
-          assert.ok((await s.get(key)).equals(body));
-          assert.equal(proxy.requests({ method: 'GET' }).length, 3);
-          assert.equal(proxy.faultsRemaining(), 0);
-        });
-
-        it('gives up after maxAttempts with a TransientError', async () => {
-          reset();
-          proxy.setFaults({ match: { method: 'GET' }, fault: { kind: 'status', status: 503, body: 's3' } });
-          const e = await rejectsWith(
-            s.get(ctx.key('fault/5xx')),
-            TransientError,
-            'get against a server that keeps failing',
-          );
-          assert.equal(e.retryable, true);
-          assert.equal(proxy.requests({ method: 'GET' }).length, 4, 'maxAttempts = 4');
-        });
-
-        it('retries connection resets before and after the server handled the request', async () => {
-          reset();
-          const key = ctx.key('fault/reset');
-          const body = pattern(5000, 7);
-          proxy.setFaults([
-            { match: { method: 'PUT' }, times: 1, fault: { kind: 'reset', phase: 'request' } },
-            { match: { method: 'PUT' }, times: 1, fault: { kind: 'reset', phase: 'response' } },
-          ]);
-          await s.put(key, body);
-          assert.equal(proxy.requests({ method: 'PUT' }).length, 3);
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'reset', phase: 'response' },
-          });
-          assert.ok((await s.getRange(key, 100, 50)).equals(body.subarray(100, 150)));
-          assert.equal(proxy.requests({ method: 'GET' }).length, 2);
-        });
-
-        it('a truncated body (full Content-Length, fewer bytes) is a TransientError, never data', async () => {
-          reset();
-          const key = ctx.key('fault/truncated');
-          const body = pattern(100_000, 3);
-          await s.put(key, body);
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'truncate', afterBytes: 1000 },
-          });
-          await rejectsWith(s.get(key), TransientError, 'get with a truncated body');
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'truncate', afterBytes: 10 },
-          });
-          await rejectsWith(s.getRange(key, 50, 5000), TransientError, 'getRange with a truncated body');
-          proxy.setFaults({
-            match: { method: 'GET' },
-            times: 1,
-            fault: { kind: 'reset', phase: 'body', afterBytes: 500 },
-          });
-          await rejectsWith(s.get(key), TransientError, 'get with a reset in the body');
-          // Without faults, the same reads work.
-          assert.ok((await s.get(key)).equals(body));
-        });
-
-        it('a failed multipart upload is aborted: no parts or uploads are left behind', async () => {
-          reset();
-          const key = ctx.key('fault/multipart');
-          proxy.setFaults({
-            match: { method: 'PUT', url: /partNumber=2(&|$)/ },
-            fault: { kind: 'status', status: 500, body: 's3', code: 'InternalError' },
-          });
-          const body = [pattern(7 * MiB), pattern(6 * MiB, 9)];
-          await rejectsWith(s.put(key, body), TransientError, 'multipart put with a failing part');
-          const parts = proxy.requests({ method: 'PUT', url: /partNumber=/ });
-          assert.ok(parts.length >= 4, `part 2 was retried (${parts.length} part requests)`);
-          const aborts = proxy.requests({ method: 'DELETE', url: /uploadId=/ });
-          assert.equal(aborts.length, 1, 'one AbortMultipartUpload');
-          assert.deepEqual(await uploadsIn(admin, bucket, key), [], 'ListMultipartUploads is empty');
-          await rejectsWith(ctx.storage.head(key), NotFoundError, 'no object was created');
-          // The same upload works once the fault is gone.
-          reset();
-          await s.put(key, body);
-          assert.ok((await ctx.storage.get(key)).equals(Buffer.concat(body)));
-          assert.deepEqual(await uploadsIn(admin, bucket, key), []);
-        });
-
-        it('maps a 403 InvalidAccessKeyId answer to AuthError without retrying', async () => {
-          reset();
-          proxy.setFaults({
-            fault: {
-              kind: 'status',
-              status: 403,
-              body: 's3',
-              code: 'InvalidAccessKeyId',
-              message: 'The AWS Access Key Id you provided does not exist in our records.',
-            },
-          });
-          const e = await rejectsWith(s.get(ctx.key('fault/auth')), AuthError, 'get answered with 403');
-          assert.match(e.message, /InvalidAccessKeyId/);
-          assert.equal(proxy.requests().length, 1, 'not retried');
-        });
-      });
+      describeStorageFaults(
+        'faults (through the fault proxy)',
+        (url) =>
+          new S3Storage(
+            options({ endpoint: url, maxAttempts: 4, multipartThresholdBytes: '6MiB', partSize: '5MiB' }),
+          ),
+        {
+          suite: ctx,
+          target: endpoint,
+          backend: 's3',
+          attempts: 4,
+          requests: { upload: { method: 'PUT' }, download: { method: 'GET' } },
+          additionalTests: (f) => {
+            it('a failed multipart upload is aborted: no parts or uploads are left behind', async () => {
+              f.reset();
+              const { proxy, storage: s } = f;
+              const key = ctx.key('fault/multipart');
+              proxy.setFaults({
+                match: { method: 'PUT', url: /partNumber=2(&|$)/ },
+                fault: { kind: 'status', status: 500, body: 's3', code: 'InternalError' },
+              });
+              const body = [pattern(7 * MiB), pattern(6 * MiB, 9)];
+              await rejectsWith(s.put(key, body), TransientError, 'multipart put with a failing part');
+              const parts = proxy.requests({ method: 'PUT', url: /partNumber=/ });
+              assert.ok(parts.length >= 4, `part 2 was retried (${parts.length} part requests)`);
+              const aborts = proxy.requests({ method: 'DELETE', url: /uploadId=/ });
+              assert.equal(aborts.length, 1, 'one AbortMultipartUpload');
+              assert.deepEqual(await uploadsIn(admin, bucket, key), [], 'ListMultipartUploads is empty');
+              await rejectsWith(ctx.storage.head(key), NotFoundError, 'no object was created');
+              // The same upload works once the fault is gone.
+              f.reset();
+              await s.put(key, body);
+              assert.ok((await ctx.storage.get(key)).equals(Buffer.concat(body)));
+              assert.deepEqual(await uploadsIn(admin, bucket, key), []);
+            });
+          },
+        },
+      );
     },
   },
 );

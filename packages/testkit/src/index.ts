@@ -2,3 +2,4 @@ export * from './env.js';
 export * from './fault-proxy.js';
 export * from './object-storage-suite.js';
 export * from './pointer-queue-suite.js';
+export * from './storage-fault-suite.js';
