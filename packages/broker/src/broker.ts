@@ -40,11 +40,11 @@ import { SequenceAllocator } from './sequences.js';
 import { checkTopicName, TopicRegistry, topicInfo } from './topics.js';
 import { UploadPipeline } from './upload.js';
 
-/** Tunables that are not in the config file. */
+/** Tunables that are not in the config file (and overrides of some that are, for tests). */
 export interface BrokerOptions {
-  /** How long a batch's pointer publication is retried while the pointer queue is unavailable. Default 300000 (5 minutes). */
+  /** How long a batch's pointer publication is retried while the pointer queue is unavailable. Default: `upload.pointerRetryBudgetMs` of the config (300000, 5 minutes). */
   pointerRetryBudgetMs?: number;
-  /** How long `stop()` waits for open batches to be stored and published before abandoning them. Default 30000. */
+  /** How long `stop()` waits for open batches to be stored and published before abandoning them. Default: `broker.shutdownTimeoutMs` of the config (30000). */
   shutdownTimeoutMs?: number;
   /** Sequence numbers leased per storage write. Default 1000. */
   sequenceBlockSize?: number;
@@ -110,8 +110,8 @@ export class Broker implements ConnectionHost {
     this.log = (logger ?? pino({ level: 'info' })).child({ broker: config.broker.id });
     this.metrics = options.metrics ?? new BrokerMetrics();
     this.#options = {
-      pointerRetryBudgetMs: options.pointerRetryBudgetMs ?? 300_000,
-      shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+      pointerRetryBudgetMs: options.pointerRetryBudgetMs ?? config.upload.pointerRetryBudgetMs,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? config.broker.shutdownTimeoutMs,
       sequenceBlockSize: options.sequenceBlockSize ?? 1000,
       defaultSessionTimeoutMs: options.defaultSessionTimeoutMs ?? 30_000,
       uploadAttemptTimeoutMs: options.uploadAttemptTimeoutMs ?? 60_000,

@@ -11,6 +11,7 @@ import {
   errorCodeName,
   errorMessage,
   isRetryable,
+  NotFoundError,
   type ObjectStorage,
   type PointerQueue,
   type PublishedPointer,
@@ -121,6 +122,8 @@ export class PartitionWriter {
   readonly #queue: Batch[] = [];
   #sequenceChain: Promise<void> = Promise.resolve();
   #draining = false;
+  /** Batches taken off `#queue` by `#drain()` whose pointers are being published. */
+  #publishing = 0;
   #busy = 0;
   #idleWaiters: (() => void)[] = [];
   readonly #topicBytes: number;
@@ -133,9 +136,12 @@ export class PartitionWriter {
     this.#topicBytes = Buffer.byteLength(topic, 'utf8');
   }
 
-  /** Batches closed and not yet acknowledged or failed, plus the open one. */
+  /**
+   * Batches closed and not yet acknowledged or failed (including those whose pointers are being
+   * published), plus the open one.
+   */
   get pendingBatches(): number {
-    return this.#queue.length + (this.#open ? 1 : 0);
+    return this.#queue.length + this.#publishing + (this.#open ? 1 : 0);
   }
 
   /**
@@ -190,14 +196,21 @@ export class PartitionWriter {
     this.#close('shutdown');
   }
 
-  /** Resolves when no batch is open or in flight. */
+  /**
+   * Resolves when no batch is open or in flight: closed, uploading, waiting in the reorder
+   * buffer, or having its pointer published (retries included).
+   */
   whenIdle(): Promise<void> {
-    if (!this.#open && this.#busy === 0 && this.#queue.length === 0) return Promise.resolve();
+    if (this.#idle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  #idle(): boolean {
+    return !this.#open && this.#busy === 0 && this.#queue.length === 0 && !this.#draining;
+  }
+
   #checkIdle(): void {
-    if (this.#open || this.#busy > 0 || this.#queue.length > 0) return;
+    if (!this.#idle()) return;
     const waiters = this.#idleWaiters;
     this.#idleWaiters = [];
     for (const w of waiters) w();
@@ -314,7 +327,13 @@ export class PartitionWriter {
           this.#queue.shift();
         }
         if (ready.length === 0) break;
-        const published = await this.#publish(ready);
+        this.#publishing = ready.length;
+        let published: PublishedPointer[] | undefined;
+        try {
+          published = await this.#publish(ready);
+        } finally {
+          this.#publishing = 0;
+        }
         if (published) {
           ready.forEach((b, i) => {
             const at = published[i];
@@ -345,11 +364,16 @@ export class PartitionWriter {
   async #publish(batches: Batch[]): Promise<PublishedPointer[] | undefined> {
     const started = Date.now();
     const pointers = batches.map((b) => b.pointer!);
-    const topic = this.ctx.topics.get(this.topic);
     for (let attempt = 0; ; attempt++) {
       let error: unknown;
+      // The pointer-topic check this attempt relied on, forgotten if the topic turns out missing.
+      let checked: Promise<void> | undefined;
+      const topic = this.ctx.topics.get(this.topic);
       try {
-        if (topic) await this.ctx.topics.ensurePointerTopic(topic);
+        if (topic) {
+          checked = this.ctx.topics.ensurePointerTopic(topic);
+          await checked;
+        }
         const t0 = performance.now();
         const res = await this.ctx.pointers.publish(this.topic, pointers);
         this.ctx.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
@@ -369,9 +393,22 @@ export class PartitionWriter {
         error = e;
       }
       this.ctx.metrics.publishFailures.inc();
+      // The pointer topic vanished (e.g. Kafka restarted without its data) although the topic is
+      // in our registry: check it again (ensureTopic re-creates it) at the next attempt, within
+      // the same retry budget. A topic unknown to the registry stays a final UNKNOWN_TOPIC.
+      const topicMissing = error instanceof NotFoundError && topic !== undefined;
+      if (topicMissing) {
+        this.ctx.topics.forgetPointerTopic(this.topic, checked);
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.ctx.log.warn(
+            { topic: this.topic, writePartition: this.writePartition, err: errorMessage(error) },
+            'pointer topic not found; re-creating it and retrying publication',
+          );
+        }
+      }
       const delay = backoffDelay(attempt, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs);
       const deadline = Math.min(started + this.ctx.pointerRetryBudgetMs, this.ctx.abandonAt());
-      const retry = isRetryable(error) && Date.now() + delay <= deadline;
+      const retry = (topicMissing || isRetryable(error)) && Date.now() + delay <= deadline;
       const fields = {
         topic: this.topic,
         writePartition: this.writePartition,

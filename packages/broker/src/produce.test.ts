@@ -425,7 +425,130 @@ describe('produce: pointer queue outages', () => {
   });
 });
 
+describe('produce: pointer topic lost by the pointer queue', () => {
+  it('re-creates a vanished pointer topic (ensureTopic again) and publishes, without a restart', async () => {
+    const h = await harness([{ name: 't', readPartitions: 3, batch: { maxDelayMs: 5 } }]);
+    const c = await h.client();
+    const first = ok(await c.request(ApiKey.Produce, produceRequest('t', ['before'])));
+    const ensuredBefore = h.pointers.ensureTopicCalls;
+    // The queue lost the topic (Kafka restarted empty): publish throws NotFoundError until
+    // ensureTopic is called again.
+    h.pointers.missing.add('t');
+    const replies = ['a', 'b'].map((v) => c.request(ApiKey.Produce, produceRequest('t', [v])));
+    const res = (await Promise.all(replies)).map(ok);
+    assert.ok(h.pointers.publishFailures >= 1, 'the first publication hit the missing topic');
+    assert.ok(h.pointers.ensureTopicCalls > ensuredBefore, 'ensureTopic was called again');
+    assert.equal(h.pointers.missing.size, 0);
+    assert.deepEqual(
+      res.map((r) => r.offset),
+      [first.offset + 1, first.offset + 2],
+    );
+    assert.equal(await h.pointers.partitions('t'), 3, 'ensureTopic got the read partition count');
+    const ptrs = await readAllPointers(h.pointers, 't');
+    const values = (await Promise.all(ptrs.map((p) => readBatchValues(h.storage, p.pointer)))).flat();
+    assert.deepEqual(values, ['before', 'a', 'b']);
+    const failed = (await h.broker.metrics.batchesFailed.get()).values.reduce((n, v) => n + v.value, 0);
+    assert.equal(failed, 0);
+  });
+
+  it('a topic that stays missing is retried within the retry budget, then UNKNOWN_TOPIC and an orphan marker', async () => {
+    const h = await harness([{ name: 't', batch: { maxDelayMs: 5 } }], {}, { pointerRetryBudgetMs: 150 });
+    h.pointers.missing.add('t');
+    h.pointers.ensureRestores = false;
+    const ensuredBefore = h.pointers.ensureTopicCalls;
+    const c = await h.client();
+    const r = await c.request(ApiKey.Produce, produceRequest('t', ['lost']));
+    assert.equal(r.errorCode, ErrorCode.UNKNOWN_TOPIC);
+    assert.ok(h.pointers.publishFailures >= 2, `${h.pointers.publishFailures} publish attempts`);
+    assert.ok(h.pointers.ensureTopicCalls >= ensuredBefore + 2, 'ensureTopic before every retry');
+    const [key] = batchKeys(h.storage.puts);
+    assert.ok(key);
+    await waitFor(
+      () =>
+        h.storage.get(orphanMetaKey(key)).then(
+          () => true,
+          () => false,
+        ),
+      'orphan marker',
+    );
+  });
+});
+
 describe('graceful shutdown and restarts', () => {
+  it('stop() waits for batches whose pointer publication is being retried, and acks them when the queue recovers', async () => {
+    const h = await harness([{ name: 't', batch: { maxDelayMs: 5 } }], {}, { shutdownTimeoutMs: 60_000 });
+    const c = await h.client();
+    h.pointers.failing = true;
+    const reply = c.request(ApiKey.Produce, produceRequest('t', ['held']));
+    await waitFor(() => h.pointers.publishFailures >= 2, 'publication retried');
+    const stopping = h.broker.stop();
+    let stopped = false;
+    void stopping.then(() => {
+      stopped = true;
+    });
+    const failures = h.pointers.publishFailures;
+    await waitFor(() => h.pointers.publishFailures >= failures + 3, 'publication retried during stop()');
+    assert.equal(stopped, false, 'stop() waits for the batch being published');
+    assert.equal(c.pendingCount, 1, 'the durable ack is still held');
+    h.pointers.failing = false;
+    await stopping;
+    const res = ok(await reply);
+    assert.equal(res.offset, 0);
+    const q = new EmbeddedPointerQueue({ path: join(h.dir, 'pointers.sqlite') });
+    try {
+      const ptrs = await readAllPointers(q, 't');
+      assert.equal(ptrs.length, 1);
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('stop() abandons a publication already being retried at the shutdown deadline, and records the orphan before closing storage', async () => {
+    const h = await harness([{ name: 't', batch: { maxDelayMs: 5 } }], {}, { shutdownTimeoutMs: 300 });
+    const c = await h.client();
+    h.pointers.failing = true;
+    const reply = c.request(ApiKey.Produce, produceRequest('t', ['abandoned']));
+    await waitFor(() => h.pointers.publishFailures >= 2, 'publication retried');
+    await h.broker.stop();
+    const r = await reply;
+    assert.equal(r.errorCode, ErrorCode.POINTER_QUEUE_UNAVAILABLE);
+    const [key] = batchKeys(h.storage.puts);
+    assert.ok(key);
+    const storage = new LocalStorage({ root: join(h.dir, 'objects') });
+    const marker = JSON.parse((await storage.get(orphanMetaKey(key))).toString()) as {
+      key: string;
+      reason: string;
+    };
+    assert.equal(marker.key, key);
+    assert.match(marker.reason, /abandoned/);
+  });
+
+  it('upload.pointerRetryBudgetMs and broker.shutdownTimeoutMs from the config are used', {
+    // Without the configured values the broker would wait 300 s / 30 s here.
+    timeout: 20_000,
+  }, async () => {
+    const budget = await harness([{ name: 't', batch: { maxDelayMs: 5 } }], {
+      upload: { pointerRetryBudgetMs: 100 },
+    });
+    budget.pointers.failing = true;
+    let c = await budget.client();
+    const r = await c.request(ApiKey.Produce, produceRequest('t', ['budget']));
+    assert.equal(r.errorCode, ErrorCode.POINTER_QUEUE_UNAVAILABLE, 'abandoned after the configured budget');
+
+    const h = await harness(
+      [{ name: 't', batch: { maxDelayMs: 5 } }],
+      { broker: { shutdownTimeoutMs: 100 } },
+      { shutdownTimeoutMs: undefined },
+    );
+    h.pointers.failing = true;
+    c = await h.client();
+    const reply = c.request(ApiKey.Produce, produceRequest('t', ['shutdown']));
+    await waitFor(() => h.pointers.publishFailures >= 2, 'publication retried');
+    await h.broker.stop();
+    const s = await reply;
+    assert.equal(s.errorCode, ErrorCode.POINTER_QUEUE_UNAVAILABLE, 'abandoned at the configured deadline');
+  });
+
   it('stop() flushes open batches and sends their acks before closing', async () => {
     const h = await harness([{ name: 't', writePartitions: 2, batch: { maxDelayMs: 600_000 } }]);
     const c = await h.client();

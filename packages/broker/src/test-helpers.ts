@@ -21,6 +21,7 @@ import {
   type ListOptions,
   type ListPage,
   type Message,
+  NotFoundError,
   type ObjectInfo,
   type ObjectStorage,
   type PointerConsumer,
@@ -276,20 +277,30 @@ export class ControlledStorage implements ObjectStorage {
   }
 }
 
-/** Real embedded pointer queue; `failing = true` makes `publish` and `ensureTopic` throw `TransientError`. */
+/**
+ * Real embedded pointer queue; `failing = true` makes `publish` and `ensureTopic` throw
+ * `TransientError`. Topics in `missing` behave as lost by the queue (as after Kafka restarted
+ * empty): `publish` throws `NotFoundError` until `ensureTopic` is called for them again (unless
+ * `ensureRestores` is false).
+ */
 export class ControlledPointerQueue implements PointerQueue {
   readonly adapter: string;
   failing = false;
   publishFailures = 0;
   published = 0;
+  readonly missing = new Set<string>();
+  ensureRestores = true;
+  ensureTopicCalls = 0;
 
   constructor(readonly inner: PointerQueue) {
     this.adapter = inner.adapter;
   }
 
   async ensureTopic(topic: string, readPartitions: number): Promise<void> {
+    this.ensureTopicCalls++;
     if (this.failing) throw new TransientError('pointer queue unreachable (test)');
-    return this.inner.ensureTopic(topic, readPartitions);
+    await this.inner.ensureTopic(topic, readPartitions);
+    if (this.ensureRestores) this.missing.delete(topic);
   }
   partitions(topic: string): Promise<number> {
     return this.inner.partitions(topic);
@@ -298,6 +309,10 @@ export class ControlledPointerQueue implements PointerQueue {
     if (this.failing) {
       this.publishFailures++;
       throw new TransientError('pointer queue unreachable (test)');
+    }
+    if (this.missing.has(topic)) {
+      this.publishFailures++;
+      throw new NotFoundError(`pointer topic "${topic}" does not exist (test)`);
     }
     const r = await this.inner.publish(topic, pointers);
     this.published += pointers.length;

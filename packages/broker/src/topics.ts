@@ -181,8 +181,8 @@ export class TopicRegistry {
   }
 
   /**
-   * Makes sure the pointer queue has the topic (once per process; a failed attempt is retried
-   * at the next call). Throws what `ensureTopic` throws.
+   * Makes sure the pointer queue has the topic (remembered until `forgetPointerTopic`; a failed
+   * attempt is retried at the next call). Throws what `ensureTopic` throws.
    */
   ensurePointerTopic(t: TopicConfig): Promise<void> {
     let p = this.#pointerTopics.get(t.name);
@@ -192,6 +192,15 @@ export class TopicRegistry {
       p.catch(() => this.#pointerTopics.delete(t.name));
     }
     return p;
+  }
+
+  /**
+   * Forgets that the pointer topic was checked (it was found missing, e.g. after the pointer
+   * queue lost its data), so the next `ensurePointerTopic` calls `ensureTopic` again. With
+   * `check`, only that check is forgotten: a newer one started meanwhile is kept.
+   */
+  forgetPointerTopic(name: string, check?: Promise<void>): void {
+    if (check === undefined || this.#pointerTopics.get(name) === check) this.#pointerTopics.delete(name);
   }
 
   async #read(key: string): Promise<TopicConfig | undefined> {

@@ -36,6 +36,7 @@ export const brokerConfigSchema = z.strictObject({
       listen: hostPort.default('127.0.0.1:7070'),
       admin: hostPort.optional(),
       dataDir: z.string().default('./barge-data'),
+      shutdownTimeoutMs: z.number().int().min(0).default(30_000),
     })
     .prefault({}),
   storage: adapterSection.default({ adapter: 'local' }),
@@ -49,6 +50,7 @@ export const brokerConfigSchema = z.strictObject({
       backoffMaxMs: z.number().int().min(1).default(5000),
       hedgeAfterMs: z.number().int().min(1).optional(),
       inFlightBytes: size.default(256 * 1024 * 1024),
+      pointerRetryBudgetMs: z.number().int().min(0).default(300_000),
     })
     .prefault({}),
   limits: z
