@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import type { ConsumedMessage, ProducerMessage } from '@barge/client';
+import type { ConsumedMessage, Consumer, ProducerMessage } from '@barge/client';
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be reproduced from its seed. */
 export function prng(seed: number): () => number {
@@ -59,4 +59,62 @@ export function verifyMessage(m: ConsumedMessage): number {
 
 function header(m: ConsumedMessage, name: string): string | undefined {
   return m.headers.find((h) => h.name === name)?.value.toString();
+}
+
+/**
+ * What a test's consumers received: each message verified (`verifyMessage`), counted once per id,
+ * with duplicates, per-(producer, write partition) order violations and failures kept for the
+ * test to assert on.
+ */
+export class DeliveryLog {
+  readonly seen: Uint8Array;
+  delivered = 0;
+  duplicates = 0;
+  readonly orderViolations: string[] = [];
+  readonly failures: string[] = [];
+  private readonly lastSequence = new Map<string, number>();
+
+  constructor(readonly total: number) {
+    this.seen = new Uint8Array(total);
+  }
+
+  record(m: ConsumedMessage): void {
+    let id: number;
+    try {
+      id = verifyMessage(m);
+    } catch (e) {
+      this.failures.push(String(e));
+      return;
+    }
+    const stream = `${m.producerId}/${m.writePartition}`;
+    const prev = this.lastSequence.get(stream) ?? -1;
+    if (m.sequence <= prev && this.orderViolations.length < 5) {
+      this.orderViolations.push(`${stream}: sequence ${m.sequence} after ${prev}`);
+    }
+    this.lastSequence.set(stream, Math.max(prev, m.sequence));
+    if (this.seen[id] === 1) this.duplicates++;
+    this.seen[id] = 1;
+    this.delivered++;
+  }
+
+  /** Runs `consumer` with every message recorded here; a crash of its loop is a failure. */
+  consumeWith(consumer: Consumer): Promise<void> {
+    consumer.on('crash', (e) => this.failures.push(String(e)));
+    return consumer.run({ eachMessage: async ({ message }) => this.record(message) }).catch((e: unknown) => {
+      this.failures.push(String(e));
+    });
+  }
+
+  /** The first `limit` ids (among those `wanted`, default all) never delivered. */
+  missing(wanted: (id: number) => boolean = () => true, limit = 10): number[] {
+    const out: number[] = [];
+    for (let id = 0; id < this.total && out.length < limit; id++)
+      if (wanted(id) && this.seen[id] !== 1) out.push(id);
+    return out;
+  }
+
+  /** Distinct (producer, write partition) streams seen. */
+  get streams(): number {
+    return this.lastSequence.size;
+  }
 }

@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
  */
 export class Progress {
   private bar: cliProgress.SingleBar | undefined;
+  private readonly startedAt = Date.now();
   private lastLine = Date.now();
   private sent = 0;
   private acked = 0;
@@ -33,10 +34,7 @@ export class Progress {
         );
         this.bar.start(0, 0, { acked, sent, rate: 0 });
       }
-      const secs = Math.max(
-        0.001,
-        (Date.now() - (this.bar as unknown as { startTime: number }).startTime) / 1000,
-      );
+      const secs = Math.max(0.001, (Date.now() - this.startedAt) / 1000);
       this.bar.update(0, { acked, sent, rate: Math.round(acked / secs) });
     } else if (Date.now() - this.lastLine >= this.intervalMs) {
       this.lastLine = Date.now();

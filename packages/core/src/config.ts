@@ -5,15 +5,13 @@ import { ConfigError } from './errors.js';
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 export const MAX_TOPIC_NAME_LENGTH = 200;
 
-const size = sizeSchema;
-
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
 
 export const codecNames = ['none', 'gzip', 'lz4'] as const;
 export type CodecName = (typeof codecNames)[number];
 
 export const batchSettingsSchema = z.strictObject({
-  maxBytes: size.default(8 * 1024 * 1024),
+  maxBytes: sizeSchema.default(8 * 1024 * 1024),
   maxMessages: z.number().int().positive().default(100_000),
   maxDelayMs: z.number().int().nonnegative().default(250),
 });
@@ -49,13 +47,13 @@ export const brokerConfigSchema = z.strictObject({
       backoffBaseMs: z.number().int().min(1).default(50),
       backoffMaxMs: z.number().int().min(1).default(5000),
       hedgeAfterMs: z.number().int().min(1).optional(),
-      inFlightBytes: size.default(256 * 1024 * 1024),
+      inFlightBytes: sizeSchema.default(256 * 1024 * 1024),
       pointerRetryBudgetMs: z.number().int().min(0).default(300_000),
     })
     .prefault({}),
   limits: z
     .strictObject({
-      maxFrameBytes: size.default(16 * 1024 * 1024),
+      maxFrameBytes: sizeSchema.default(16 * 1024 * 1024),
       maxMessagesPerRequest: z.number().int().min(1).default(100_000),
       maxConnections: z.number().int().min(1).default(1024),
     })

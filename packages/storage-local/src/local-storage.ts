@@ -21,6 +21,7 @@ import {
   type ListOptions,
   type ListPage,
   MAX_KEY_BYTES,
+  mapLimit,
   NotFoundError,
   type ObjectInfo,
   type ObjectStorage,
@@ -581,16 +582,4 @@ async function isDirectory(p: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -6,6 +6,7 @@ import {
   InvalidInputError,
   listAll,
   MAX_KEY_BYTES,
+  mapLimit,
   NotFoundError,
   type ObjectInfo,
   type ObjectStorage,
@@ -1226,21 +1227,6 @@ function shuffle<T>(items: readonly T[]): T[] {
     [out[i], out[j]] = [out[j] as T, out[i] as T];
   }
   return out;
-}
-
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<unknown>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 interface Page {

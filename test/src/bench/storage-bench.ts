@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { ObjectStorage } from '@barge/core';
+import { mapLimit } from '@barge/core';
 import { AzureStorage } from '@barge/storage-azure';
 import { GcsStorage } from '@barge/storage-gcs';
 import { createLocalStorage } from '@barge/storage-local';
@@ -140,18 +141,6 @@ interface Result {
   cpuPerGB: number;
 }
 
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
 /** MB/s (10^6 bytes) of `bytes` moved by `fn`. */
 async function timed(bytes: number, fn: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -175,15 +164,15 @@ async function runOnce(b: Backend): Promise<Result> {
     }));
     const smallBytes = SMALL * MiB;
     const largeBytes = LARGE * 64 * MiB;
-    const smallPut = await timed(smallBytes, () =>
-      mapLimit(small, CONCURRENCY, async (o) => void (await storage.put(o.key, o.body))),
-    );
-    const smallGet = await timed(smallBytes, () =>
-      mapLimit(small, CONCURRENCY, async (o) => {
+    const smallPut = await timed(smallBytes, async () => {
+      await mapLimit(small, CONCURRENCY, (o) => storage.put(o.key, o.body));
+    });
+    const smallGet = await timed(smallBytes, async () => {
+      await mapLimit(small, CONCURRENCY, async (o) => {
         const got = await storage.get(o.key);
         if (!got.equals(o.body)) throw new Error(`${b.name}: ${o.key} came back different`);
-      }),
-    );
+      });
+    });
     const largePut = await timed(largeBytes, async () => {
       for (const o of large) await storage.put(o.key, o.body);
     });

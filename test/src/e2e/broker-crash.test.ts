@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Consumer, Producer, type ProducerMessage } from '@barge/client';
 import { type BrokerProcess, freePort, startBroker, tempDir, waitFor } from '../harness.js';
-import { makeMessage, messageSize, prng, verifyMessage } from '../workload.js';
+import { DeliveryLog, makeMessage, messageSize, prng } from '../workload.js';
 
 const TOTAL = 20_000;
 const KILL_AFTER_ACKED = 6_000;
@@ -91,36 +91,26 @@ describe('broker killed with SIGKILL mid-stream and restarted', () => {
     const consumer = new Consumer({ brokers: [listen], groupId: 'after-crash', fromBeginning: true });
     await consumer.connect();
     await consumer.subscribe({ topic: TOPIC });
-    const seen = new Uint8Array(TOTAL);
-    let delivered = 0;
-    let duplicatesDelivered = 0;
-    const run = consumer.run({
-      eachMessage: async ({ message }) => {
-        const id = verifyMessage(message);
-        if (seen[id] === 1) duplicatesDelivered++;
-        seen[id] = 1;
-        delivered++;
-      },
-    });
+    const log = new DeliveryLog(TOTAL);
+    await log.consumeWith(consumer);
     let missing = -1;
     await waitFor(
       'every acked message',
       () => {
-        missing = 0;
-        for (let id = 0; id < TOTAL; id++) if (acked[id] === 1 && seen[id] !== 1) missing++;
-        return missing === 0;
+        missing = log.missing((id) => acked[id] === 1, TOTAL).length;
+        return missing === 0 || log.failures.length > 0;
       },
       120_000,
       200,
     ).catch(() => undefined);
     await consumer.disconnect();
-    await run.catch(() => undefined);
+    assert.deepEqual(log.failures, []);
     assert.equal(missing, 0, `${missing} messages acked durable were lost`);
     // Retries after the kill may store a chunk twice; the consumer must recognise the copy.
-    assert.equal(duplicatesDelivered, 0, 'a duplicate reached the application undetected');
-    assert.ok(delivered >= ackedCount);
+    assert.equal(log.duplicates, 0, 'a duplicate reached the application undetected');
+    assert.ok(log.delivered >= ackedCount);
     process.stderr.write(
-      `crash test: acked ${ackedCount} (${ackedAtKill} before the kill), failed sends ${failedSends}, delivered ${delivered}, duplicates skipped by the consumer ${consumer.skippedDuplicates}\n`,
+      `crash test: acked ${ackedCount} (${ackedAtKill} before the kill), failed sends ${failedSends}, delivered ${log.delivered}, duplicates skipped by the consumer ${consumer.skippedDuplicates}\n`,
     );
   });
 });

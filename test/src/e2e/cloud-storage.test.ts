@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { type ConsumedMessage, Consumer, Producer, type ProducerMessage } from '@barge/client';
+import { Consumer, Producer, type ProducerMessage } from '@barge/client';
 import { loadPlugin, type ObjectStorage } from '@barge/core';
 import { serviceEnv } from '@barge/testkit';
 import { Storage } from '@google-cloud/storage';
 import { type BrokerProcess, startBroker, tempDir, waitFor } from '../harness.js';
-import { makeMessage, messageSize, prng, verifyMessage } from '../workload.js';
+import { DeliveryLog, makeMessage, messageSize, prng } from '../workload.js';
 
 const TOTAL = 3000;
 const TOPIC = 'cloud';
@@ -129,55 +129,32 @@ for (const backend of backends) {
           ['direct', direct],
         ] as const) {
           // One member per group: group splitting and rebalancing are covered by the embedded tests.
-          const consumers = [0].map(
-            (i) =>
-              new Consumer({
-                brokers: [broker.address],
-                groupId,
-                clientId: `${groupId}-${i}`,
-                fromBeginning: true,
-                ...(storage ? { storage } : {}),
-              }),
-          );
-          const seen = new Uint8Array(TOTAL);
-          const last = new Map<string, number>();
-          let delivered = 0;
-          const problems: string[] = [];
-          const onMessage = (m: ConsumedMessage) => {
-            const id = verifyMessage(m);
-            const k = `${m.producerId}/${m.writePartition}`;
-            if (m.sequence <= (last.get(k) ?? -1)) problems.push(`${k}: ${m.sequence} after ${last.get(k)}`);
-            last.set(k, m.sequence);
-            if (seen[id] === 1) problems.push(`message ${id} delivered twice`);
-            seen[id] = 1;
-            delivered++;
-          };
-          for (const c of consumers) {
-            await c.connect();
-            await c.subscribe({ topic: TOPIC });
-            c.run({
-              eachMessage: async ({ message }) => {
-                try {
-                  onMessage(message);
-                } catch (e) {
-                  problems.push(String(e));
-                }
-              },
-            }).catch((e: unknown) => problems.push(String(e)));
-          }
+          const consumer = new Consumer({
+            brokers: [broker.address],
+            groupId,
+            clientId: groupId,
+            fromBeginning: true,
+            ...(storage ? { storage } : {}),
+          });
+          const log = new DeliveryLog(TOTAL);
+          await consumer.connect();
+          await consumer.subscribe({ topic: TOPIC });
+          await log.consumeWith(consumer);
           try {
             await waitFor(
               `${groupId}: all ${TOTAL} messages`,
-              () => delivered >= TOTAL || problems.length > 0,
+              () => log.delivered >= TOTAL || log.failures.length > 0,
               180_000,
               100,
             );
           } finally {
-            await Promise.all(consumers.map((c) => c.disconnect()));
+            await consumer.disconnect();
           }
-          assert.deepEqual(problems.slice(0, 5), [], groupId);
-          assert.equal(delivered, TOTAL, groupId);
-          assert.equal(seen.indexOf(0), -1, `${groupId}: a message is missing`);
+          assert.deepEqual(log.failures.slice(0, 5), [], groupId);
+          assert.deepEqual(log.orderViolations, [], groupId);
+          assert.equal(log.duplicates, 0, `${groupId}: a message was delivered twice`);
+          assert.equal(log.delivered, TOTAL, groupId);
+          assert.deepEqual(log.missing(), [], `${groupId}: messages missing`);
         }
       } finally {
         await direct.close();

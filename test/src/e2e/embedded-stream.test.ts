@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ConsumedMessage, Consumer, Producer, type ProducerMessage } from '@barge/client';
+import { Consumer, Producer, type ProducerMessage } from '@barge/client';
 import { type BrokerProcess, startBroker, tempDir, waitFor } from '../harness.js';
-import { makeMessage, messageSize, prng, verifyMessage } from '../workload.js';
+import { DeliveryLog, makeMessage, messageSize, prng } from '../workload.js';
 
 const TOTAL = Number(process.env.BARGE_E2E_MESSAGES ?? 100_000);
 const SEED = Number(process.env.BARGE_E2E_SEED ?? 20261125);
@@ -46,36 +46,11 @@ describe(`end to end on the embedded default: ${TOTAL} messages, 4 write partiti
           autoCommitIntervalMs: 500,
         }),
     );
-    const received = new Uint8Array(TOTAL);
-    const lastSeq = new Map<string, number>();
-    let delivered = 0;
-    let duplicates = 0;
-    const orderViolations: string[] = [];
-    const failures: unknown[] = [];
-    const onMessage = (m: ConsumedMessage) => {
-      const id = verifyMessage(m);
-      const k = `${m.producerId}/${m.writePartition}`;
-      const prev = lastSeq.get(k) ?? -1;
-      if (m.sequence <= prev) {
-        if (orderViolations.length < 5) orderViolations.push(`${k}: sequence ${m.sequence} after ${prev}`);
-      }
-      lastSeq.set(k, Math.max(prev, m.sequence));
-      if (received[id] === 1) duplicates++;
-      received[id] = 1;
-      delivered++;
-    };
+    const log = new DeliveryLog(TOTAL);
     for (const c of consumers) {
       await c.connect();
       await c.subscribe({ topic: TOPIC });
-      c.run({
-        eachMessage: async ({ message }) => {
-          try {
-            onMessage(message);
-          } catch (e) {
-            failures.push(e);
-          }
-        },
-      }).catch((e: unknown) => failures.push(e));
+      await log.consumeWith(c);
     }
     // Produce only once the group is settled, so no rebalance redelivers anything.
     await waitFor('3 consumers to share the 3 read partitions', () => {
@@ -108,23 +83,21 @@ describe(`end to end on the embedded default: ${TOTAL} messages, 4 write partiti
 
       await waitFor(
         `all ${TOTAL} messages`,
-        () => (delivered >= TOTAL || failures.length > 0 ? true : undefined),
+        () => (log.delivered >= TOTAL || log.failures.length > 0 ? true : undefined),
         600_000,
         250,
       );
     } finally {
       await Promise.all(consumers.map((c) => c.disconnect()));
     }
-    assert.deepEqual(failures, []);
-    const missing: number[] = [];
-    for (let id = 0; id < TOTAL && missing.length < 10; id++) if (received[id] !== 1) missing.push(id);
-    assert.deepEqual(missing, [], 'messages lost');
-    assert.deepEqual(orderViolations, [], 'out of order within a write partition');
-    assert.equal(duplicates, 0, 'no fault was injected, so nothing may be delivered twice');
-    assert.equal(delivered, TOTAL);
+    assert.deepEqual(log.failures, []);
+    assert.deepEqual(log.missing(), [], 'messages lost');
+    assert.deepEqual(log.orderViolations, [], 'out of order within a write partition');
+    assert.equal(log.duplicates, 0, 'no fault was injected, so nothing may be delivered twice');
+    assert.equal(log.delivered, TOTAL);
     const dedupSkipped = consumers.reduce((n, c) => n + c.skippedDuplicates, 0);
     assert.equal(dedupSkipped, 0);
     // Every consumer did real work: the group split the partitions.
-    assert.equal(new Set(lastSeq.keys()).size, 4, 'one sequence stream per write partition');
+    assert.equal(log.streams, 4, 'one sequence stream per write partition');
   });
 });
