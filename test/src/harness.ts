@@ -67,14 +67,15 @@ export interface BrokerProcess {
 
 /**
  * Starts `barge broker` in a child process on a free port and waits until it says where it
- * listens. Extra args (e.g. `--config FILE`) are passed through.
+ * listens. Extra args (e.g. `--config FILE`) are passed through; `cwd` is its working directory.
  */
 export async function startBroker(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
+  cwd: string = repoRoot,
 ): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [cliBin, 'broker', '--listen', '127.0.0.1:0', ...args], {
-    cwd: repoRoot,
+    cwd,
     env: { ...process.env, BARGE_LOG_LEVEL: process.env.BARGE_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,44 +1,33 @@
-import { createServer, type Server } from 'node:http';
-import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import {
-  ANY_WRITE_PARTITION,
-  type AnyRequest,
-  ApiKey,
   type BrokerConfig,
-  type ChunkMeta,
-  crc32,
-  decodeRequest,
-  ErrorCode,
-  encodeErrorResponse,
-  encodeResponse,
+  type ErrorCode,
   errorCodeName,
   errorMessage,
-  isApiKey,
-  isCodecId,
+  guardStorage,
+  hasErrorCode,
+  isBargeError,
   type ObjectStorage,
   type PointerQueue,
-  type ProduceRequest,
-  type RequestHeader,
-  type RequestTypes,
-  type ResponseTypes,
-  SUPPORTED_VERSIONS,
-  supportedVersionEntries,
-  type TopicConfig,
-  TransientError,
-  validateChunkMeta,
 } from '@barge/core';
 import { type Logger, pino } from 'pino';
-import { ByteBudget } from './budget.js';
-import { Connection, type ConnectionHost } from './connection.js';
-import { errorCodeOf, pointerErrorCode, RequestError } from './errors.js';
+import { Backpressure } from './backpressure.js';
+import type { ByteBudget } from './budget.js';
 import { GroupCoordinator } from './groups.js';
+import { groupHandlers } from './handlers/groups.js';
+import { ProduceHandler } from './handlers/produce.js';
+import { readHandlers } from './handlers/read.js';
+import { topicHandlers } from './handlers/topics.js';
 import { BrokerMetrics } from './metrics.js';
 import { OrphanRecorder } from './orphans.js';
-import { PartitionWriter, type PendingAck, sendAck, type WriterContext } from './partition.js';
 import { READ_RESPONSE_OVERHEAD, ReadProxy } from './read-proxy.js';
 import { SequenceAllocator } from './sequences.js';
-import { checkTopicName, TopicRegistry, topicInfo } from './topics.js';
+import { AdminServer, type HealthStatus } from './server/admin-http.js';
+import type { HostPort } from './server/listen.js';
+import { RequestRouter } from './server/router.js';
+import { TcpServer } from './server/tcp-server.js';
+import { TopicRegistry } from './topics.js';
 import { UploadPipeline } from './upload.js';
+import { PartitionWriters } from './writers.js';
 
 /** Tunables that are not in the config file (and overrides of some that are, for tests). */
 export interface BrokerOptions {
@@ -57,73 +46,69 @@ export interface BrokerOptions {
   metrics?: BrokerMetrics;
 }
 
-type Handler<K extends ApiKey> = (
-  conn: Connection,
-  body: RequestTypes[K],
-  version: number,
-) => Promise<ResponseTypes[K]> | ResponseTypes[K];
-
-function parseHostPort(s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':');
-  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
-}
+type Tunables = Required<Omit<BrokerOptions, 'metrics'>>;
 
 /**
- * The Barge broker: a TCP server speaking `docs/protocol.md`, one `PartitionWriter` (topic
- * processor) per write partition, the upload pipeline, ordered pointer publication, consumer
- * groups and the read proxy, plus optional admin HTTP (`/health`, `/metrics`).
+ * The Barge broker: wires the client listener, request handlers, one `PartitionWriter` (topic
+ * processor) per write partition, the upload pipeline, consumer groups and the read proxy, plus
+ * the optional admin endpoint (`/health`, `/metrics`), and runs their lifecycle.
  *
  * Constructible without DI: `new Broker(config, storage, pointers, logger)`, then `start()`;
  * `stop()` flushes open batches, waits for their acks, and closes the adapters.
  */
-export class Broker implements ConnectionHost {
+export class Broker {
   readonly log: Logger;
   readonly metrics: BrokerMetrics;
+  readonly storage: ObjectStorage;
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
-  readonly budget: ByteBudget;
+  readonly #backpressure: Backpressure;
   readonly #uploads: UploadPipeline;
-  readonly #sequences: SequenceAllocator;
   readonly #orphans: OrphanRecorder;
-  readonly #readProxy: ReadProxy;
-  readonly #writers = new Map<string, PartitionWriter>();
-  readonly #connections = new Set<Connection>();
-  readonly #roundRobin = new Map<string, number>();
-  readonly #ctx: WriterContext;
-  readonly #options: Required<Omit<BrokerOptions, 'metrics'>>;
-  #server: TcpServer | undefined;
-  #admin: Server | undefined;
+  readonly #writers: PartitionWriters;
+  readonly #server: TcpServer;
+  readonly #admin: AdminServer | undefined;
+  readonly #options: Tunables;
   #started = false;
   #stopping: Promise<void> | undefined;
   #abandonAt = Number.POSITIVE_INFINITY;
   #wake = new AbortController();
-  #address: { host: string; port: number } | undefined;
-  #adminAddress: { host: string; port: number } | undefined;
 
   constructor(
     readonly config: BrokerConfig,
-    readonly storage: ObjectStorage,
+    storage: ObjectStorage,
     readonly pointers: PointerQueue,
     logger?: Logger,
     options: BrokerOptions = {},
   ) {
+    this.storage = guardStorage(storage);
     this.log = (logger ?? pino({ level: 'info' })).child({ broker: config.broker.id });
     this.metrics = options.metrics ?? new BrokerMetrics();
-    this.#options = {
-      pointerRetryBudgetMs: options.pointerRetryBudgetMs ?? config.upload.pointerRetryBudgetMs,
-      shutdownTimeoutMs: options.shutdownTimeoutMs ?? config.broker.shutdownTimeoutMs,
-      sequenceBlockSize: options.sequenceBlockSize ?? 1000,
-      defaultSessionTimeoutMs: options.defaultSessionTimeoutMs ?? 30_000,
-      uploadAttemptTimeoutMs: options.uploadAttemptTimeoutMs ?? 60_000,
-      closeAdapters: options.closeAdapters ?? true,
-    };
-    this.budget = new ByteBudget(config.upload.inFlightBytes);
-    this.budget.onChange((over) => this.#onBudget(over));
-    this.topics = new TopicRegistry(storage, pointers, this.log);
-    this.#orphans = new OrphanRecorder(storage, this.log, this.metrics);
-    this.#sequences = new SequenceAllocator(storage, this.#options.sequenceBlockSize);
+    this.#options = tunables(config, options);
+    const countError = (code: ErrorCode) => this.metrics.requestErrors.inc({ error: errorCodeName(code) });
+    this.#server = new TcpServer(
+      this.log,
+      { maxConnections: config.limits.maxConnections, maxFrameBytes: this.maxFrameBytes },
+      {
+        request: (conn, header, body) => router.route(conn, header, body),
+        closed: (conn) => {
+          this.#backpressure.closed(conn);
+          void this.groups.ownerClosed(conn);
+        },
+        countError,
+        connectionCount: (n) => this.metrics.connections.set(n),
+      },
+    );
+    this.#backpressure = new Backpressure(
+      config.upload.inFlightBytes,
+      () => this.#server.connections,
+      this.metrics,
+      this.log,
+    );
+    this.topics = new TopicRegistry(this.storage, pointers, this.log);
+    this.#orphans = new OrphanRecorder(this.storage, this.log, this.metrics);
     this.#uploads = new UploadPipeline(
-      storage,
+      this.storage,
       {
         parallelism: config.upload.parallelism,
         maxAttempts: config.upload.maxAttempts,
@@ -136,7 +121,6 @@ export class Broker implements ConnectionHost {
       this.#orphans,
       this.log,
     );
-    this.#readProxy = new ReadProxy(storage, this.maxReadBytes);
     this.groups = new GroupCoordinator(
       pointers,
       this.topics,
@@ -144,15 +128,15 @@ export class Broker implements ConnectionHost {
       this.metrics,
       this.#options.defaultSessionTimeoutMs,
     );
-    this.#ctx = {
+    this.#writers = new PartitionWriters({
       brokerId: config.broker.id,
-      storage,
+      storage: this.storage,
       pointers,
       topics: this.topics,
       uploads: this.#uploads,
-      sequences: this.#sequences,
+      sequences: new SequenceAllocator(this.storage, this.#options.sequenceBlockSize),
       orphans: this.#orphans,
-      budget: this.budget,
+      budget: this.#backpressure.budget,
       metrics: this.metrics,
       log: this.log,
       backoffBaseMs: config.upload.backoffBaseMs,
@@ -161,7 +145,37 @@ export class Broker implements ConnectionHost {
       pointerRetryBudgetMs: this.#options.pointerRetryBudgetMs,
       abandonAt: () => this.#abandonAt,
       wake: () => this.#wake.signal,
-    };
+    });
+    const router = new RequestRouter({
+      brokerId: config.broker.id,
+      log: this.log,
+      countError,
+      produce: new ProduceHandler({
+        topics: this.topics,
+        writers: this.#writers,
+        backpressure: this.#backpressure,
+        metrics: this.metrics,
+        maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
+        stopping: () => this.#stopping !== undefined,
+        countError,
+      }),
+      handlers: {
+        ...topicHandlers({
+          brokerId: config.broker.id,
+          topics: this.topics,
+          pointers,
+          storage: this.storage,
+          maxFrameBytes: this.maxFrameBytes,
+          maxReadBytes: this.maxReadBytes,
+          maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
+        }),
+        ...groupHandlers(this.groups, this.maxFrameBytes - 1024),
+        ...readHandlers(new ReadProxy(this.storage, this.maxReadBytes)),
+      },
+    });
+    this.#admin = config.broker.admin
+      ? new AdminServer(() => this.#health(), this.metrics.registry)
+      : undefined;
   }
 
   /** Largest request frame accepted (the length field value). */
@@ -174,29 +188,38 @@ export class Broker implements ConnectionHost {
     return Math.max(1, this.maxFrameBytes - READ_RESPONSE_OVERHEAD - 34);
   }
 
-  /** The bound TCP address (useful with port 0). */
-  get address(): { host: string; port: number } {
-    if (!this.#address) throw new Error('broker is not started');
-    return this.#address;
+  /** The in-flight byte budget that drives back-pressure. */
+  get budget(): ByteBudget {
+    return this.#backpressure.budget;
   }
 
-  get adminAddress(): { host: string; port: number } | undefined {
-    return this.#adminAddress;
+  /** The bound TCP address (useful with port 0). */
+  get address(): HostPort {
+    const a = this.#server.address;
+    if (!a) throw new Error('broker is not started');
+    return a;
+  }
+
+  get adminAddress(): HostPort | undefined {
+    return this.#admin?.address;
   }
 
   get connectionCount(): number {
-    return this.#connections.size;
+    return this.#server.connections.size;
   }
 
   /** Connections not being read because of back-pressure. */
   get pausedConnections(): number {
-    let n = 0;
-    for (const c of this.#connections) if (c.paused) n++;
-    return n;
+    return this.#backpressure.pausedConnections;
   }
 
   get healthy(): boolean {
-    return this.#started && !this.#stopping;
+    return this.#health() === 'ok';
+  }
+
+  #health(): HealthStatus {
+    if (this.#stopping) return 'stopping';
+    return this.#started ? 'ok' : 'starting';
   }
 
   /**
@@ -208,26 +231,14 @@ export class Broker implements ConnectionHost {
     if (this.#started) return;
     await this.topics.load(this.config.topics);
     await this.#ensurePointerTopics();
-    const { host, port } = parseHostPort(this.config.broker.listen);
-    const server = createTcpServer((socket) => this.#accept(socket));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (e) => this.log.error({ err: errorMessage(e) }, 'server error'));
-    this.#server = server;
-    const addr = server.address();
-    this.#address =
-      typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
-    if (this.config.broker.admin) await this.#startAdmin(this.config.broker.admin);
+    await this.#server.start(this.config.broker.listen);
+    if (this.#admin && this.config.broker.admin) await this.#admin.start(this.config.broker.admin);
     this.#started = true;
+    const admin = this.adminAddress;
     this.log.info(
       {
-        listen: `${this.#address.host}:${this.#address.port}`,
-        admin: this.#adminAddress ? `${this.#adminAddress.host}:${this.#adminAddress.port}` : undefined,
+        listen: `${this.address.host}:${this.address.port}`,
+        admin: admin ? `${admin.host}:${admin.port}` : undefined,
         storage: { adapter: this.storage.adapter, location: this.storage.location },
         pointers: this.pointers.adapter,
         topics: this.topics.list().map((t) => t.name),
@@ -248,57 +259,44 @@ export class Broker implements ConnectionHost {
 
   /** Closes every open batch now (tests, shutdown). */
   flush(): void {
-    for (const w of this.#writers.values()) w.flush();
+    this.#writers.flush();
   }
 
   /** Resolves when no batch is open or in flight. */
-  async whenIdle(): Promise<void> {
-    await Promise.all([...this.#writers.values()].map((w) => w.whenIdle()));
+  whenIdle(): Promise<void> {
+    return this.#writers.whenIdle();
   }
 
   async #stop(): Promise<void> {
     const started = Date.now();
-    this.log.info({ pendingBatches: this.#pendingBatches() }, 'broker stopping: flushing open batches');
+    this.log.info({ pendingBatches: this.#writers.pendingBatches }, 'broker stopping: flushing open batches');
     this.#abandonAt = started + this.#options.shutdownTimeoutMs;
     this.#wake.abort();
     this.#wake = new AbortController();
-    const serverClosed = this.#server
-      ? new Promise<void>((resolve) => this.#server!.close(() => resolve()))
-      : Promise.resolve();
+    const serverClosed = this.#server.stopAccepting();
     this.flush();
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#options.shutdownTimeoutMs + 5000);
-    });
-    const outcome = await Promise.race([this.whenIdle().then(() => 'idle' as const), grace]);
-    clearTimeout(timer);
+    const outcome = await raceTimeout(
+      this.whenIdle().then(() => 'idle' as const),
+      this.#options.shutdownTimeoutMs + 5000,
+    );
     if (outcome === 'timeout') {
       this.log.error(
-        { pendingBatches: this.#pendingBatches() },
+        { pendingBatches: this.#writers.pendingBatches },
         'shutdown deadline passed with batches in flight',
       );
     }
     await this.groups.closeAll();
-    for (const c of this.#connections) c.close(200);
-    await Promise.race([serverClosed, new Promise((r) => setTimeout(r, 1500).unref())]);
-    for (const c of this.#connections) c.socket.destroy();
-    if (this.#admin) {
-      this.#admin.closeAllConnections();
-      await new Promise<void>((resolve) => this.#admin!.close(() => resolve()));
-    }
+    this.#server.closeAll(200);
+    await raceTimeout(serverClosed, 1500);
+    this.#server.destroyAll();
+    await this.#admin?.close();
     // Losing hedged uploads still running, then the deletes and orphan markers they cause.
-    await Promise.race([this.#uploads.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await raceTimeout(this.#uploads.drain(), 2000);
     await this.#orphans.drain();
     if (this.#options.closeAdapters) {
       await Promise.allSettled([this.storage.close(), this.pointers.close()]);
     }
     this.log.info({ ms: Date.now() - started }, 'broker stopped');
-  }
-
-  #pendingBatches(): number {
-    let n = 0;
-    for (const w of this.#writers.values()) n += w.pendingBatches;
-    return n;
   }
 
   async #ensurePointerTopics(): Promise<void> {
@@ -308,19 +306,15 @@ export class Broker implements ConnectionHost {
         (e: unknown) => e,
       ),
     );
-    let timer: NodeJS.Timeout | undefined;
-    const wait = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), 5000);
-    });
-    const results = await Promise.race([Promise.all(all), wait]);
-    clearTimeout(timer);
+    const results = await raceTimeout(Promise.all(all), 5000);
     if (results === 'timeout') {
       this.log.error('pointer queue did not answer within 5 s at start; pointer publication will retry');
       return;
     }
     results.forEach((e, i) => {
       if (e === undefined) return;
-      if (e instanceof TransientError || !(e instanceof Error) || !('retryable' in e)) {
+      // Failures that are not Barge errors (network, driver) or are transient: retried later.
+      if (hasErrorCode(e, 'TRANSIENT') || !isBargeError(e)) {
         this.log.error(
           { topic: this.config.topics[i]?.name, err: errorMessage(e) },
           'pointer queue unavailable at start; pointer publication will retry',
@@ -330,465 +324,28 @@ export class Broker implements ConnectionHost {
       throw e;
     });
   }
+}
 
-  async #startAdmin(listen: string): Promise<void> {
-    const { host, port } = parseHostPort(listen);
-    const server = createServer((req, res) => {
-      const url = (req.url ?? '/').split('?')[0];
-      if (req.method === 'GET' && url === '/health') {
-        const ok = this.healthy;
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ status: ok ? 'ok' : this.#stopping ? 'stopping' : 'starting' }));
-        return;
-      }
-      if (req.method === 'GET' && url === '/metrics') {
-        this.metrics.registry.metrics().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
-            res.end(text);
-          },
-          (e: unknown) => {
-            res.writeHead(500);
-            res.end(errorMessage(e));
-          },
-        );
-        return;
-      }
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found: try /health or /metrics\n');
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const addr = server.address();
-    this.#adminAddress =
-      typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host, port };
-    this.#admin = server;
-  }
-
-  #accept(socket: Socket): void {
-    if (this.#stopping) {
-      socket.destroy();
-      return;
-    }
-    if (this.#connections.size >= this.config.limits.maxConnections) {
-      this.metrics.requestErrors.inc({ error: errorCodeName(ErrorCode.TOO_MANY_CONNECTIONS) });
-      this.log.warn(
-        { remote: `${socket.remoteAddress}:${socket.remotePort}`, max: this.config.limits.maxConnections },
-        'connection refused: too many connections',
-      );
-      socket.on('error', () => {});
-      socket.end(
-        encodeErrorResponse(
-          0,
-          ErrorCode.TOO_MANY_CONNECTIONS,
-          `the broker has ${this.config.limits.maxConnections} connections, its limit`,
-        ),
-      );
-      setTimeout(() => socket.destroy(), 1000).unref();
-      return;
-    }
-    const conn = new Connection(socket, this, this.maxFrameBytes);
-    this.#connections.add(conn);
-    this.metrics.connections.set(this.#connections.size);
-    conn.log.debug('connection opened');
-  }
-
-  // ConnectionHost -----------------------------------------------------------------------------
-
-  closed(conn: Connection): void {
-    if (!this.#connections.delete(conn)) return;
-    this.metrics.connections.set(this.#connections.size);
-    this.metrics.pausedSockets.set(this.pausedConnections);
-    conn.log.debug('connection closed');
-    void this.groups.ownerClosed(conn);
-  }
-
-  countError(code: ErrorCode): void {
-    this.metrics.requestErrors.inc({ error: errorCodeName(code) });
-  }
-
-  handle(conn: Connection, header: RequestHeader, body: Buffer): void {
-    const { apiKey, apiVersion, correlationId } = header;
-    const reply = (code: ErrorCode, message: string) => {
-      this.countError(code);
-      conn.send(encodeErrorResponse(correlationId, code, message));
-    };
-    if (!isApiKey(apiKey)) {
-      conn.problem('unknown api key', { apiKey });
-      reply(ErrorCode.UNKNOWN_API, `unknown api key ${apiKey}`);
-      return;
-    }
-    const range = SUPPORTED_VERSIONS[apiKey];
-    if (apiVersion < range.min || apiVersion > range.max) {
-      conn.problem('unsupported api version', { apiKey, apiVersion });
-      const message = `api ${apiKey} version ${apiVersion} is not supported (supported: ${range.min}-${range.max})`;
-      this.countError(ErrorCode.UNSUPPORTED_VERSION);
-      conn.send(
-        encodeErrorResponse(
-          correlationId,
-          ErrorCode.UNSUPPORTED_VERSION,
-          message,
-          apiKey === ApiKey.ApiVersions
-            ? { brokerId: this.config.broker.id, versions: supportedVersionEntries() }
-            : undefined,
-        ),
-      );
-      return;
-    }
-    let req: AnyRequest;
-    try {
-      req = decodeRequest(header, body);
-    } catch (e) {
-      conn.problem('malformed request', { apiKey, err: errorMessage(e) });
-      // A produce request with acks=0 expects no response; its acks byte cannot be trusted here,
-      // so answer anyway: an unexpected error response is harmless to a well-behaved client.
-      reply(ErrorCode.INVALID_REQUEST, `malformed request: ${errorMessage(e)}`);
-      return;
-    }
-    if (req.apiKey === ApiKey.Produce) {
-      this.#produce(conn, correlationId, req.apiVersion, req.body);
-      return;
-    }
-    const handler = this.#handlers[req.apiKey] as Handler<ApiKey> | undefined;
-    if (!handler) {
-      reply(ErrorCode.UNKNOWN_API, `api ${apiKey} is not served by this broker`);
-      return;
-    }
-    let result: Promise<ResponseTypes[ApiKey]> | ResponseTypes[ApiKey];
-    try {
-      result = handler(conn, req.body, req.apiVersion);
-    } catch (e) {
-      this.#replyError(conn, correlationId, apiKey, e);
-      return;
-    }
-    Promise.resolve(result).then(
-      (res) => conn.send(encodeResponse(apiKey, req.apiVersion, correlationId, res as never)),
-      (e: unknown) => this.#replyError(conn, correlationId, apiKey, e),
-    );
-  }
-
-  #replyError(conn: Connection, correlationId: number, apiKey: number, e: unknown): void {
-    const code = errorCodeOf(e);
-    if (code === ErrorCode.UNKNOWN_SERVER_ERROR) {
-      this.log.error({ conn: conn.id, apiKey, err: errorMessage(e) }, 'request failed');
-    }
-    this.countError(code);
-    conn.send(encodeErrorResponse(correlationId, code, errorMessage(e)));
-  }
-
-  // Produce --------------------------------------------------------------------------------------
-
-  #produce(conn: Connection, correlationId: number, apiVersion: number, req: ProduceRequest): void {
-    conn.producer = true;
-    if (conn.produceChain) {
-      // An earlier request of this connection is waiting for topic metadata: keep the order.
-      conn.produceChain = conn.produceChain.then(() =>
-        this.#produceNow(conn, correlationId, apiVersion, req),
-      );
-      return;
-    }
-    const maybe = this.#produceNow(conn, correlationId, apiVersion, req);
-    if (maybe) {
-      const chain: Promise<void> = maybe.finally(() => {
-        if (conn.produceChain === chain) conn.produceChain = undefined;
-      });
-      conn.produceChain = chain;
-    }
-  }
-
-  /** Handles a produce request; returns a promise only when it had to wait for topic metadata. */
-  #produceNow(
-    conn: Connection,
-    correlationId: number,
-    apiVersion: number,
-    req: ProduceRequest,
-  ): Promise<void> | void {
-    const fail = (code: ErrorCode, message: string) => {
-      this.countError(code);
-      if (req.acks === 0) {
-        conn.problem('produce request (acks=none) rejected', { error: errorCodeName(code), message });
-        return;
-      }
-      conn.send(encodeErrorResponse(correlationId, code, message));
-    };
-    if (this.#stopping) {
-      fail(ErrorCode.SHUTTING_DOWN, 'the broker is shutting down');
-      return;
-    }
-    const topic = this.topics.get(req.topic);
-    if (!topic) {
-      try {
-        checkTopicName(req.topic);
-      } catch (e) {
-        fail(ErrorCode.INVALID_TOPIC, errorMessage(e));
-        return;
-      }
-      return this.topics.refresh(req.topic).then(
-        (t) => {
-          if (!t) {
-            fail(ErrorCode.UNKNOWN_TOPIC, `topic ${JSON.stringify(req.topic)} does not exist`);
-            return;
-          }
-          this.#append(conn, correlationId, apiVersion, req, t, fail);
-        },
-        (e: unknown) => fail(ErrorCode.STORAGE_UNAVAILABLE, `cannot read topic metadata: ${errorMessage(e)}`),
-      );
-    }
-    this.#append(conn, correlationId, apiVersion, req, topic, fail);
-  }
-
-  #append(
-    conn: Connection,
-    correlationId: number,
-    apiVersion: number,
-    req: ProduceRequest,
-    topic: TopicConfig,
-    fail: (code: ErrorCode, message: string) => void,
-  ): void {
-    if (this.#stopping) {
-      fail(ErrorCode.SHUTTING_DOWN, 'the broker is shutting down');
-      return;
-    }
-    if (req.chunks.length === 0) {
-      fail(ErrorCode.INVALID_REQUEST, 'a produce request needs at least one chunk');
-      return;
-    }
-    let wp = req.writePartition;
-    if (wp === ANY_WRITE_PARTITION) {
-      const n = this.#roundRobin.get(topic.name) ?? 0;
-      this.#roundRobin.set(topic.name, n + 1);
-      wp = n % topic.writePartitions;
-    } else if (wp >= topic.writePartitions) {
-      fail(
-        ErrorCode.INVALID_PARTITION,
-        `topic ${topic.name} has ${topic.writePartitions} write partitions; there is no write partition ${wp}`,
-      );
-      return;
-    }
-    let messages = 0;
-    let bytes = 0;
-    for (const c of req.chunks) {
-      messages += c.messageCount;
-      bytes += c.data.length;
-    }
-    if (messages > this.config.limits.maxMessagesPerRequest) {
-      fail(
-        ErrorCode.TOO_MANY_MESSAGES,
-        `${messages} messages in one request; at most ${this.config.limits.maxMessagesPerRequest} are allowed`,
-      );
-      return;
-    }
-    if (this.budget.used > this.budget.limit * 2) {
-      fail(ErrorCode.THROTTLED, `the broker has ${this.budget.used} bytes in flight; retry later`);
-      return;
-    }
-    const buffers: Buffer[] = [];
-    const metas: ChunkMeta[] = [];
-    for (let i = 0; i < req.chunks.length; i++) {
-      const c = req.chunks[i]!;
-      if (!isCodecId(c.codec)) {
-        fail(ErrorCode.UNSUPPORTED_CODEC, `chunk ${i}: unknown codec id ${c.codec}`);
-        return;
-      }
-      const meta: ChunkMeta = {
-        codec: c.codec,
-        length: c.data.length,
-        messageCount: c.messageCount,
-        uncompressedLength: c.uncompressedLength,
-        crc32: c.crc32,
-        producerId: req.producerId,
-        baseSequence: c.baseSequence,
-        minTimestamp: c.minTimestamp,
-        maxTimestamp: c.maxTimestamp,
-      };
-      try {
-        validateChunkMeta(meta, `chunk ${i}`);
-      } catch (e) {
-        fail(ErrorCode.INVALID_REQUEST, errorMessage(e));
-        return;
-      }
-      const actual = crc32(c.data);
-      if (actual !== c.crc32) {
-        fail(
-          ErrorCode.CORRUPT_CHUNK,
-          `chunk ${i}: CRC-32 of the bytes is ${actual.toString(16).padStart(8, '0')}, the request says ${c.crc32.toString(16).padStart(8, '0')}`,
-        );
-        return;
-      }
-      buffers.push(c.data);
-      metas.push(meta);
-    }
-    const writer = this.#writer(topic.name, wp);
-    const durable = req.acks === 2;
-    const ack: PendingAck | undefined =
-      req.acks === 0
-        ? undefined
-        : {
-            sink: conn,
-            correlationId,
-            apiVersion,
-            durable,
-            writePartition: wp,
-            firstChunkIndex: 0,
-            firstMessageIndex: 0,
-            done: false,
-          };
-    this.metrics.produceRequests.inc({ topic: topic.name });
-    this.metrics.produceBytes.inc({ topic: topic.name }, bytes);
-    this.metrics.produceMessages.inc({ topic: topic.name }, messages);
-    writer.append(buffers, metas, messages, bytes, durable ? ack : undefined);
-    if (ack && !durable) {
-      sendAck(ack, { sequence: -1, readPartition: -1, offset: -1 });
-    } else if (ack && req.timeoutMs > 0) {
-      ack.timer = setTimeout(() => {
-        if (ack.done) return;
-        ack.done = true;
-        this.countError(ErrorCode.REQUEST_TIMED_OUT);
-        conn.send(
-          encodeErrorResponse(
-            correlationId,
-            ErrorCode.REQUEST_TIMED_OUT,
-            `not durable within ${req.timeoutMs} ms; the data may still be stored`,
-          ),
-        );
-      }, req.timeoutMs);
-      ack.timer.unref();
-    }
-    if (this.budget.over) {
-      conn.pause();
-      this.metrics.pausedSockets.set(this.pausedConnections);
-    }
-  }
-
-  #writer(topic: string, wp: number): PartitionWriter {
-    const id = `${topic}/${wp}`;
-    let w = this.#writers.get(id);
-    if (!w) {
-      w = new PartitionWriter(topic, wp, this.#ctx);
-      this.#writers.set(id, w);
-    }
-    return w;
-  }
-
-  #onBudget(over: boolean): void {
-    if (over) {
-      for (const c of this.#connections) if (c.producer) c.pause();
-      this.log.warn(
-        { inFlightBytes: this.budget.used, limit: this.budget.limit },
-        'in-flight byte budget exhausted; pausing producer connections',
-      );
-    } else {
-      for (const c of this.#connections) c.resume();
-      this.log.info(
-        { inFlightBytes: this.budget.used },
-        'in-flight bytes below the budget; resuming connections',
-      );
-    }
-    this.metrics.pausedSockets.set(this.pausedConnections);
-  }
-
-  // Other apis ----------------------------------------------------------------------------------
-
-  readonly #handlers: { [K in ApiKey]?: Handler<K> } = {
-    [ApiKey.ApiVersions]: (conn, body) => {
-      if (body.clientId) conn.log.debug({ clientId: body.clientId }, 'client handshake');
-      return { brokerId: this.config.broker.id, versions: supportedVersionEntries() };
-    },
-    [ApiKey.Metadata]: async (_conn, body) => {
-      const topics = [];
-      if (body.topics.length === 0) topics.push(...this.topics.list());
-      else for (const name of body.topics) topics.push(await this.#requireTopic(name));
-      return {
-        brokerId: this.config.broker.id,
-        storage: { adapter: this.storage.adapter, location: this.storage.location },
-        pointers: { adapter: this.pointers.adapter },
-        maxFrameBytes: this.maxFrameBytes,
-        maxReadBytes: this.maxReadBytes,
-        maxMessagesPerRequest: this.config.limits.maxMessagesPerRequest,
-        topics: topics.map(topicInfo),
-      };
-    },
-    [ApiKey.CreateTopic]: async (_conn, body) => {
-      const { ifNotExists, ...settings } = body;
-      const r = await this.topics.create(settings, ifNotExists ?? false);
-      return { created: r.created, topic: topicInfo(r.topic) };
-    },
-    [ApiKey.ListTopics]: () => ({ topics: this.topics.list().map(topicInfo) }),
-    [ApiKey.DescribeTopic]: async (_conn, body) => {
-      const t = await this.#requireTopic(body.name);
-      const partitions = [];
-      try {
-        await this.topics.ensurePointerTopic(t);
-        for (let p = 0; p < t.readPartitions; p++) {
-          partitions.push({ partition: p, ...(await this.pointers.watermarks(t.name, p)) });
-        }
-      } catch (e) {
-        throw new RequestError(
-          ErrorCode.POINTER_QUEUE_UNAVAILABLE,
-          `cannot read watermarks: ${errorMessage(e)}`,
-        );
-      }
-      return { topic: topicInfo(t), partitions };
-    },
-    [ApiKey.JoinGroup]: (conn, body) => this.groups.join(conn, body),
-    [ApiKey.Heartbeat]: (_conn, body) => this.groups.heartbeat(body.memberId),
-    [ApiKey.LeaveGroup]: async (_conn, body) => {
-      await this.groups.leave(body.memberId);
-      return {};
-    },
-    [ApiKey.FetchPointers]: (_conn, body) =>
-      this.groups.fetch(body.memberId, body.maxRecords, body.maxWaitMs, this.maxFrameBytes - 1024),
-    [ApiKey.CommitOffsets]: async (_conn, body) => {
-      await this.groups.commit(body.memberId, body.positions);
-      return {};
-    },
-    [ApiKey.FetchCommitted]: (_conn, body) => this.groups.committed(body.memberId, body.partitions),
-    [ApiKey.Seek]: async (_conn, body) => {
-      await this.groups.seek(body.memberId, body.partition, body.offset);
-      return {};
-    },
-    [ApiKey.OffsetForTimestamp]: async (_conn, body) => {
-      const t = await this.#requireTopic(body.topic);
-      this.#checkReadPartition(t, body.partition);
-      return {
-        offset: await this.#pointerCall(() =>
-          this.pointers.offsetForTimestamp(t.name, body.partition, body.timestamp),
-        ),
-      };
-    },
-    [ApiKey.Watermarks]: async (_conn, body) => {
-      const t = await this.#requireTopic(body.topic);
-      this.#checkReadPartition(t, body.partition);
-      return this.#pointerCall(() => this.pointers.watermarks(t.name, body.partition));
-    },
-    [ApiKey.ReadObject]: (_conn, body) => this.#readProxy.read(body),
+function tunables(config: BrokerConfig, options: BrokerOptions): Tunables {
+  return {
+    pointerRetryBudgetMs: options.pointerRetryBudgetMs ?? config.upload.pointerRetryBudgetMs,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? config.broker.shutdownTimeoutMs,
+    sequenceBlockSize: options.sequenceBlockSize ?? 1000,
+    defaultSessionTimeoutMs: options.defaultSessionTimeoutMs ?? 30_000,
+    uploadAttemptTimeoutMs: options.uploadAttemptTimeoutMs ?? 60_000,
+    closeAdapters: options.closeAdapters ?? true,
   };
+}
 
-  /** Runs a pointer-queue call, mapping its failure to a protocol error code. */
-  async #pointerCall<T>(f: () => Promise<T>): Promise<T> {
-    try {
-      return await f();
-    } catch (e) {
-      throw new RequestError(pointerErrorCode(e), errorMessage(e), { cause: e });
-    }
-  }
-
-  async #requireTopic(name: string): Promise<TopicConfig> {
-    checkTopicName(name);
-    return this.topics.require(name);
-  }
-
-  #checkReadPartition(t: TopicConfig, p: number): void {
-    if (p >= t.readPartitions) {
-      throw new RequestError(
-        ErrorCode.INVALID_PARTITION,
-        `topic ${t.name} has ${t.readPartitions} read partitions; there is no read partition ${p}`,
-      );
-    }
+/** `promise`'s value, or `'timeout'` after `ms`. */
+async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -5,14 +5,10 @@ import {
   type DependencyContainer,
   type ModuleImporter,
   registerAdapters,
-  resolveAdapters,
   TOKENS,
 } from '@barge/core';
 import { type Logger, pino } from 'pino';
 import { Broker, type BrokerOptions } from './broker.js';
-
-/** The broker's own DI token. */
-export const BROKER_TOKEN = Symbol.for('barge.Broker');
 
 export interface StartOptions {
   /** Loads adapter packages; pass `(s) => import(s)` from the package that depends on them. */
@@ -23,42 +19,49 @@ export interface StartOptions {
   container?: DependencyContainer;
 }
 
+/** A started broker and what it runs on, for the program that started it. */
+export interface RunningBroker {
+  broker: Broker;
+  /** Holds the configuration, logger and adapters under core's `TOKENS`. */
+  container: DependencyContainer;
+  /** One line for operators: where the batches and the pointers go. */
+  describe(): string;
+}
+
 /**
- * The composition root used in production: registers the configured adapters in a tsyringe
- * container under core's tokens (`registerAdapters`, which validates each adapter's config
- * section), creates them (`resolveAdapters`), resolves the `Broker` and starts it.
+ * The composition root used in production: creates the configured storage and pointer-queue
+ * adapters (registered in a tsyringe container under core's tokens; each plugin validates its
+ * own config section), creates the `Broker` on them and starts it.
  */
 export async function startBrokerFromConfig(
   config: BrokerConfig,
   opts: StartOptions = {},
-): Promise<{ broker: Broker; container: DependencyContainer }> {
+): Promise<RunningBroker> {
   const logger = opts.logger ?? pino({ level: 'info' });
   const container = opts.container ?? createContainer();
-  const importer: ModuleImporter = opts.importer ?? ((s) => import(s));
   container.registerInstance(TOKENS.config, config);
   container.registerInstance(TOKENS.logger, logger);
   const ctx: AdapterContext = {
     dataDir: config.broker.dataDir,
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   };
-  await registerAdapters(container, { storage: config.storage, pointers: config.pointers }, ctx, importer);
-  await resolveAdapters(container);
-  container.register(BROKER_TOKEN, {
-    useFactory: (c) =>
-      new Broker(
-        c.resolve<BrokerConfig>(TOKENS.config),
-        c.resolve(TOKENS.storage),
-        c.resolve(TOKENS.pointerQueue),
-        c.resolve<Logger>(TOKENS.logger),
-        opts.options,
-      ),
-  });
-  const broker = container.resolve<Broker>(BROKER_TOKEN);
+  const { storage, pointers } = await registerAdapters(
+    container,
+    { storage: config.storage, pointers: config.pointers },
+    ctx,
+    opts.importer ?? ((s) => import(s)),
+  );
+  const broker = new Broker(config, storage, pointers, logger, opts.options);
   try {
     await broker.start();
   } catch (e) {
     await broker.stop().catch(() => {});
     throw e;
   }
-  return { broker, container };
+  return {
+    broker,
+    container,
+    describe: () =>
+      `${storage.adapter} storage ${storage.location}; ${pointers.adapter} pointers ${pointers.location}`,
+  };
 }

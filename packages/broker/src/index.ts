@@ -1,5 +1,5 @@
 export { Broker, type BrokerOptions } from './broker.js';
-export { BROKER_TOKEN, type StartOptions, startBrokerFromConfig } from './compose.js';
+export { type RunningBroker, type StartOptions, startBrokerFromConfig } from './compose.js';
 export { envOverrides, loadConfigFile } from './config-file.js';
 export {
   BATCH_PREFIX,

@@ -64,7 +64,7 @@ describe('produce: ack levels', () => {
   it('received: acked while the batch is still open', async () => {
     const h = await harness([{ name: 't', batch: { maxDelayMs: 600_000 } }]);
     const c = await h.client();
-    const res = ok(await c.request(ApiKey.Produce, produceRequest('t', ['x'], { acks: 1 })));
+    const res = ok(await c.request(ApiKey.Produce, produceRequest('t', ['x'], { acks: 'received' })));
     assert.deepEqual(
       { sequence: res.sequence, readPartition: res.readPartition, offset: res.offset },
       { sequence: -1, readPartition: -1, offset: -1 },
@@ -79,7 +79,7 @@ describe('produce: ack levels', () => {
   it('none: no response at all, data still stored', async () => {
     const h = await harness([{ name: 't', batch: { maxDelayMs: 5 } }]);
     const c = await h.client();
-    c.fire(ApiKey.Produce, produceRequest('t', ['fire', 'forget'], { acks: 0 }));
+    c.fire(ApiKey.Produce, produceRequest('t', ['fire', 'forget'], { acks: 'none' }));
     // A later request on the same connection is answered; the acks=0 one never is.
     await waitFor(async () => (await readAllPointers(h.pointers, 't')).length === 1, 'pointer');
     ok(await c.request(ApiKey.ListTopics, {}));
@@ -97,12 +97,25 @@ describe('produce: ack levels', () => {
       ['unknown topic', { ...base, topic: 'nope' }, ErrorCode.UNKNOWN_TOPIC],
       ['invalid topic', { ...base, topic: 'bad/name' }, ErrorCode.INVALID_TOPIC],
       ['write partition', { ...base, writePartition: 2 }, ErrorCode.INVALID_PARTITION],
-      ['crc', { ...base, chunks: [{ ...chunk, crc32: (chunk.crc32 + 1) >>> 0 }] }, ErrorCode.CORRUPT_CHUNK],
-      ['codec', { ...base, chunks: [{ ...chunk, codec: 9 }] }, ErrorCode.UNSUPPORTED_CODEC],
+      [
+        'crc',
+        { ...base, chunks: [{ ...chunk, meta: { ...chunk.meta, crc32: (chunk.meta.crc32 + 1) >>> 0 } }] },
+        ErrorCode.CORRUPT_CHUNK,
+      ],
+      [
+        'codec',
+        { ...base, chunks: [{ ...chunk, meta: { ...chunk.meta, codec: 9 } }] },
+        ErrorCode.UNSUPPORTED_CODEC,
+      ],
       ['no chunks', { ...base, chunks: [] }, ErrorCode.INVALID_REQUEST],
       [
         'meta',
-        { ...base, chunks: [{ ...chunk, uncompressedLength: chunk.uncompressedLength + 1 }] },
+        {
+          ...base,
+          chunks: [
+            { ...chunk, meta: { ...chunk.meta, uncompressedLength: chunk.meta.uncompressedLength + 1 } },
+          ],
+        },
         ErrorCode.INVALID_REQUEST,
       ],
       ['too many', produceRequest('t', ['1', '2', '3', '4']), ErrorCode.TOO_MANY_MESSAGES],
@@ -427,7 +440,7 @@ describe('produce: pointer queue outages', () => {
 
 describe('produce: pointer topic lost by the pointer queue', () => {
   it('re-creates a vanished pointer topic (ensureTopic again) and publishes, without a restart', async () => {
-    const h = await harness([{ name: 't', readPartitions: 3, batch: { maxDelayMs: 5 } }]);
+    const h = await harness([{ name: 't', readPartitions: 3, batch: { maxDelayMs: 5, maxMessages: 1 } }]);
     const c = await h.client();
     const first = ok(await c.request(ApiKey.Produce, produceRequest('t', ['before'])));
     const ensuredBefore = h.pointers.ensureTopicCalls;

@@ -1,8 +1,7 @@
 import {
   ErrorCode,
   errorMessage,
-  InvalidInputError,
-  NotFoundError,
+  hasErrorCode,
   type ObjectStorage,
   READ_TO_END,
   type ReadObjectRequest,
@@ -53,11 +52,12 @@ export class ReadProxy {
           : await this.storage.getRange(key, offset, length);
       return { objectSize, offset, data: data.length > length ? data.subarray(0, length) : data };
     } catch (e) {
-      if (e instanceof NotFoundError) {
+      if (hasErrorCode(e, 'NOT_FOUND')) {
         this.#sizes.delete(key);
         throw new RequestError(ErrorCode.OBJECT_NOT_FOUND, `no object ${JSON.stringify(key)}`);
       }
-      if (e instanceof InvalidInputError) throw new RequestError(ErrorCode.INVALID_REQUEST, errorMessage(e));
+      if (hasErrorCode(e, 'INVALID_INPUT'))
+        throw new RequestError(ErrorCode.INVALID_REQUEST, errorMessage(e));
       throw new RequestError(storageErrorCode(e), `storage read failed: ${errorMessage(e)}`, { cause: e });
     }
   }

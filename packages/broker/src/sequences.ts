@@ -1,4 +1,4 @@
-import { errorMessage, NotFoundError, type ObjectStorage } from '@barge/core';
+import { errorMessage, hasErrorCode, type ObjectStorage } from '@barge/core';
 import { sequenceMetaKey } from './keys.js';
 
 /**
@@ -50,7 +50,7 @@ export class SequenceAllocator {
       }
       next = raw.next;
     } catch (e) {
-      if (!(e instanceof NotFoundError)) {
+      if (!hasErrorCode(e, 'NOT_FOUND')) {
         if (e instanceof SyntaxError || (e instanceof Error && e.message.startsWith('"next"'))) {
           throw new Error(`sequence lease ${key} is unreadable: ${errorMessage(e)}`, { cause: e });
         }

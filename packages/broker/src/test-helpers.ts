@@ -34,6 +34,7 @@ import {
   parseBrokerConfig,
   type RequestTypes,
   type ResponseTypes,
+  type StorageCapabilities,
   type SubscribeOptions,
   TransientError,
 } from '@barge/core';
@@ -167,17 +168,7 @@ export function chunkOf(
   messages: Message[],
   options: { producerId?: number; baseSequence?: number } = {},
 ): ProduceChunk {
-  const { bytes, meta } = encodeChunk(messages, 'none', options);
-  return {
-    codec: meta.codec,
-    messageCount: meta.messageCount,
-    uncompressedLength: meta.uncompressedLength,
-    crc32: meta.crc32,
-    baseSequence: meta.baseSequence,
-    minTimestamp: meta.minTimestamp,
-    maxTimestamp: meta.maxTimestamp,
-    data: bytes,
-  };
+  return encodeChunk(messages, 'none', options);
 }
 
 export function produceRequest(
@@ -189,7 +180,7 @@ export function produceRequest(
   return {
     topic,
     writePartition: 0,
-    acks: 2,
+    acks: 'durable',
     producerId: 7,
     timeoutMs: 0,
     chunks: [
@@ -240,6 +231,7 @@ export async function readAllPointers(
 export class ControlledStorage implements ObjectStorage {
   readonly adapter: string;
   readonly location: string;
+  readonly capabilities: StorageCapabilities;
   beforePut: ((key: string, options?: PutOptions) => Promise<void> | undefined) | undefined;
   puts: string[] = [];
   deletes: string[] = [];
@@ -247,6 +239,7 @@ export class ControlledStorage implements ObjectStorage {
   constructor(readonly inner: ObjectStorage) {
     this.adapter = inner.adapter;
     this.location = inner.location;
+    this.capabilities = inner.capabilities;
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<PutResult> {
@@ -285,6 +278,7 @@ export class ControlledStorage implements ObjectStorage {
  */
 export class ControlledPointerQueue implements PointerQueue {
   readonly adapter: string;
+  readonly location: string;
   failing = false;
   publishFailures = 0;
   published = 0;
@@ -294,6 +288,7 @@ export class ControlledPointerQueue implements PointerQueue {
 
   constructor(readonly inner: PointerQueue) {
     this.adapter = inner.adapter;
+    this.location = inner.location;
   }
 
   async ensureTopic(topic: string, readPartitions: number): Promise<void> {

@@ -2,14 +2,13 @@ import {
   ConfigError,
   ErrorCode,
   errorMessage,
+  hasErrorCode,
   listAll,
-  NotFoundError,
   type ObjectStorage,
   type PointerQueue,
   parseWithSchema,
   type TopicConfig,
   type TopicInfo,
-  TransientError,
   topicSchema,
 } from '@barge/core';
 import type { Logger } from 'pino';
@@ -70,7 +69,7 @@ export class TopicRegistry {
         const t = await this.#read(obj.key);
         if (t) this.#topics.set(t.name, t);
       } catch (e) {
-        if (e instanceof TransientError) throw e;
+        if (hasErrorCode(e, 'TRANSIENT')) throw e;
         this.log.error({ key: obj.key, err: errorMessage(e) }, 'ignoring unreadable topic metadata');
       }
     }
@@ -208,7 +207,7 @@ export class TopicRegistry {
     try {
       raw = JSON.parse((await this.storage.get(key)).toString('utf8'));
     } catch (e) {
-      if (e instanceof NotFoundError) return undefined;
+      if (hasErrorCode(e, 'NOT_FOUND')) return undefined;
       if (e instanceof SyntaxError)
         throw new ConfigError(`topic metadata ${key} is not valid JSON: ${e.message}`, key);
       throw e;

@@ -22,8 +22,8 @@ function manualScheduler(): { scheduler: Scheduler; fire: () => void; pending: (
 
 function setup(maxChunkBytes = 100, maxChunkMessages = 1000) {
   const clock = manualScheduler();
-  const closed: ClosedChunk<string>[] = [];
-  const acc = new Accumulator<string>({
+  const closed: ClosedChunk<string, string>[] = [];
+  const acc = new Accumulator<string, string>({
     maxChunkBytes,
     maxChunkMessages,
     lingerMs: 10,
@@ -87,9 +87,9 @@ describe('Accumulator', () => {
   });
 
   it('a stale linger timer does not close the next chunk of the same key', () => {
-    const closed: ClosedChunk<string>[] = [];
+    const closed: ClosedChunk<string, string>[] = [];
     const timers: (() => void)[] = [];
-    const acc = new Accumulator<string>({
+    const acc = new Accumulator<string, string>({
       maxChunkBytes: 100,
       maxChunkMessages: 1000,
       lingerMs: 10,

@@ -1,6 +1,7 @@
 /**
- * Per write partition (and ack level), collects messages into the chunk that will go out in
- * one Produce request. A chunk closes when:
+ * Per key (the producer's key is a `ProduceTarget`: topic, write partition and ack level),
+ * collects messages into the chunk that will go out in one Produce request. Keys are compared as
+ * `Map` keys are (objects by identity). A chunk closes when:
  *  - the next message would take it past `maxChunkBytes` (the open chunk closes first, the
  *    message starts a new one), or a single message alone reaches `maxChunkBytes`;
  *  - it holds `maxChunkMessages` messages;
@@ -12,9 +13,9 @@
 
 export type CloseReason = 'size' | 'count' | 'linger' | 'flush';
 
-export interface ClosedChunk<M> {
+export interface ClosedChunk<K, M> {
   /** The accumulator key the messages were appended under. */
-  key: string;
+  key: K;
   messages: M[];
   /** Sum of the sizes given to `append`. */
   bytes: number;
@@ -33,11 +34,11 @@ export const realScheduler: Scheduler = (fn, ms) => {
   return () => clearTimeout(t);
 };
 
-export interface AccumulatorOptions<M> {
+export interface AccumulatorOptions<K, M> {
   maxChunkBytes: number;
   maxChunkMessages: number;
   lingerMs: number;
-  onClose: (chunk: ClosedChunk<M>) => void;
+  onClose: (chunk: ClosedChunk<K, M>) => void;
   scheduler?: Scheduler;
 }
 
@@ -47,12 +48,12 @@ interface OpenChunk<M> {
   cancelLinger: (() => void) | undefined;
 }
 
-export class Accumulator<M> {
-  private readonly open = new Map<string, OpenChunk<M>>();
+export class Accumulator<K, M> {
+  private readonly open = new Map<K, OpenChunk<M>>();
   private readonly scheduler: Scheduler;
   private buffered = 0;
 
-  constructor(private readonly options: AccumulatorOptions<M>) {
+  constructor(private readonly options: AccumulatorOptions<K, M>) {
     this.scheduler = options.scheduler ?? realScheduler;
   }
 
@@ -62,11 +63,11 @@ export class Accumulator<M> {
   }
 
   /** Keys with an open, non-empty chunk. */
-  openKeys(): string[] {
+  openKeys(): K[] {
     return [...this.open.keys()];
   }
 
-  append(key: string, message: M, size: number): void {
+  append(key: K, message: M, size: number): void {
     const { maxChunkBytes, maxChunkMessages } = this.options;
     let chunk = this.open.get(key);
     if (chunk !== undefined && chunk.bytes + size > maxChunkBytes) {
@@ -90,7 +91,7 @@ export class Accumulator<M> {
   }
 
   /** Closes the open chunk of `key`, or of every key. */
-  flush(key?: string): void {
+  flush(key?: K): void {
     if (key !== undefined) {
       if (this.open.has(key)) this.close(key, 'flush');
       return;
@@ -98,7 +99,7 @@ export class Accumulator<M> {
     for (const k of [...this.open.keys()]) this.close(k, 'flush');
   }
 
-  private close(key: string, reason: CloseReason): void {
+  private close(key: K, reason: CloseReason): void {
     const chunk = this.open.get(key);
     if (chunk === undefined) return;
     this.open.delete(key);

@@ -5,6 +5,7 @@ import {
   checkHeaderMatchesPointer,
   type DecodedMessage,
   decodeBatchHeader,
+  guardStorage,
   InvalidInputError,
   iterateChunk,
   type ObjectStorage,
@@ -26,17 +27,22 @@ export interface ObjectSource {
 export class StorageObjectSource implements ObjectSource {
   readonly maxReadBytes = Number.MAX_SAFE_INTEGER;
 
-  constructor(private readonly storage: ObjectStorage) {}
+  readonly #storage: ObjectStorage;
+
+  /** `storage` is guarded (`guardStorage`): keys and ranges from pointers are checked in core. */
+  constructor(storage: ObjectStorage) {
+    this.#storage = guardStorage(storage);
+  }
 
   async readRange(pointer: BatchPointer, offset: number, length: number): Promise<Buffer> {
     const s = pointer.storage;
-    if (s.adapter !== this.storage.adapter || s.location !== this.storage.location) {
+    if (s.adapter !== this.#storage.adapter || s.location !== this.#storage.location) {
       throw new InvalidInputError(
-        `batch ${s.key} is in ${s.adapter} storage at ${JSON.stringify(s.location)}, but the consumer's storage is ${this.storage.adapter} at ${JSON.stringify(this.storage.location)}`,
+        `batch ${s.key} is in ${s.adapter} storage at ${JSON.stringify(s.location)}, but the consumer's storage is ${this.#storage.adapter} at ${JSON.stringify(this.#storage.location)}`,
       );
     }
-    if (offset === 0 && length >= pointer.objectSize) return this.storage.get(s.key);
-    return this.storage.getRange(s.key, offset, length);
+    if (offset === 0 && length >= pointer.objectSize) return this.#storage.get(s.key);
+    return this.#storage.getRange(s.key, offset, length);
   }
 }
 

@@ -36,6 +36,33 @@ describe('Consumer (direct: embedded pointer queue + local storage)', () => {
     return out;
   }
 
+  it('a batch with no messages is passed over without skipping the batch after it', async () => {
+    const topic = randomName('t');
+    await queue.ensureTopic(topic, 1);
+    await publishBatch(storage, queue, topic, 0, 0, [{ producerId: 7, baseSequence: 0, messages: [] }]);
+    await publishBatch(storage, queue, topic, 0, 1, [
+      { producerId: 7, baseSequence: 0, messages: messages('m', 1) },
+    ]);
+    await publishBatch(storage, queue, topic, 0, 2, [
+      { producerId: 7, baseSequence: 1, messages: messages('m', 1, 1) },
+    ]);
+    const c = consumer(randomName('g'));
+    await c.connect();
+    await c.subscribe({ topic });
+    const got = await take(c, 2);
+    await c.commit();
+    const [committed] = await c.committed(topic, [0]);
+    await c.disconnect();
+    assert.deepEqual(
+      got.map((m) => [m.offset, m.value.toString()]),
+      [
+        [1, 'm-0'],
+        [2, 'm-1'],
+      ],
+    );
+    assert.equal(committed?.offset, 3, 'the commit points after the last batch, not past it');
+  });
+
   it('delivers every message of every chunk in order, with key, null key, empty value, headers, codecs', async () => {
     const topic = randomName('t');
     await queue.ensureTopic(topic, 1);

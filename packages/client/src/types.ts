@@ -1,4 +1,6 @@
-import type { BatchPointer, Bytes, PointerConsumer, SubscribeOptions } from '@barge/core';
+import type { AckLevel, BatchPointer, Bytes, PointerConsumer, SubscribeOptions } from '@barge/core';
+
+export type { AckLevel };
 
 /** A header as a producer hands it over: ordered, names may repeat. */
 export interface HeaderInput {
@@ -17,9 +19,6 @@ export interface ProducerMessage {
   /** Pin the write partition (overrides the key hash). */
   writePartition?: number;
 }
-
-/** Ack levels: `none` (fire and forget), `received` (in broker memory), `durable` (object stored and pointer published). */
-export type AckLevel = 'none' | 'received' | 'durable';
 
 /** What `send` resolves with, one per message, in the order given. */
 export interface RecordMetadata {

@@ -139,7 +139,7 @@ function codecLabel(codec: number): string {
 const GZIP_MAX_CHUNK = 4 * 1024 * 1024;
 
 function gunzipBounded(data: Buffer, expectedLength: number): Buffer {
-  // Trailing garbage after a gzip member is ignored by zlib; the chunk CRC covers the bytes anyway.
+  // Node's zlib rejects bytes after the last gzip member unless they are zeros; the chunk CRC covers them anyway.
   // maxOutputLength must be >= 1; one byte more than expected is enough to detect "too long".
   try {
     // One output buffer of the expected size (at most 4 MiB) instead of zlib's 16 KiB pieces:

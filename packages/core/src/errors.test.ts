@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import {
   AuthError,
   BargeError,
+  bargeErrorCode,
   ConfigError,
   CorruptDataError,
   GroupRebalanceError,
+  hasErrorCode,
   InvalidInputError,
+  isBargeError,
   isRetryable,
   NotFoundError,
   PermanentError,
@@ -58,5 +65,62 @@ describe('error classes', () => {
   it('ConfigError carries the field path', () => {
     const e = new ConfigError('bad', 'topics[0].name');
     assert.equal(e.path, 'topics[0].name');
+  });
+});
+
+describe('errors from another copy of @barge/core', () => {
+  // A plugin with its own copy of core throws that copy's classes: load this module a second time
+  // from another path, as npm's nested copy would be.
+  const dir = mkdtempSync(join(tmpdir(), 'barge-core-copy-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const load = async () => {
+    copyFileSync(new URL('./errors.js', import.meta.url), join(dir, 'errors.js'));
+    return (await import(pathToFileURL(join(dir, 'errors.js')).href)) as typeof import('./errors.js');
+  };
+
+  it('are recognised by instanceof, code and retryability, but not as another code', async () => {
+    const other = await load();
+    assert.notEqual(other.NotFoundError, NotFoundError, 'a distinct class');
+    const e = new other.NotFoundError('no object "x"');
+    assert.ok(e instanceof NotFoundError);
+    assert.ok(e instanceof BargeError);
+    assert.ok(!(e instanceof TransientError));
+    assert.ok(isBargeError(e));
+    assert.equal(bargeErrorCode(e), 'NOT_FOUND');
+    assert.ok(hasErrorCode(e, 'TRANSIENT', 'NOT_FOUND'));
+    assert.ok(!hasErrorCode(e, 'TRANSIENT'));
+    assert.equal(isRetryable(e), false);
+    assert.equal(isRetryable(new other.TransientError('later')), true);
+    assert.ok(new ConfigError('x') instanceof other.ConfigError, 'and the other way round');
+  });
+
+  it('subclasses without a code of their own keep the prototype check', async () => {
+    class SlowError extends TransientError {}
+    assert.ok(new SlowError('x') instanceof TransientError);
+    assert.ok(new SlowError('x') instanceof SlowError);
+    assert.ok(!(new TransientError('x') instanceof SlowError));
+  });
+
+  it('errors of copies from before the brand are recognised by code and retryable', () => {
+    const old = Object.assign(new Error('no object'), {
+      name: 'NotFoundError',
+      code: 'NOT_FOUND',
+      retryable: false,
+    });
+    assert.ok(old instanceof NotFoundError);
+    assert.ok(!(old instanceof TransientError));
+    assert.equal(bargeErrorCode(old), 'NOT_FOUND');
+  });
+
+  it('plain errors and look-alikes are not Barge errors', () => {
+    const unknownCode = Object.assign(new Error('x'), { code: 'ENOENT', retryable: false });
+    const noRetryable = Object.assign(new Error('x'), { code: 'NOT_FOUND' });
+    const notAnError = { code: 'NOT_FOUND', retryable: false };
+    for (const v of [unknownCode, noRetryable, notAnError]) {
+      assert.ok(!(v instanceof NotFoundError));
+      assert.equal(bargeErrorCode(v), undefined);
+    }
+    assert.ok(!(new Error('x') instanceof BargeError));
+    assert.ok(!((null as unknown) instanceof BargeError));
   });
 });

@@ -12,14 +12,71 @@ export type BargeErrorCode =
   | 'CONFIG'
   | 'REBALANCE';
 
+/**
+ * Marks Barge errors so they are recognised across copies of `@barge/core`: a plugin installed
+ * with its own copy (npm nests one when version ranges do not dedupe) throws errors whose classes
+ * are not this copy's, so `instanceof` alone would fail silently. `Symbol.for` gives every copy
+ * the same brand, and `instanceof` below checks the brand and the `code`.
+ */
+const BRAND: unique symbol = Symbol.for('barge.error') as never;
+
 export abstract class BargeError extends Error {
   abstract readonly code: BargeErrorCode;
   abstract readonly retryable: boolean;
+  readonly [BRAND] = true;
 
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
   }
+
+  /**
+   * `e instanceof NotFoundError` is true for a `NotFoundError` of any copy of `@barge/core`
+   * (same brand, same `code`), and `e instanceof BargeError` for any Barge error of any copy.
+   * Subclasses that do not declare a `static code` of their own (e.g. `ProtocolError`) keep the
+   * ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass `instanceof` asks about.
+    const cls = this as unknown as { code?: unknown };
+    if (cls === BargeError) return isBranded(value);
+    if (Object.hasOwn(cls, 'code')) return isBranded(value) && value.code === cls.code;
+    return Function.prototype[Symbol.hasInstance].call(cls, value);
+  }
+}
+
+const CODES: ReadonlySet<string> = new Set<BargeErrorCode>([
+  'NOT_FOUND',
+  'TRANSIENT',
+  'PERMANENT',
+  'AUTH',
+  'INVALID_INPUT',
+  'CORRUPT',
+  'CONFIG',
+  'REBALANCE',
+]);
+
+/**
+ * A Barge error of any copy of `@barge/core`: it carries the brand, or (copies from before the
+ * brand existed) it is an `Error` with a known `code` and a boolean `retryable`.
+ */
+function isBranded(value: unknown): value is BargeError {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as { [BRAND]?: unknown; code?: unknown; retryable?: unknown };
+  if (typeof v.code !== 'string') return false;
+  if (v[BRAND] === true) return true;
+  return value instanceof Error && CODES.has(v.code) && typeof v.retryable === 'boolean';
+}
+
+/** The Barge error code of `e` (from any copy of `@barge/core`), or undefined. */
+export function bargeErrorCode(e: unknown): BargeErrorCode | undefined {
+  return isBranded(e) ? e.code : undefined;
+}
+
+/** True if `e` is a Barge error (from any copy of `@barge/core`) with one of `codes`. */
+export function hasErrorCode(e: unknown, ...codes: BargeErrorCode[]): boolean {
+  const code = bargeErrorCode(e);
+  return code !== undefined && codes.includes(code);
 }
 
 /** The object, topic, group or partition does not exist. */
@@ -92,13 +149,14 @@ export class GroupRebalanceError extends BargeError {
 /** Storage-flavoured aliases, as named in the architecture document. */
 export { PermanentError as PermanentStorageError, TransientError as TransientStorageError };
 
+/** True for a Barge error from any copy of `@barge/core`. */
 export function isBargeError(e: unknown): e is BargeError {
-  return e instanceof BargeError;
+  return isBranded(e);
 }
 
 /** True if retrying the failed operation may help. Unknown errors are treated as transient. */
 export function isRetryable(e: unknown): boolean {
-  return e instanceof BargeError ? e.retryable : true;
+  return isBranded(e) ? e.retryable !== false : true;
 }
 
 export function errorMessage(e: unknown): string {

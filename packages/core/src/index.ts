@@ -13,3 +13,4 @@ export * from './protocol/index.js';
 export * from './registry.js';
 export * from './size.js';
 export * from './storage.js';
+export * from './storage-guard.js';

@@ -10,6 +10,8 @@ import type { BatchPointer } from './pointer.js';
 export interface PointerQueue {
   /** Adapter name, e.g. `embedded`, `kafka`. */
   readonly adapter: string;
+  /** Where the queue lives, for operators: the database file, or the Kafka bootstrap brokers. */
+  readonly location: string;
 
   /**
    * Create the pointer topic with `readPartitions` partitions, or check an existing one.

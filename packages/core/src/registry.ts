@@ -1,10 +1,12 @@
-import { instanceCachingFactory } from 'tsyringe';
+import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import { type AdapterSection, parseWithSchema } from './config.js';
 import { type DependencyContainer, TOKENS } from './di.js';
 import { ConfigError, errorMessage } from './errors.js';
+import { lookUpPackage, type PackageLookup, splitPackageSpecifier } from './package-lookup.js';
 import type { PointerQueue } from './pointer-queue.js';
 import type { ObjectStorage } from './storage.js';
+import { guardStorage } from './storage-guard.js';
 
 /** The core API version adapters declare compatibility with (`coreApi`). */
 export const CORE_API_VERSION = 1;
@@ -60,6 +62,7 @@ export type ModuleImporter = (specifier: string) => Promise<unknown>;
 /**
  * Finds the plugin for `section.adapter` (a built-in name or an npm package name), checks its
  * kind and core API, and validates the section against its schema. Errors name the config field.
+ * Where the package is looked for: see `importPlugin`.
  */
 export async function loadPlugin<K extends PluginKind>(
   kind: K,
@@ -67,20 +70,8 @@ export async function loadPlugin<K extends PluginKind>(
   importer: ModuleImporter,
   field: string = kind,
 ): Promise<{ plugin: Extract<BargePlugin, { kind: K }>; config: unknown }> {
-  const builtins: Record<string, string> = BUILTIN_ADAPTERS[kind];
   const name = section.adapter;
-  const specifier = builtins[name] ?? name;
-  let mod: unknown;
-  try {
-    mod = await importer(specifier);
-  } catch (e) {
-    const known = Object.keys(builtins).join(', ');
-    throw new ConfigError(
-      `${field}.adapter: cannot load "${name}" (built-in ${kind} adapters: ${known}; anything else must be an installed npm package exporting a Barge plugin): ${errorMessage(e)}`,
-      `${field}.adapter`,
-      { cause: e },
-    );
-  }
+  const { mod, specifier } = await importPlugin(kind, name, importer, field);
   const plugin = findPlugin(mod);
   if (!plugin) {
     throw new ConfigError(
@@ -105,6 +96,61 @@ export async function loadPlugin<K extends PluginKind>(
   return { plugin: plugin as Extract<BargePlugin, { kind: K }>, config };
 }
 
+/**
+ * Imports the module `adapter: name` selects:
+ * 1. a built-in name (`local`, `s3`, ...): its `@barge/*` package, through `importer` (the
+ *    packages installed with the broker);
+ * 2. any other package name: from the `node_modules` folders at and above the working directory
+ *    (where the operator installed it), as an `import` written in that directory would;
+ * 3. then through `importer`, so a plugin installed next to the broker's own packages loads too.
+ * A package found in step 2 that fails to load is reported as it is, not looked for elsewhere.
+ */
+async function importPlugin(
+  kind: PluginKind,
+  name: string,
+  importer: ModuleImporter,
+  field: string,
+): Promise<{ mod: unknown; specifier: string }> {
+  const builtins: Record<string, string> = BUILTIN_ADAPTERS[kind];
+  const cannotLoad = (detail: string, cause: unknown) =>
+    new ConfigError(`${field}.adapter: cannot load "${name}": ${detail}`, `${field}.adapter`, { cause });
+  const builtin = builtins[name];
+  if (builtin !== undefined) {
+    try {
+      return { mod: await importer(builtin), specifier: builtin };
+    } catch (e) {
+      throw cannotLoad(`the built-in ${kind} adapter ${builtin} did not load: ${errorMessage(e)}`, e);
+    }
+  }
+  let notInWorkingDir = '';
+  if (splitPackageSpecifier(name)) {
+    const cwd = process.cwd();
+    let lookup: PackageLookup;
+    try {
+      lookup = lookUpPackage(name, cwd);
+    } catch (e) {
+      throw cannotLoad(errorMessage(e), e);
+    }
+    if (lookup.found) {
+      try {
+        return { mod: await import(pathToFileURL(lookup.file).href), specifier: lookup.file };
+      } catch (e) {
+        throw cannotLoad(`${lookup.file}: ${errorMessage(e)}`, e);
+      }
+    }
+    notInWorkingDir = ` not in ${lookup.searched.join(', ')} (at and above the working directory ${cwd});`;
+  }
+  try {
+    return { mod: await importer(name), specifier: name };
+  } catch (e) {
+    const known = Object.keys(builtins).join(', ');
+    throw cannotLoad(
+      `neither a built-in ${kind} adapter (${known}) nor an installed npm package:${notInWorkingDir} not among the broker's own dependencies: ${errorMessage(e)}`,
+      e,
+    );
+  }
+}
+
 function findPlugin(mod: unknown): BargePlugin | undefined {
   if (typeof mod !== 'object' || mod === null) return undefined;
   const m = mod as Record<string, unknown>;
@@ -126,46 +172,36 @@ function isPlugin(v: unknown): v is BargePlugin {
   );
 }
 
+/** The adapters a broker runs on. */
+export interface Adapters {
+  /** Guarded (`guardStorage`): the contract's preamble is checked once, in core. */
+  storage: ObjectStorage;
+  pointers: PointerQueue;
+}
+
 /**
- * Registers the configured storage and pointer-queue adapters in `container` under
- * `TOKENS.storage` and `TOKENS.pointerQueue`. Instances are created once, on first resolve,
- * by `resolveAdapters`.
+ * Creates the configured storage and pointer-queue adapters and registers them in `container`
+ * under `TOKENS.storage` and `TOKENS.pointerQueue`. Both plugins are loaded and their config
+ * sections validated before either adapter is created; if the pointer queue cannot be created,
+ * the storage is closed again.
  */
 export async function registerAdapters(
   container: DependencyContainer,
   sections: { storage: AdapterSection; pointers: AdapterSection },
   ctx: AdapterContext,
   importer: ModuleImporter,
-): Promise<void> {
-  const storage = await loadPlugin('storage', sections.storage, importer);
-  const pointers = await loadPlugin('pointers', sections.pointers, importer);
-  const storagePromise = lazy(() => storage.plugin.create(storage.config, ctx));
-  const pointersPromise = lazy(() => pointers.plugin.create(pointers.config, ctx));
-  container.register(STORAGE_PROMISE, { useFactory: instanceCachingFactory(storagePromise) });
-  container.register(POINTERS_PROMISE, { useFactory: instanceCachingFactory(pointersPromise) });
-}
-
-const STORAGE_PROMISE = Symbol.for('barge.ObjectStorage.promise');
-const POINTERS_PROMISE = Symbol.for('barge.PointerQueue.promise');
-
-function lazy<T>(f: () => T | Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => {
-    p ??= Promise.resolve().then(f);
-    return p;
-  };
-}
-
-/**
- * Creates (once) the adapters registered by `registerAdapters` and registers the instances
- * under the core tokens, so the rest of the program resolves them synchronously.
- */
-export async function resolveAdapters(
-  container: DependencyContainer,
-): Promise<{ storage: ObjectStorage; pointers: PointerQueue }> {
-  const storage = await container.resolve<Promise<ObjectStorage>>(STORAGE_PROMISE);
-  const pointers = await container.resolve<Promise<PointerQueue>>(POINTERS_PROMISE);
-  if (!container.isRegistered(TOKENS.storage)) container.registerInstance(TOKENS.storage, storage);
-  if (!container.isRegistered(TOKENS.pointerQueue)) container.registerInstance(TOKENS.pointerQueue, pointers);
+): Promise<Adapters> {
+  const storagePlugin = await loadPlugin('storage', sections.storage, importer);
+  const pointersPlugin = await loadPlugin('pointers', sections.pointers, importer);
+  const storage = guardStorage(await storagePlugin.plugin.create(storagePlugin.config, ctx));
+  let pointers: PointerQueue;
+  try {
+    pointers = await pointersPlugin.plugin.create(pointersPlugin.config, ctx);
+  } catch (e) {
+    await storage.close().catch(() => {});
+    throw e;
+  }
+  container.registerInstance(TOKENS.storage, storage);
+  container.registerInstance(TOKENS.pointerQueue, pointers);
   return { storage, pointers };
 }

@@ -3,13 +3,25 @@
  * `describeObjectStorage` in `@barge/testkit` checks.
  *
  * Keys: 1..1024 bytes of UTF-8, no NUL or control characters, no leading `/`, no `.` or `..`
- * path segments, no `//`. Adapters reject other keys with `InvalidInputError` (see `validateKey`).
+ * path segments, no `//`. Invalid keys, prefixes and ranges reject with `InvalidInputError`
+ * naming the problem (see `validateKey`, `validatePrefix`, `validateRange`). After `close()`
+ * every operation rejects with `PermanentError`. Every failure is a rejected promise, never a
+ * synchronous throw.
+ *
+ * Adapters do not check any of that themselves: `guardStorage` wraps an adapter and does it once
+ * for all of them, and the broker, the registry and every built-in plugin's `create` apply it.
+ * Through the guard an adapter's methods receive only valid keys, prefixes, ranges and list
+ * options; `getRange` never receives a zero length (the guard answers it with `head`), `delete`
+ * receives 1..`capabilities.maxDeleteBatch` distinct keys, nothing is called after `close()`,
+ * and `close()` is called at most once.
  */
 export interface ObjectStorage {
   /** Adapter name, e.g. `local`, `s3`; written into pointers. */
   readonly adapter: string;
   /** Bucket, container or root directory this instance writes to; written into pointers. */
   readonly location: string;
+  /** How this backend legitimately differs from the default object-store behaviour. */
+  readonly capabilities: StorageCapabilities;
 
   /**
    * Store `body` under `key`, replacing any object already there (last writer wins). The write
@@ -33,17 +45,51 @@ export interface ObjectStorage {
   /** Size and metadata. Throws `NotFoundError` if the object does not exist. */
   head(key: string): Promise<ObjectInfo>;
 
-  /** Delete keys; missing keys are ignored (idempotent). */
+  /**
+   * Delete keys; missing keys are ignored (idempotent), duplicates are deleted once. If any key
+   * is invalid the whole call rejects with `InvalidInputError` and deletes nothing. More keys
+   * than `capabilities.maxDeleteBatch` are deleted in several calls of the adapter, so a failure
+   * may leave some of them deleted.
+   */
   delete(keys: readonly string[]): Promise<void>;
 
   /**
    * One page of keys starting with `prefix`, in ascending order of their UTF-8 bytes, strictly
-   * after `startAfter` when given. `nextStartAfter` is set when more keys may follow.
+   * after `startAfter` when given. `nextStartAfter` is set when more keys may follow. A `limit`
+   * that is not a positive integer, or a `startAfter` that is not a string, rejects with
+   * `InvalidInputError`.
    */
   listPage(prefix: string, options?: ListOptions): Promise<ListPage>;
 
-  /** Release connections and handles. Idempotent. */
+  /** Release connections and handles. Idempotent; operations called afterwards reject. */
   close(): Promise<void>;
+}
+
+/**
+ * The ways a backend may legitimately differ from the default (cloud object store) behaviour,
+ * declared by each adapter on its instance. Core reacts to them (`guardStorage`) and the
+ * contract suite switches groups of assertions by them; none just skips.
+ */
+export interface StorageCapabilities {
+  /**
+   * `put` returns an `etag`, `head` returns the same one (and `listPage` too when it reports
+   * etags), and writing different content to the key changes it. `false` only for a backend
+   * with no version identifier at all (`ObjectInfo.etag` is optional).
+   */
+  readonly etag: boolean;
+  /**
+   * A key may also be a `/`-prefix of other keys: `a/b` and `a/b/c` can both exist, as in every
+   * object store. File-system backends map `/` to directories, where a path is a file or a
+   * directory but not both; with `false` such a `put` rejects with `PermanentError` and changes
+   * nothing, and the key becomes writable once the conflicting keys are deleted.
+   */
+  readonly nestedKeys: boolean;
+  /**
+   * The most keys one `delete` call of the adapter takes (a positive integer, or `Infinity`),
+   * e.g. 1000 for S3 `DeleteObjects`. `guardStorage` splits bigger deletes into calls of at
+   * most this many keys.
+   */
+  readonly maxDeleteBatch: number;
 }
 
 export interface PutOptions {

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import {
   type BatchPointer,
   ConfigError,
@@ -50,6 +51,8 @@ const MAX_TOPIC_NAME_LENGTH = 249;
 export class EmbeddedPointerQueue implements PointerQueue {
   readonly adapter = 'embedded';
   readonly path: string;
+  /** The absolute path of the database file. */
+  readonly location: string;
   readonly #store: PointerStore;
   readonly #log: LogFn;
   readonly #partitions = new Map<string, number>();
@@ -67,6 +70,7 @@ export class EmbeddedPointerQueue implements PointerQueue {
       throw new ConfigError(`busyTimeoutMs must be an integer >= 0, got ${busy}`, 'busyTimeoutMs');
     }
     this.path = options.path;
+    this.location = resolve(options.path);
     this.#log = options.log ?? (() => {});
     this.#store = new PointerStore(options.path, busy);
     for (const t of this.#store.topics()) this.#partitions.set(t.name, t.partitions);

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PointerRecord, TransientError } from '@barge/core';
-import { testPointer } from '@barge/testkit';
+import { randomId as rid, testPointer } from '@barge/testkit';
 import { KafkaPointerQueue } from './queue.js';
-import { rid, testOptions } from './test-support/env.js';
+import { testOptions } from './test-support/env.js';
 import { PrivateKafka } from './test-support/private-kafka.js';
 
 // Stops and restarts Kafka, so it runs against a Kafka of its own (scripts/services.sh with a

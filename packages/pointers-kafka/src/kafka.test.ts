@@ -18,7 +18,7 @@ import {
   readPartitionFor,
   TransientError,
 } from '@barge/core';
-import { testPointer } from '@barge/testkit';
+import { randomId as rid, testPointer } from '@barge/testkit';
 import kafkajs, { type Admin, type KafkaMessage } from 'kafkajs';
 import type { KafkaPointerConsumer } from './consumer.js';
 import { mapKafkaError } from './errors.js';
@@ -30,7 +30,7 @@ import {
   parseMessageIndex,
 } from './index.js';
 import { toSafeNumber } from './kafka.js';
-import { kafkaBrokers, rawKafka, rid, testOptions } from './test-support/env.js';
+import { kafkaBrokers, rawKafka, testOptions } from './test-support/env.js';
 
 const SESSION_MS = 6000;
 

@@ -54,6 +54,8 @@ interface AdminSlot {
 export class KafkaPointerQueue implements PointerQueue {
   readonly adapter = 'kafka';
   readonly config: KafkaPointersConfig;
+  /** The bootstrap brokers, comma-separated. */
+  readonly location: string;
   private readonly log: AdapterLog;
   private readonly kafka: Kafka;
   private producerSlot: ProducerSlot | undefined;
@@ -65,6 +67,7 @@ export class KafkaPointerQueue implements PointerQueue {
   constructor(options: KafkaPointerQueueOptions) {
     const { log, ...section } = options;
     this.config = parseKafkaPointersConfig(section);
+    this.location = this.config.brokers.join(',');
     this.log = log ?? defaultLog;
     this.kafka = createKafka(this.config, this.log);
   }

@@ -21,16 +21,13 @@ import {
   normalizePrefix,
   type ObjectInfo,
   type ObjectStorage,
-  PermanentError,
   type PutOptions,
   type PutResult,
   parseWithSchema,
   readExactly,
+  type StorageCapabilities,
   sliceParts,
   TransientError,
-  validateKey,
-  validatePrefix,
-  validateRange,
 } from '@barge/core';
 import {
   type AzureStorageConfig,
@@ -42,6 +39,13 @@ import { azureErrorCode, azureStatus, mapAzureError } from './errors.js';
 import { decodeBlobName, encodeBlobName } from './util.js';
 
 const MAX_BLOB_NAME_CHARS = 1024;
+
+/** Azure deletes one blob per request (`deleteConcurrency` at a time): any number of keys per call. */
+const AZURE_CAPABILITIES: StorageCapabilities = Object.freeze({
+  etag: true,
+  nestedKeys: true,
+  maxDeleteBatch: Number.POSITIVE_INFINITY,
+});
 
 /** What one put did, for tests and metrics. */
 export interface AzurePutStats {
@@ -62,10 +66,14 @@ export interface AzurePutStats {
  *   `TransientError`, never data. (The SDK resumes a body that ends cleanly but short, up to
  *   `maxDownloadRetries` times, pinned to the ETag; a dropped connection, which Node reports as
  *   "aborted", is not resumed by the SDK.)
+ *
+ * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
+ * returns a guarded instance).
  */
 export class AzureStorage implements ObjectStorage {
   readonly adapter = 'azure';
   readonly location: string;
+  readonly capabilities = AZURE_CAPABILITIES;
   readonly config: AzureStorageConfig;
   readonly service: BlobServiceClient;
   readonly container: ContainerClient;
@@ -73,7 +81,6 @@ export class AzureStorage implements ObjectStorage {
   lastPut: AzurePutStats | undefined;
 
   private readonly base: string;
-  private closed = false;
 
   constructor(options: AzureStorageOptions, service?: BlobServiceClient) {
     this.config = parseWithSchema(azureConfigSchema, options, 'storage');
@@ -102,8 +109,6 @@ export class AzureStorage implements ObjectStorage {
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
-    validateKey(key);
-    this.checkOpen();
     const { signal } = options;
     signal?.throwIfAborted();
     const size = bodyLength(body);
@@ -157,20 +162,11 @@ export class AzureStorage implements ObjectStorage {
   }
 
   async get(key: string): Promise<Buffer> {
-    validateKey(key);
-    this.checkOpen();
     const blob = this.blob(key);
     return this.read(blob, 0, undefined, 'get');
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    validateKey(key);
-    validateRange(offset, length);
-    this.checkOpen();
-    if (length === 0) {
-      await this.head(key);
-      return Buffer.alloc(0);
-    }
     return this.read(this.blob(key), offset, length, 'getRange');
   }
 
@@ -224,8 +220,6 @@ export class AzureStorage implements ObjectStorage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    validateKey(key);
-    this.checkOpen();
     const blob = this.blob(key);
     try {
       const p = await blob.getProperties();
@@ -241,9 +235,7 @@ export class AzureStorage implements ObjectStorage {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    for (const k of keys) validateKey(k);
-    this.checkOpen();
-    const names = [...new Set(keys)].map((k) => this.storedKey(k));
+    const names = keys.map((k) => this.storedKey(k));
     await mapLimit(names, this.config.deleteConcurrency, async (name) => {
       const blob = this.container.getBlockBlobClient(name);
       try {
@@ -256,9 +248,7 @@ export class AzureStorage implements ObjectStorage {
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    validatePrefix(prefix);
-    this.checkOpen();
-    const limit = Math.max(1, options.limit ?? 1000);
+    const limit = options.limit ?? 1000;
     const startAfter = options.startAfter === undefined ? undefined : this.base + options.startAfter;
     const objects: ObjectInfo[] = [];
     let more = false;
@@ -299,14 +289,8 @@ export class AzureStorage implements ObjectStorage {
     return more && last ? { objects, nextStartAfter: last.key } : { objects };
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-  }
-
-  private checkOpen(): void {
-    if (this.closed)
-      throw new PermanentError(`azure storage for container "${this.config.container}" is closed`);
-  }
+  /** Nothing to release: the adapter keeps no handles of its own. */
+  async close(): Promise<void> {}
 
   private ctx(op: string, key?: string): { op: string; container: string; account: string; key?: string } {
     return {

@@ -1,4 +1,4 @@
-import type { StoragePlugin } from '@barge/core';
+import { guardStorage, type StoragePlugin } from '@barge/core';
 import { AzureStorage } from './azure-storage.js';
 import { type AzureStorageOptions, azureConfigSchema } from './config.js';
 
@@ -17,11 +17,11 @@ export function createAzureStorage(options: AzureStorageOptions): AzureStorage {
   return new AzureStorage(options);
 }
 
-/** The plugin the broker loads for `storage: { adapter: azure, ... }`. */
+/** The plugin the broker loads for `storage: { adapter: azure, ... }`; `create` returns the storage guarded by core. */
 export const bargePlugin: StoragePlugin<typeof azureConfigSchema> = {
   kind: 'storage',
   name: 'azure',
   coreApi: [1],
   configSchema: azureConfigSchema,
-  create: (config) => new AzureStorage(config),
+  create: (config) => guardStorage(new AzureStorage(config)),
 };

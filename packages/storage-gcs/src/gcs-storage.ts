@@ -15,10 +15,8 @@ import {
   type PutOptions,
   type PutResult,
   parseWithSchema,
+  type StorageCapabilities,
   TransientError,
-  validateKey,
-  validatePrefix,
-  validateRange,
 } from '@barge/core';
 import {
   type Bucket,
@@ -34,6 +32,13 @@ import { Downloader } from './download.js';
 import { httpStatus, isFetchTimeout, isLostResumableSession, mapGcsError } from './errors.js';
 
 const MAX_GCS_NAME_BYTES = 1024;
+
+/** GCS deletes one object per request (`deleteConcurrency` at a time): any number of keys per call. */
+const GCS_CAPABILITIES: StorageCapabilities = Object.freeze({
+  etag: true,
+  nestedKeys: true,
+  maxDeleteBatch: Number.POSITIVE_INFINITY,
+});
 
 /** What one put did, for tests and metrics. */
 export interface GcsPutStats {
@@ -51,10 +56,14 @@ export interface GcsPutStats {
  * - Full downloads are CRC32C-validated by the client; every read also checks that the body has
  *   exactly the length the server announced (ranged reads carry no checksum). A short body is a
  *   `TransientError`, never data.
+ *
+ * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
+ * returns a guarded instance).
  */
 export class GcsStorage implements ObjectStorage {
   readonly adapter = 'gcs';
   readonly location: string;
+  readonly capabilities = GCS_CAPABILITIES;
   readonly config: GcsStorageConfig;
   readonly storage: Storage;
   readonly bucket: Bucket;
@@ -63,7 +72,6 @@ export class GcsStorage implements ObjectStorage {
 
   private readonly base: string;
   private readonly downloader: Downloader;
-  private closed = false;
   private bucketChecked = false;
 
   constructor(options: GcsStorageOptions, storage?: Storage) {
@@ -103,8 +111,6 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
-    validateKey(key);
-    this.checkOpen();
     const { signal } = options;
     signal?.throwIfAborted();
     const size = bodyLength(body);
@@ -174,8 +180,6 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async get(key: string): Promise<Buffer> {
-    validateKey(key);
-    this.checkOpen();
     const name = this.storedKey(key);
     try {
       const r = await this.downloader.download(
@@ -191,13 +195,6 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    validateKey(key);
-    validateRange(offset, length);
-    this.checkOpen();
-    if (length === 0) {
-      await this.head(key);
-      return Buffer.alloc(0);
-    }
     const name = this.storedKey(key);
     const end = offset + length - 1; // inclusive
     try {
@@ -221,8 +218,6 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    validateKey(key);
-    this.checkOpen();
     const file = this.file(key);
     try {
       const [meta] = await file.getMetadata();
@@ -238,10 +233,8 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    for (const k of keys) validateKey(k);
-    this.checkOpen();
     let missing = 0;
-    const names = [...new Set(keys)].map((k) => this.storedKey(k));
+    const names = keys.map((k) => this.storedKey(k));
     await mapLimit(names, this.config.deleteConcurrency, async (name) => {
       const file = this.bucket.file(name);
       try {
@@ -259,9 +252,7 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    validatePrefix(prefix);
-    this.checkOpen();
-    const limit = Math.max(1, options.limit ?? 1000);
+    const limit = options.limit ?? 1000;
     const startAfter = options.startAfter === undefined ? undefined : this.base + options.startAfter;
     const objects: ObjectInfo[] = [];
     let pageToken: string | undefined;
@@ -308,13 +299,7 @@ export class GcsStorage implements ObjectStorage {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     this.downloader.close();
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new PermanentError(`gcs storage for bucket "${this.config.bucket}" is closed`);
   }
 
   private missingBucket(op: string, cause: unknown): PermanentError {

@@ -1,4 +1,4 @@
-import type { StoragePlugin } from '@barge/core';
+import { guardStorage, type StoragePlugin } from '@barge/core';
 import { type GcsStorageOptions, gcsConfigSchema } from './config.js';
 import { GcsStorage } from './gcs-storage.js';
 
@@ -11,11 +11,11 @@ export function createGcsStorage(options: GcsStorageOptions): GcsStorage {
   return new GcsStorage(options);
 }
 
-/** The plugin the broker loads for `storage: { adapter: gcs, ... }`. */
+/** The plugin the broker loads for `storage: { adapter: gcs, ... }`; `create` returns the storage guarded by core. */
 export const bargePlugin: StoragePlugin<typeof gcsConfigSchema> = {
   kind: 'storage',
   name: 'gcs',
   coreApi: [1],
   configSchema: gcsConfigSchema,
-  create: (config) => new GcsStorage(config),
+  create: (config) => guardStorage(new GcsStorage(config)),
 };

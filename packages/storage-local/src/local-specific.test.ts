@@ -17,17 +17,19 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   AuthError,
+  guardStorage,
   InvalidInputError,
   listAll,
   loadPlugin,
   NotFoundError,
+  type ObjectStorage,
   PermanentError,
 } from '@barge/core';
 import { bargePlugin, createLocalStorage, LocalStorage, localStorageConfigSchema } from './index.js';
 
 const TEMP_PREFIX = '.barge\\';
 
-async function keys(storage: LocalStorage, prefix = ''): Promise<string[]> {
+async function keys(storage: ObjectStorage, prefix = ''): Promise<string[]> {
   const out: string[] = [];
   for await (const o of listAll(storage, prefix)) out.push(o.key);
   return out;
@@ -53,12 +55,12 @@ async function tree(dir: string): Promise<string[]> {
 describe('LocalStorage (local-only behaviour)', () => {
   let base: string;
   let n = 0;
-  /** A fresh root inside a parent directory that must stay untouched. */
+  /** A fresh root inside a parent directory that must stay untouched; the storage as the broker sees it. */
   const fresh = async () => {
     const parent = path.join(base, `case-${n++}`);
     const root = path.join(parent, 'root');
     await mkdir(parent, { recursive: true });
-    return { parent, root, storage: await createLocalStorage({ root }) };
+    return { parent, root, storage: guardStorage(await createLocalStorage({ root })) };
   };
 
   before(async () => {

@@ -4,15 +4,10 @@ import path from 'node:path';
 import { describeObjectStorage } from '@barge/testkit';
 import { createLocalStorage } from './index.js';
 
-describeObjectStorage(
-  'local',
-  async () => {
-    const root = await mkdtemp(path.join(tmpdir(), 'barge-local-'));
-    return {
-      storage: await createLocalStorage({ root }),
-      cleanup: () => rm(root, { recursive: true, force: true }),
-    };
-  },
-  // A path is a file or a directory, never both: `a/b` and `a/b/c` cannot coexist.
-  { capabilities: { nestedKeys: false } },
-);
+describeObjectStorage('local', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'barge-local-'));
+  return {
+    storage: await createLocalStorage({ root }),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+});

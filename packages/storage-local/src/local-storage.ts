@@ -1,26 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import type { BigIntStats, Dirent } from 'node:fs';
-import {
-  type FileHandle,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rm,
-  rmdir,
-  stat,
-  unlink,
-} from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import {
-  AuthError,
-  BargeError,
   bodyParts,
   InvalidInputError,
   type ListOptions,
   type ListPage,
-  MAX_KEY_BYTES,
   mapLimit,
   NotFoundError,
   type ObjectInfo,
@@ -28,11 +14,12 @@ import {
   PermanentError,
   type PutOptions,
   type PutResult,
+  type StorageCapabilities,
   TransientError,
-  validateKey,
-  validatePrefix,
-  validateRange,
 } from '@barge/core';
+import { mapFsError } from './errors.js';
+import { etagOf, fsyncDir, isCode, isDirectory, readExactly, uniqueMtimeSeconds, writeAll } from './files.js';
+import { walkKeys } from './walk.js';
 
 export interface LocalStorageOptions {
   /** Directory the objects live under; created on open. Relative paths resolve against the working directory. */
@@ -50,16 +37,16 @@ export interface LocalStorageOptions {
  * (`validateKey` rejects it), so no temp file can be mistaken for an object.
  */
 const TEMP_PREFIX = '.barge\\';
-/** Characters that can never be part of a key: names containing them are not objects. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: they are exactly what is excluded
-const NOT_A_KEY_SEGMENT = /[\u0000-\u001f\u007f\\]/;
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000;
 const DEFAULT_LIST_LIMIT = 1000;
-/** Most buffers one `writev` call takes (IOV_MAX on Linux and macOS). */
-const IOV_MAX = 1024;
 const OPEN_RETRIES = 10;
-/** Operations for which a missing path means a missing object. */
-const READ_OPS = new Set(['get', 'getRange', 'head', 'read']);
+
+/** A path is a file or a directory, never both; one `delete` call takes any number of keys. */
+const LOCAL_CAPABILITIES: StorageCapabilities = Object.freeze({
+  etag: true,
+  nestedKeys: false,
+  maxDeleteBatch: Number.POSITIVE_INFINITY,
+});
 
 /**
  * `ObjectStorage` on a local directory (`node:fs`). Key `a/b/c` is the file `<root>/a/b/c`.
@@ -75,7 +62,7 @@ const READ_OPS = new Set(['get', 'getRange', 'head', 'read']);
  *   a removed directory recreates it and retries.
  *
  * A key cannot be both an object and a prefix directory (`a/b` and `a/b/c`): such a `put`
- * rejects with `PermanentError` (`nestedKeys: false` in the contract suite). A key segment
+ * rejects with `PermanentError` (capability `nestedKeys: false`). A key segment
  * longer than the file system's name limit (255 bytes on most) rejects with `InvalidInputError`.
  *
  * Errors: missing → `NotFoundError`; `EACCES`/`EPERM` → `AuthError`; `ENOSPC`, `EDQUOT`,
@@ -83,17 +70,18 @@ const READ_OPS = new Set(['get', 'getRange', 'head', 'read']);
  * (retention or another process may free space or handles); `EROFS`, `ELOOP`, `EFBIG`,
  * `EXDEV`, `EINVAL` and key/directory conflicts → `PermanentError`.
  *
- * Keys are checked with `validateKey` and the resolved path must stay inside the root. Symbolic
- * links placed inside the root by someone else are followed by reads and writes and are not
- * listed: guarding against symlink escapes is out of scope (do not let untrusted users write
- * into the root).
+ * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
+ * returns a guarded instance); as a second line of defence the resolved path must stay inside
+ * the root. Symbolic links placed inside the root by someone else are followed by reads and
+ * writes and are not listed: guarding against symlink escapes is out of scope (do not let
+ * untrusted users write into the root).
  */
 export class LocalStorage implements ObjectStorage {
   readonly adapter = 'local';
   /** Absolute path of the root directory. */
   readonly location: string;
+  readonly capabilities = LOCAL_CAPABILITIES;
   private readonly root: string;
-  private closed = false;
 
   constructor(options: LocalStorageOptions) {
     if (typeof options?.root !== 'string' || options.root === '') {
@@ -104,9 +92,7 @@ export class LocalStorage implements ObjectStorage {
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
-    this.checkOpen();
-    validateKey(key);
-    const parts = checkBody(body);
+    const parts = bodyParts(body);
     const signal = options.signal;
     signal?.throwIfAborted();
     const file = this.pathOf(key);
@@ -146,56 +132,46 @@ export class LocalStorage implements ObjectStorage {
     } catch (e) {
       await fh?.close().catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
-      throw this.mapError(e, 'put', key);
+      throw mapFsError(e, 'put', key, this.root);
     }
   }
 
   async get(key: string): Promise<Buffer> {
-    this.checkOpen();
-    validateKey(key);
     const fh = await this.openObject(key);
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw this.notFound(key);
       return await readExactly(fh, 0, st.size, key);
     } catch (e) {
-      throw this.mapError(e, 'get', key);
+      throw mapFsError(e, 'get', key, this.root);
     } finally {
       await fh.close().catch(() => {});
     }
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    this.checkOpen();
-    validateKey(key);
-    validateRange(offset, length);
     const fh = await this.openObject(key);
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw this.notFound(key);
-      if (offset >= st.size || length === 0) return Buffer.alloc(0);
+      if (offset >= st.size) return Buffer.alloc(0);
       return await readExactly(fh, offset, Math.min(st.size - offset, length), key);
     } catch (e) {
-      throw this.mapError(e, 'getRange', key);
+      throw mapFsError(e, 'getRange', key, this.root);
     } finally {
       await fh.close().catch(() => {});
     }
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    this.checkOpen();
-    validateKey(key);
     const info = await this.statKey(key);
     if (!info) throw this.notFound(key);
     return info;
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    this.checkOpen();
-    if (!Array.isArray(keys)) throw new InvalidInputError('delete: keys must be an array of keys');
-    for (const k of keys) validateKey(k);
     const dirs = new Set<string>();
-    await mapLimit([...new Set(keys)], 64, async (key) => {
+    await mapLimit(keys, 64, async (key) => {
       const file = this.pathOf(key);
       try {
         await unlink(file);
@@ -204,30 +180,21 @@ export class LocalStorage implements ObjectStorage {
         // Missing, below an object, or a prefix directory rather than an object: nothing to delete.
         if (isCode(e, 'ENOENT', 'ENOTDIR', 'EISDIR')) return;
         if (isCode(e, 'EPERM') && (await isDirectory(file))) return;
-        throw this.mapError(e, 'delete', key);
+        throw mapFsError(e, 'delete', key, this.root);
       }
     });
     for (const d of [...dirs].sort((a, b) => b.length - a.length)) await this.pruneEmptyDirs(d);
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    this.checkOpen();
-    validatePrefix(prefix);
-    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new InvalidInputError(`listPage: limit must be a positive integer, got ${limit}`);
-    }
-    const { startAfter } = options;
-    if (startAfter !== undefined && typeof startAfter !== 'string') {
-      throw new InvalidInputError(`listPage: startAfter must be a string, got ${typeof startAfter}`);
-    }
+    const { limit = DEFAULT_LIST_LIMIT, startAfter } = options;
     const cut = prefix.lastIndexOf('/');
     const dirKey = cut >= 0 ? prefix.slice(0, cut + 1) : '';
     const after = startAfter ? Buffer.from(startAfter, 'utf8') : undefined;
     const objects: ObjectInfo[] = [];
     let more = false;
     try {
-      for await (const key of this.walk(this.pathOf(dirKey), dirKey, prefix, after)) {
+      for await (const key of walkKeys(this.pathOf(dirKey), dirKey, prefix, after)) {
         if (objects.length >= limit) {
           more = true;
           break;
@@ -236,7 +203,7 @@ export class LocalStorage implements ObjectStorage {
         if (info) objects.push(info);
       }
     } catch (e) {
-      throw this.mapError(e, 'listPage', prefix);
+      throw mapFsError(e, 'listPage', prefix, this.root);
     }
     const last = objects.at(-1);
     return more && last ? { objects, nextStartAfter: last.key } : { objects };
@@ -248,7 +215,6 @@ export class LocalStorage implements ObjectStorage {
    * deleted. Temp files never appear in listings, so this only reclaims space.
    */
   async sweepTempFiles(olderThanMs: number = DEFAULT_SWEEP_AGE_MS): Promise<number> {
-    this.checkOpen();
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     const visit = async (dir: string): Promise<void> => {
@@ -279,14 +245,13 @@ export class LocalStorage implements ObjectStorage {
     try {
       await visit(this.root);
     } catch (e) {
-      throw this.mapError(e, 'sweepTempFiles', '');
+      throw mapFsError(e, 'sweepTempFiles', '', this.root);
     }
     return removed;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-  }
+  /** Nothing to release: every operation opens and closes its own file handles. */
+  async close(): Promise<void> {}
 
   /** Creates the root directory. */
   async init(): Promise<void> {
@@ -294,17 +259,13 @@ export class LocalStorage implements ObjectStorage {
       await mkdir(this.root, { recursive: true });
       if (!(await stat(this.root)).isDirectory()) throw new Error('not a directory');
     } catch (e) {
-      throw this.mapError(e, 'open', '', `cannot use ${this.root} as the storage root`);
+      throw mapFsError(e, 'open', '', this.root, `cannot use ${this.root} as the storage root`);
     }
   }
 
   // ------------------------------------------------------------------------------ internals
 
-  private checkOpen(): void {
-    if (this.closed) throw new PermanentError(`local storage at ${this.root} is closed`);
-  }
-
-  /** The file of a validated key (or of a prefix directory ending in `/`), checked to stay inside the root. */
+  /** The file of a valid key (or of a prefix directory ending in `/`), checked to stay inside the root. */
   private pathOf(key: string): string {
     const p = key === '' ? this.root : path.resolve(this.root, ...key.split('/').filter((s) => s !== ''));
     if (p !== this.root && !p.startsWith(this.root + path.sep)) {
@@ -321,7 +282,7 @@ export class LocalStorage implements ObjectStorage {
     try {
       return await open(this.pathOf(key), 'r');
     } catch (e) {
-      throw this.mapError(e, 'read', key);
+      throw mapFsError(e, 'read', key, this.root);
     }
   }
 
@@ -332,7 +293,7 @@ export class LocalStorage implements ObjectStorage {
       st = await stat(this.pathOf(key), { bigint: true });
     } catch (e) {
       if (isCode(e, 'ENOENT', 'ENOTDIR')) return undefined;
-      throw this.mapError(e, 'head', key);
+      throw mapFsError(e, 'head', key, this.root);
     }
     if (!st.isFile()) return undefined;
     return {
@@ -389,82 +350,6 @@ export class LocalStorage implements ObjectStorage {
       }
     }
   }
-
-  /**
-   * Keys under `dirPath` (whose key prefix is `keyPrefix`) that start with `prefix` and sort
-   * after `after`, in UTF-8 byte order of the full key. A directory `d` sorts as `d/`, which is
-   * where every key below it sorts, so a depth-first walk in that order yields sorted keys.
-   * Directories that cannot hold a matching key are not read.
-   */
-  private async *walk(
-    dirPath: string,
-    keyPrefix: string,
-    prefix: string,
-    after: Buffer | undefined,
-  ): AsyncGenerator<string> {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dirPath, { withFileTypes: true });
-    } catch (e) {
-      if (isCode(e, 'ENOENT', 'ENOTDIR')) return;
-      throw e;
-    }
-    const items: { name: string; full: string; dir: boolean; sortKey: Buffer }[] = [];
-    for (const d of entries) {
-      if (NOT_A_KEY_SEGMENT.test(d.name)) continue; // temp files and foreign junk
-      const dir = d.isDirectory();
-      if (!dir && !d.isFile()) continue;
-      const full = keyPrefix + d.name;
-      const group = dir ? `${full}/` : full;
-      if (dir ? !(group.startsWith(prefix) || prefix.startsWith(group)) : !full.startsWith(prefix)) continue;
-      const sortKey = Buffer.from(group, 'utf8');
-      if (!dir && sortKey.length > MAX_KEY_BYTES) continue;
-      if (after) {
-        const c = Buffer.compare(sortKey, after);
-        // A file at or before `after` is out; so is a directory sorting before it unless
-        // `after` lies inside it.
-        if (dir ? c < 0 && !startsWith(after, sortKey) : c <= 0) continue;
-      }
-      items.push({ name: d.name, full, dir, sortKey });
-    }
-    items.sort((a, b) => Buffer.compare(a.sortKey, b.sortKey));
-    for (const item of items) {
-      if (item.dir) yield* this.walk(path.join(dirPath, item.name), `${item.full}/`, prefix, after);
-      else yield item.full;
-    }
-  }
-
-  private mapError(e: unknown, op: string, key: string, what?: string): Error {
-    if (e instanceof BargeError) return e;
-    const code = errnoCode(e);
-    if (code === undefined) return e instanceof Error ? e : new TransientError(`${op}: ${String(e)}`);
-    const subject = what ?? `${op} ${JSON.stringify(key)} in ${this.root}`;
-    const options = { cause: e };
-    switch (code) {
-      case 'ENOENT':
-      case 'ENOTDIR':
-      case 'EISDIR':
-        if (READ_OPS.has(op))
-          return new NotFoundError(`object ${JSON.stringify(key)} not found in ${this.root}`, options);
-        return new TransientError(`${subject}: ${code} (${errorText(e)})`, options);
-      case 'EACCES':
-      case 'EPERM':
-        return new AuthError(`${subject}: permission denied (${code})`, options);
-      case 'ENAMETOOLONG':
-        return new InvalidInputError(
-          `${subject}: a key segment is longer than the file system allows (${code}); most allow 255 bytes per segment`,
-          options,
-        );
-      case 'EROFS':
-      case 'ELOOP':
-      case 'EFBIG':
-      case 'EXDEV':
-      case 'EINVAL':
-        return new PermanentError(`${subject}: ${code} (${errorText(e)})`, options);
-      default:
-        return new TransientError(`${subject}: ${code} (${errorText(e)})`, options);
-    }
-  }
 }
 
 /** Creates the root directory, sweeps old temp files (unless disabled) and returns the storage. */
@@ -474,112 +359,4 @@ export async function createLocalStorage(options: LocalStorageOptions): Promise<
   const age = options.sweepTempFilesOlderThanMs ?? DEFAULT_SWEEP_AGE_MS;
   if (age !== false) await storage.sweepTempFiles(age);
   return storage;
-}
-
-// ---------------------------------------------------------------------------------- helpers
-
-function checkBody(body: Buffer | readonly Buffer[]): readonly Buffer[] {
-  if (!Buffer.isBuffer(body) && !Array.isArray(body)) {
-    throw new InvalidInputError('put: body must be a Buffer or an array of Buffers');
-  }
-  const parts = bodyParts(body);
-  for (const [i, p] of parts.entries()) {
-    if (!(p instanceof Uint8Array)) throw new InvalidInputError(`put: body part ${i} is not a Buffer`);
-  }
-  return parts;
-}
-
-/** Writes every part in order with `writev`, resuming after partial writes. Returns the byte count. */
-async function writeAll(
-  fh: FileHandle,
-  parts: readonly Buffer[],
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  let pending = parts.filter((p) => p.length > 0);
-  let position = 0;
-  while (pending.length > 0) {
-    signal?.throwIfAborted();
-    const batch = pending.slice(0, IOV_MAX);
-    const { bytesWritten } = await fh.writev(batch, position);
-    if (bytesWritten <= 0) throw new TransientError('put: the file system accepted no bytes');
-    position += bytesWritten;
-    let n = bytesWritten;
-    let done = 0;
-    while (done < batch.length && n >= (batch[done] as Buffer).length) {
-      n -= (batch[done] as Buffer).length;
-      done++;
-    }
-    pending = pending.slice(done);
-    if (n > 0) pending[0] = (pending[0] as Buffer).subarray(n);
-  }
-  return position;
-}
-
-async function readExactly(fh: FileHandle, position: number, length: number, key: string): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let off = 0;
-  while (off < length) {
-    const { bytesRead } = await fh.read(buf, off, length - off, position + off);
-    if (bytesRead === 0) {
-      throw new TransientError(
-        `read ${JSON.stringify(key)}: the file ended after ${position + off} bytes, ${length - off} short of what was expected`,
-      );
-    }
-    off += bytesRead;
-  }
-  return buf;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, 'r');
-    await fh.sync();
-  } catch (e) {
-    // Some platforms and file systems cannot fsync a directory; the rename is then as durable as they make it.
-    if (!isCode(e, 'EISDIR', 'EINVAL', 'EPERM', 'EBADF', 'ENOTSUP', 'EACCES')) throw e;
-  } finally {
-    await fh?.close().catch(() => {});
-  }
-}
-
-let lastMtimeMicros = 0;
-/**
- * A modification time unique to this process (microsecond steps, never repeating), so that the
- * etag (inode, mtime, size) changes on every put even when the kernel's clock tick is coarse and
- * an inode number is reused.
- */
-function uniqueMtimeSeconds(): number {
-  lastMtimeMicros = Math.max(Date.now() * 1000, lastMtimeMicros + 1);
-  return lastMtimeMicros / 1e6;
-}
-
-function etagOf(st: BigIntStats): string {
-  return `${st.ino.toString(16)}-${st.mtimeNs.toString(16)}-${st.size.toString(16)}`;
-}
-
-function startsWith(buf: Buffer, prefix: Buffer): boolean {
-  return buf.length >= prefix.length && buf.subarray(0, prefix.length).equals(prefix);
-}
-
-function errnoCode(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : undefined;
-}
-
-function isCode(e: unknown, ...codes: string[]): boolean {
-  const code = errnoCode(e);
-  return code !== undefined && codes.includes(code);
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  try {
-    return (await lstat(p)).isDirectory();
-  } catch {
-    return false;
-  }
 }

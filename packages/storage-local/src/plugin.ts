@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { StoragePlugin } from '@barge/core';
+import { guardStorage, type StoragePlugin } from '@barge/core';
 import { z } from 'zod';
 import { createLocalStorage } from './local-storage.js';
 
@@ -11,11 +11,12 @@ export const localStorageConfigSchema = z.strictObject({
 
 export type LocalStorageConfig = z.output<typeof localStorageConfigSchema>;
 
-/** Selected by `storage: { adapter: local }`. */
+/** Selected by `storage: { adapter: local }`; `create` returns the storage guarded by core. */
 export const bargePlugin: StoragePlugin<typeof localStorageConfigSchema> = {
   kind: 'storage',
   name: 'local',
   coreApi: [1],
   configSchema: localStorageConfigSchema,
-  create: (config, ctx) => createLocalStorage({ root: config.root ?? path.join(ctx.dataDir, 'objects') }),
+  create: async (config, ctx) =>
+    guardStorage(await createLocalStorage({ root: config.root ?? path.join(ctx.dataDir, 'objects') })),
 };

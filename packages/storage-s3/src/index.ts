@@ -1,4 +1,4 @@
-import type { StoragePlugin } from '@barge/core';
+import { guardStorage, type StoragePlugin } from '@barge/core';
 import { type S3StorageOptions, s3ConfigSchema } from './config.js';
 import { S3Storage } from './s3-storage.js';
 
@@ -11,11 +11,11 @@ export function createS3Storage(options: S3StorageOptions): S3Storage {
   return new S3Storage(options);
 }
 
-/** The plugin the broker loads for `storage: { adapter: s3, ... }`. */
+/** The plugin the broker loads for `storage: { adapter: s3, ... }`; `create` returns the storage guarded by core. */
 export const bargePlugin: StoragePlugin<typeof s3ConfigSchema> = {
   kind: 'storage',
   name: 's3',
   coreApi: [1],
   configSchema: s3ConfigSchema,
-  create: (config) => new S3Storage(config),
+  create: (config) => guardStorage(new S3Storage(config)),
 };

@@ -1,8 +1,5 @@
 import { createHash } from 'node:crypto';
 import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   type DeleteObjectsCommandOutput,
@@ -13,8 +10,6 @@ import {
   type ListObjectsV2CommandOutput,
   PutObjectCommand,
   S3Client,
-  type S3ClientConfig,
-  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import {
   bodyLength,
@@ -34,21 +29,25 @@ import {
   type PutResult,
   parseWithSchema,
   readExactly,
-  sliceParts,
+  type StorageCapabilities,
   TransientError,
-  validateKey,
-  validatePrefix,
-  validateRange,
 } from '@barge/core';
+import { clientConfig, installVectoredBodyMiddleware } from './client.js';
 import { type S3StorageConfig, type S3StorageOptions, s3ConfigSchema } from './config.js';
-import { isAbortError, mapS3Error } from './errors.js';
+import { mapS3Error } from './errors.js';
+import { putMultipart } from './multipart.js';
 import { crc32Base64, VectoredBody } from './util.js';
 
-const MAX_PARTS = 10_000;
 const MAX_S3_KEY_BYTES = 1024;
-const MAX_DELETE_BATCH = 1000;
 const MAX_LIST_KEYS = 1000;
 const HASH_BUCKETS = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** One `DeleteObjects` request takes at most 1000 keys: core's guard splits bigger deletes. */
+const S3_CAPABILITIES: StorageCapabilities = Object.freeze({
+  etag: true,
+  nestedKeys: true,
+  maxDeleteBatch: 1000,
+});
 
 /** What one put did, for tests and metrics: `single` PutObject or `multipart` with N parts. */
 export interface S3PutStats {
@@ -70,17 +69,20 @@ export interface S3PutStats {
  * - With `hashPrefix`, keys are stored as `<prefix>/<hh>/<key>` where `hh` is the first byte of
  *   SHA-256(key) in hex; `listPage` then lists the 256 hash prefixes and merges them, so it still
  *   returns keys in order (256 list requests per page: keep listings rare or disable hashPrefix).
+ *
+ * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
+ * returns a guarded instance); `delete` takes at most `capabilities.maxDeleteBatch` keys.
  */
 export class S3Storage implements ObjectStorage {
   readonly adapter = 's3';
   readonly location: string;
+  readonly capabilities = S3_CAPABILITIES;
   readonly config: S3StorageConfig;
   readonly client: S3Client;
   /** Stats of the most recent put, for tests. */
   lastPut: S3PutStats | undefined;
 
   private readonly base: string;
-  private closed = false;
   private bucketChecked = false;
 
   constructor(options: S3StorageOptions, client?: S3Client) {
@@ -104,15 +106,15 @@ export class S3Storage implements ObjectStorage {
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
-    validateKey(key);
-    this.checkOpen();
     options.signal?.throwIfAborted();
     const size = bodyLength(body);
     const parts = bodyParts(body).filter((p) => p.length > 0);
-    if (size >= this.config.multipartThresholdBytes && size > 0) {
-      return this.putMultipart(key, parts, size, options);
-    }
     const Key = this.storedKey(key);
+    if (size >= this.config.multipartThresholdBytes && size > 0) {
+      const out = await putMultipart(this.client, this.config, Key, parts, size, options);
+      this.lastPut = { mode: 'multipart', parts: out.parts };
+      return { size, ...etag(out.etag) };
+    }
     const checksums = this.config.checksums;
     let Body: Buffer | VectoredBody;
     if (parts.length === 1) Body = parts[0] as Buffer;
@@ -139,100 +141,7 @@ export class S3Storage implements ObjectStorage {
     }
   }
 
-  private async putMultipart(
-    key: string,
-    parts: readonly Buffer[],
-    size: number,
-    options: PutOptions,
-  ): Promise<PutResult> {
-    const { bucket: Bucket, checksums } = this.config;
-    const Key = this.storedKey(key);
-    const partSize = Math.max(this.config.partSize, Math.ceil(size / MAX_PARTS));
-    const count = Math.ceil(size / partSize);
-    let uploadId: string | undefined;
-    // Cancels the other in-flight parts when one fails or the caller aborts.
-    const failFast = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, failFast.signal]) : failFast.signal;
-    let firstFailure: unknown;
-    try {
-      const created = await this.client.send(
-        new CreateMultipartUploadCommand({
-          Bucket,
-          Key,
-          ContentType: options.contentType ?? 'application/octet-stream',
-          ...(checksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
-        }),
-        { abortSignal: signal },
-      );
-      uploadId = created.UploadId;
-      if (!uploadId)
-        throw new PermanentError(`s3 put s3://${Bucket}/${Key}: CreateMultipartUpload returned no UploadId`);
-      const id = uploadId;
-      const numbers = Array.from({ length: count }, (_, i) => i);
-      const done = await mapLimit(numbers, this.config.partConcurrency, async (i) => {
-        const slices = sliceParts(parts, i * partSize, Math.min(size, (i + 1) * partSize));
-        const length = slices.reduce((n, s) => n + s.length, 0);
-        const crc = checksums ? crc32Base64(slices) : undefined;
-        try {
-          const out = await this.client.send(
-            new UploadPartCommand({
-              Bucket,
-              Key,
-              UploadId: id,
-              PartNumber: i + 1,
-              Body: (slices.length === 1 ? slices[0] : new VectoredBody(slices)) as Buffer,
-              ContentLength: length,
-              ...(crc ? { ChecksumCRC32: crc } : {}),
-            }),
-            { abortSignal: signal },
-          );
-          if (!out.ETag)
-            throw new PermanentError(`s3 put s3://${Bucket}/${Key}: part ${i + 1} returned no ETag`);
-          return {
-            PartNumber: i + 1,
-            ETag: out.ETag,
-            ...(crc ? { ChecksumCRC32: out.ChecksumCRC32 ?? crc } : {}),
-          };
-        } catch (e) {
-          firstFailure ??= isAbortError(e) ? undefined : e;
-          failFast.abort();
-          throw e;
-        }
-      });
-      // The last point where an abort can still guarantee that nothing is created; the commit
-      // itself is not cancelled (it may take effect even if its answer is lost).
-      options.signal?.throwIfAborted();
-      const out = await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: id, MultipartUpload: { Parts: done } }),
-      );
-      this.lastPut = { mode: 'multipart', parts: count };
-      return { size, ...etag(out.ETag) };
-    } catch (e) {
-      if (uploadId !== undefined) await this.abortUpload(Key, uploadId);
-      // Parts cancelled because another failed report an abort: report the part that failed.
-      const cause = isAbortError(e) && !options.signal?.aborted ? (firstFailure ?? e) : e;
-      if (isAbortError(cause) && !options.signal?.aborted) {
-        throw new TransientError(`s3 put s3://${Bucket}/${Key}: multipart upload failed`, { cause });
-      }
-      throw mapS3Error(cause, { op: 'put', bucket: Bucket, key: Key });
-    }
-  }
-
-  /** Best effort: a failed abort leaves parts that a bucket lifecycle rule must clean up. */
-  private async abortUpload(Key: string, UploadId: string): Promise<void> {
-    try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.config.bucket, Key, UploadId }));
-    } catch (e) {
-      process.emitWarning(
-        `s3: could not abort multipart upload ${UploadId} of s3://${this.config.bucket}/${Key}: ${(e as Error).message}; configure an AbortIncompleteMultipartUpload lifecycle rule`,
-        { code: 'BARGE_S3_ABORT_FAILED' },
-      );
-    }
-  }
-
   async get(key: string): Promise<Buffer> {
-    validateKey(key);
-    this.checkOpen();
     const Key = this.storedKey(key);
     const what = `s3 get s3://${this.config.bucket}/${Key}`;
     let body: unknown;
@@ -255,13 +164,6 @@ export class S3Storage implements ObjectStorage {
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    validateKey(key);
-    validateRange(offset, length);
-    this.checkOpen();
-    if (length === 0) {
-      await this.head(key);
-      return Buffer.alloc(0);
-    }
     const Key = this.storedKey(key);
     const what = `s3 getRange s3://${this.config.bucket}/${Key} bytes=${offset}-${offset + length - 1}`;
     let body: unknown;
@@ -297,8 +199,6 @@ export class S3Storage implements ObjectStorage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    validateKey(key);
-    this.checkOpen();
     const Key = this.storedKey(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key }));
@@ -338,17 +238,12 @@ export class S3Storage implements ObjectStorage {
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    for (const k of keys) validateKey(k);
-    this.checkOpen();
-    const stored = [...new Set(keys)].map((k) => this.storedKey(k));
+    const stored = keys.map((k) => this.storedKey(k));
     // DeleteObjects is an XML body, which cannot carry U+FFFE, U+FFFF or lone surrogates: such
     // keys are deleted one request each.
     const single = stored.filter((k) => NOT_XML.test(k));
     const batched = stored.filter((k) => !NOT_XML.test(k));
-    const batches: string[][] = [];
-    for (let i = 0; i < batched.length; i += MAX_DELETE_BATCH)
-      batches.push(batched.slice(i, i + MAX_DELETE_BATCH));
-    await mapLimit(batches, 4, (batch) => this.deleteBatch(batch));
+    if (batched.length > 0) await this.deleteBatch(batched);
     await mapLimit(single, 8, async (Key) => {
       try {
         await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
@@ -386,9 +281,7 @@ export class S3Storage implements ObjectStorage {
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    validatePrefix(prefix);
-    this.checkOpen();
-    const limit = Math.max(1, options.limit ?? 1000);
+    const limit = options.limit ?? 1000;
     if (!this.config.hashPrefix) {
       const r = await this.listRaw(this.base, prefix, options.startAfter, limit);
       return pageOf(r.objects, limit, r.truncated);
@@ -454,13 +347,7 @@ export class S3Storage implements ObjectStorage {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
     this.client.destroy();
-  }
-
-  private checkOpen(): void {
-    if (this.closed) throw new PermanentError(`s3 storage for bucket "${this.config.bucket}" is closed`);
   }
 }
 
@@ -498,51 +385,5 @@ function isInvalidRange(e: unknown): boolean {
   const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return (
     err?.name === 'InvalidRange' || err?.Code === 'InvalidRange' || err?.$metadata?.httpStatusCode === 416
-  );
-}
-
-function clientConfig(c: S3StorageConfig): S3ClientConfig {
-  return {
-    region: c.region,
-    ...(c.endpoint ? { endpoint: c.endpoint } : {}),
-    forcePathStyle: c.forcePathStyle,
-    maxAttempts: c.maxAttempts,
-    ...(c.accessKeyId && c.secretAccessKey
-      ? {
-          credentials: {
-            accessKeyId: c.accessKeyId,
-            secretAccessKey: c.secretAccessKey,
-            ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}),
-          },
-        }
-      : {}),
-    requestChecksumCalculation: c.checksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
-    responseChecksumValidation: c.checksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
-    requestHandler: {
-      connectionTimeout: c.connectionTimeoutMs,
-      requestTimeout: c.requestTimeoutMs,
-      httpAgent: { keepAlive: true, maxSockets: c.maxSockets },
-      httpsAgent: { keepAlive: true, maxSockets: c.maxSockets },
-    },
-  };
-}
-
-/**
- * Lets a request body be a `VectoredBody` (several buffers). The retry middleware sees a plain
- * object, so it retries the request; just before each attempt is sent, this middleware swaps in a
- * fresh stream over the same buffers.
- */
-function installVectoredBodyMiddleware(client: S3Client): void {
-  const name = 'bargeVectoredBody';
-  client.middlewareStack.remove(name);
-  client.middlewareStack.add(
-    (next) => async (args) => {
-      const request = args.request as { body?: unknown } | undefined;
-      if (request && request.body instanceof VectoredBody) {
-        return next({ ...args, request: { ...request, body: request.body.stream() } });
-      }
-      return next(args);
-    },
-    { step: 'deserialize', priority: 'low', name },
   );
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import {
   BargeError,
+  guardStorage,
   InvalidInputError,
   listAll,
   MAX_KEY_BYTES,
@@ -11,57 +12,34 @@ import {
   type ObjectInfo,
   type ObjectStorage,
   PermanentError,
+  type StorageCapabilities,
   validateKey,
 } from '@barge/core';
 import { randomId } from './env.js';
 
 /** What the factory passed to `describeObjectStorage` returns. */
 export interface StorageTestContext {
-  /** A ready instance. The suite closes it when it is done. */
+  /**
+   * A ready instance, guarded or not: the suite tests it through `guardStorage`, as the broker
+   * sees it, and closes it when it is done. Its `capabilities` decide which assertions apply.
+   */
   storage: ObjectStorage;
   /** Runs after the suite deleted what it wrote and closed `storage`: remove buckets, temp dirs. */
   cleanup?: () => void | Promise<void>;
 }
 
 /**
- * Called once before the suite and once more by the lifecycle test, which closes that instance
- * and calls its `cleanup`. Each call may create its own backing store (bucket, temp dir) for its
+ * Called once when the suite is registered (the instance's capabilities decide which tests are
+ * registered) and once more by the lifecycle test, which closes that instance and calls its
+ * `cleanup`. Each call may create its own backing store (bucket, temp dir) for its
  * `cleanup` to remove; a shared bucket needs no `cleanup`.
  */
 export type StorageTestFactory = () => StorageTestContext | Promise<StorageTestContext>;
-
-/**
- * The ways a backend may legitimately differ from the default (cloud object store) behaviour.
- * Each flag switches a contract group from one set of assertions to another; none just skips.
- */
-export interface ObjectStorageCapabilities {
-  /**
-   * `put` returns an `etag`, `head` returns the same one (and `listPage` too when it reports
-   * etags), and writing different content to the key changes it. Default `true`; set `false`
-   * only for a backend with no version identifier at all (`ObjectInfo.etag` is optional).
-   */
-  readonly etag: boolean;
-  /**
-   * A key may also be a `/`-prefix of other keys: `a/b` and `a/b/c` can both exist, as in every
-   * object store. Default `true`. File-system backends map `/` to directories, where a path is
-   * a file or a directory but not both; with `false` the suite instead requires that such a
-   * `put` rejects with `PermanentError` and changes nothing, and that the key becomes writable
-   * once the conflicting keys are deleted.
-   */
-  readonly nestedKeys: boolean;
-}
-
-export const DEFAULT_OBJECT_STORAGE_CAPABILITIES: ObjectStorageCapabilities = Object.freeze({
-  etag: true,
-  nestedKeys: true,
-});
 
 /** 64 MiB + 1 byte: the smallest "large object" the suite accepts. */
 export const MIN_LARGE_OBJECT_BYTES = 64 * 1024 * 1024 + 1;
 
 export interface ObjectStorageSuiteOptions {
-  /** Deviations from `DEFAULT_OBJECT_STORAGE_CAPABILITIES`. */
-  capabilities?: Partial<ObjectStorageCapabilities>;
   /**
    * How many keys the bulk-delete test writes and deletes in one `delete` call. Default 1100,
    * which crosses the 1000-keys-per-request limit of S3 `DeleteObjects` and the 1000-key
@@ -81,15 +59,17 @@ export interface ObjectStorageSuiteOptions {
   additionalTests?: (ctx: ObjectStorageSuiteContext) => void;
 }
 
-/** Passed to `additionalTests`. `storage` is available inside tests and hooks, not at registration. */
+/** Passed to `additionalTests`; use `storage` inside tests and hooks. */
 export interface ObjectStorageSuiteContext {
+  /** The instance under test, guarded (`guardStorage`). */
   readonly storage: ObjectStorage;
   /** The random per-run prefix, ending in `/`. Everything under it is deleted after the suite. */
   readonly prefix: string;
   /** `<prefix>extra/<name>`: a key that the suite's cleanup removes. */
   key(name: string): string;
-  readonly capabilities: ObjectStorageCapabilities;
-  readonly options: Readonly<Required<Omit<ObjectStorageSuiteOptions, 'additionalTests' | 'capabilities'>>>;
+  /** `storage.capabilities`. */
+  readonly capabilities: StorageCapabilities;
+  readonly options: Readonly<Required<Omit<ObjectStorageSuiteOptions, 'additionalTests'>>>;
 }
 
 const KiB = 1024;
@@ -102,18 +82,19 @@ const MiB = 1024 * 1024;
  * describeObjectStorage('local', async () => {
  *   const dir = await mkdtemp(path.join(tmpdir(), 'barge-'));
  *   return { storage: await createLocalStorage({ root: dir }), cleanup: () => rm(dir, { recursive: true }) };
- * }, { capabilities: { nestedKeys: false } });
+ * });
  * ```
  *
  * Every key is written under a random per-run prefix, and everything under it is deleted after
- * the suite, so runs can share a bucket. The semantics tested are the JSDoc of `ObjectStorage`.
+ * the suite, so runs can share a bucket. The semantics tested are the JSDoc of `ObjectStorage`,
+ * through `guardStorage` (what the broker sees); the instance's `capabilities` switch groups of
+ * assertions.
  */
 export function describeObjectStorage(
   name: string,
   factory: StorageTestFactory,
   options: ObjectStorageSuiteOptions = {},
 ): void {
-  const caps: ObjectStorageCapabilities = { ...DEFAULT_OBJECT_STORAGE_CAPABILITIES, ...options.capabilities };
   const bulkDeleteCount = positiveInt(options.bulkDeleteCount ?? 1100, 'bulkDeleteCount');
   const parallelism = positiveInt(options.parallelism ?? 16, 'parallelism');
   const largeObjectBytes = positiveInt(
@@ -135,22 +116,21 @@ export function describeObjectStorage(
     if (!context) throw new Error('describeObjectStorage: storage is only available inside tests and hooks');
     return context.storage;
   };
-  const suiteContext: ObjectStorageSuiteContext = {
-    get storage() {
-      return storageOf();
-    },
-    prefix: run,
-    key: (k: string) => `${run}extra/${k}`,
-    capabilities: caps,
-    options: { bulkDeleteCount, parallelism, largeObjectBytes, keyPrefix },
-  };
 
-  describe(`ObjectStorage contract: ${name}`, () => {
-    before(async () => {
-      context = await factory();
-      assert.ok(context && typeof context === 'object', 'the factory must return { storage, cleanup? }');
-      assert.ok(context.storage, 'the factory must return { storage }');
-    });
+  // Async, so that the instance exists before the tests are registered: its capabilities decide
+  // which ones are. node:test builds the suite before it runs any of it.
+  describe(`ObjectStorage contract: ${name}`, async () => {
+    context = await created(factory);
+    const caps = context.storage.capabilities;
+    const suiteContext: ObjectStorageSuiteContext = {
+      get storage() {
+        return storageOf();
+      },
+      prefix: run,
+      key: (k: string) => `${run}extra/${k}`,
+      capabilities: caps,
+      options: { bulkDeleteCount, parallelism, largeObjectBytes, keyPrefix },
+    };
 
     after(async () => {
       if (!context) return;
@@ -158,7 +138,7 @@ export function describeObjectStorage(
       try {
         const leftovers: string[] = [];
         for await (const o of listAll(storage, run)) leftovers.push(o.key);
-        for (let i = 0; i < leftovers.length; i += 1000) await storage.delete(leftovers.slice(i, i + 1000));
+        await storage.delete(leftovers);
         const remaining = await collectKeys(storage, run);
         assert.deepEqual(remaining, [], `cleanup: keys left under ${run} after deleting them`);
       } finally {
@@ -1026,7 +1006,7 @@ export function describeObjectStorage(
 
     describe('lifecycle', () => {
       it('close() is idempotent, sequentially and concurrently', async () => {
-        const own = await factory();
+        const own = await created(factory);
         try {
           const key = `${run}lifecycle/probe`;
           await own.storage.put(key, Buffer.from('probe'));
@@ -1176,6 +1156,14 @@ function keyOfBytes(prefix: string, bytes: number): string {
 }
 
 // ---------------------------------------------------------------------------------- helpers
+
+/** The factory's context, checked, with its storage guarded. */
+async function created(factory: StorageTestFactory): Promise<StorageTestContext> {
+  const context = await factory();
+  assert.ok(context && typeof context === 'object', 'the factory must return { storage, cleanup? }');
+  assert.ok(context.storage, 'the factory must return { storage }');
+  return { ...context, storage: guardStorage(context.storage) };
+}
 
 function positiveInt(v: number, field: string): number {
   if (!Number.isSafeInteger(v) || v < 1) {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   AuthError,
+  guardStorage,
   InvalidInputError,
   NotFoundError,
   type ObjectStorage,
@@ -259,14 +260,15 @@ export interface StorageErrorSuiteOptions<S extends ObjectStorage> {
  * Registers (in the current `describe`) the error-mapping tests every cloud storage adapter
  * shares: a missing bucket is a `PermanentError`
  * naming it, a key too long once the prefix is added is an `InvalidInputError`, and a missing
- * key is a `NotFoundError` naming the key, also under a prefix.
+ * key is a `NotFoundError` naming the key, also under a prefix. Instances are tested through
+ * `guardStorage`, as the broker sees them.
  */
 export function describeStorageErrors<S extends ObjectStorage>(options: StorageErrorSuiteOptions<S>): void {
   const { suite, bucketWord } = options;
   const maxStoredNameBytes = options.maxStoredNameBytes ?? 1024;
   it(`a missing ${bucketWord} is a PermanentError naming the ${bucketWord}, for every operation`, async () => {
     const { name: missing, create } = options.missingBucket;
-    const s = create();
+    const s = guardStorage(create());
     try {
       const ops: [string, () => Promise<unknown>][] = [
         ['put', () => s.put('k', Buffer.from('x'))],
@@ -287,7 +289,7 @@ export function describeStorageErrors<S extends ObjectStorage>(options: StorageE
   });
 
   it('a key that is too long for the store once the prefix is added is an InvalidInputError', async () => {
-    const s = options.withPrefix('tenant');
+    const s = guardStorage(options.withPrefix('tenant'));
     try {
       const base = suite.key('long/');
       const key = base + 'x'.repeat(maxStoredNameBytes - base.length);
@@ -307,7 +309,7 @@ export function describeStorageErrors<S extends ObjectStorage>(options: StorageE
   });
 
   it('a missing key is a NotFoundError naming the key, also with a prefix', async () => {
-    const s = options.withPrefix('p');
+    const s = guardStorage(options.withPrefix('p'));
     try {
       for (const key of [suite.key('nothing'), suite.key('nothing-\ue000')]) {
         for (const [op, f] of [

@@ -1,6 +1,4 @@
-import { resolve } from 'node:path';
 import { startBrokerFromConfig } from '@barge/broker';
-import { type ObjectStorage, TOKENS } from '@barge/core';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { parseHostPort } from '../fail.js';
@@ -45,16 +43,11 @@ export function brokerCommand(program: Command): void {
         { level: flags.logLevel ?? process.env.BARGE_LOG_LEVEL ?? 'info' },
         pino.destination(2),
       );
-      const { broker, container } = await startBrokerFromConfig(config, { importer, logger });
-      const storage = container.resolve<ObjectStorage>(TOKENS.storage);
+      const running = await startBrokerFromConfig(config, { importer, logger });
+      const { broker } = running;
       const { host, port } = broker.address;
-      const where = `${storage.adapter} storage ${storage.adapter === 'local' ? resolve(storage.location) : storage.location}`;
-      const pointers =
-        config.pointers.adapter === 'embedded'
-          ? `embedded pointers in ${resolve(String(config.pointers.path ?? `${config.broker.dataDir}/pointers.sqlite`))}`
-          : `${config.pointers.adapter} pointers`;
       process.stdout.write(
-        `barge broker ${config.broker.id} listening on ${host}:${port}; ${where}; ${pointers}\n`,
+        `barge broker ${config.broker.id} listening on ${host}:${port}; ${running.describe()}\n`,
       );
       await new Promise<void>((done) => {
         let stopping = false;

@@ -23,7 +23,7 @@ import { checkSafeInt, checkUint, MAX_U32 } from './format.js';
  * producer computes it (`encodeChunk`) and sends it with the chunk in the produce request.
  */
 export interface ChunkMeta {
-  /** Codec id (`CODEC`); the broker passes ids through, readers reject ids they do not know. */
+  /** Codec id (`CODEC`); the broker rejects ids it does not know (UNSUPPORTED_CODEC), as readers do. */
   readonly codec: number;
   /** Stored (compressed) bytes. */
   readonly length: number;

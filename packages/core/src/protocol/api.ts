@@ -1,3 +1,4 @@
+import type { ChunkMeta, EncodedChunk } from '../batch/chunk.js';
 import { errorMessage } from '../errors.js';
 import { type BatchPointer, decodePointer, encodePointer } from '../pointer.js';
 import { LENGTH_PREFIX_BYTES, type RequestHeader } from './frame.js';
@@ -66,9 +67,21 @@ export function apiName(k: number): string {
   return `api ${k}`;
 }
 
-/** Ack levels of a produce request. */
-export const Acks = { none: 0, received: 1, durable: 2 } as const;
-export type Acks = (typeof Acks)[keyof typeof Acks];
+/**
+ * When a produce request is answered: never (`none`), once the broker holds the chunks in an open
+ * batch (`received`), or once the batch object is stored and its pointer published (`durable`).
+ */
+export type AckLevel = 'none' | 'received' | 'durable';
+
+/** The byte each ack level travels as in a produce request. */
+export const Acks = { none: 0, received: 1, durable: 2 } as const satisfies Record<AckLevel, number>;
+export type Acks = (typeof Acks)[AckLevel];
+
+const ACK_LEVEL_OF_BYTE: readonly AckLevel[] = ['none', 'received', 'durable'];
+
+export function isAckLevel(v: unknown): v is AckLevel {
+  return typeof v === 'string' && Object.hasOwn(Acks, v);
+}
 
 /** `writePartition` value that lets the broker choose the write partition. */
 export const ANY_WRITE_PARTITION = 0xffffffff;
@@ -133,30 +146,19 @@ export interface MetadataResponse {
 }
 
 /**
- * One chunk as the producer encoded it (`encodeChunk`): its `ChunkMeta` without `length` (the
- * data's length) and `producerId` (the request's), plus the stored bytes. The broker checks
- * `crc32` (CRC-32 of `data`) and appends `data` to the batch unchanged; it never decompresses it.
+ * One chunk as the producer encoded it (`encodeChunk`): the stored bytes and their `ChunkMeta`.
+ * On the wire the meta travels without `length` (the data's length) and `producerId` (the
+ * request's); the encoder checks both agree, the decoder fills them in. The broker checks
+ * `meta.crc32` and appends `bytes` to the batch unchanged; it never decompresses them.
  */
-export interface ProduceChunk {
-  codec: number;
-  messageCount: number;
-  uncompressedLength: number;
-  /** CRC-32 (zlib polynomial) of `data`, unsigned. */
-  crc32: number;
-  /** Producer sequence number of the chunk's first message. */
-  baseSequence: number;
-  /** Smallest and largest message timestamp in the chunk, ms since the epoch (both 0 when empty). */
-  minTimestamp: number;
-  maxTimestamp: number;
-  data: Buffer;
-}
+export type ProduceChunk = EncodedChunk;
 
 export interface ProduceRequest {
   topic: string;
   /** Target write partition, or `ANY_WRITE_PARTITION` to let the broker choose. */
   writePartition: number;
-  acks: Acks;
-  /** Producer identity, written into every chunk's index entry. */
+  acks: AckLevel;
+  /** Producer identity, written into every chunk's index entry; equals every chunk's `meta.producerId`. */
   producerId: number;
   /** The broker answers REQUEST_TIMED_OUT when the ack is not ready after this long; 0 = no limit. */
   timeoutMs: number;
@@ -540,30 +542,42 @@ const codecs: { [K in ApiKey]: Codecs<K> } = {
   [ApiKey.Produce]: {
     request: {
       write: (w, v) => {
-        if (v.acks !== 0 && v.acks !== 1 && v.acks !== 2)
-          throw new ProtocolError(`acks must be 0, 1 or 2, got ${v.acks}`);
+        if (!isAckLevel(v.acks)) {
+          throw new ProtocolError(`acks must be none, received or durable, got ${JSON.stringify(v.acks)}`);
+        }
         w.str16(v.topic, 'topic')
           .u32(v.writePartition, 'writePartition')
-          .u8(v.acks, 'acks')
+          .u8(Acks[v.acks], 'acks')
           .u64(v.producerId, 'producerId')
           .u32(v.timeoutMs, 'timeoutMs')
           .u32(v.chunks.length, 'chunks.count');
-        for (const c of v.chunks) {
-          w.u8(c.codec, 'codec')
-            .u32(c.messageCount, 'messageCount')
-            .u32(c.uncompressedLength, 'uncompressedLength')
-            .u32(c.crc32, 'crc32')
-            .u64(c.baseSequence, 'baseSequence')
-            .i64(c.minTimestamp, 'minTimestamp')
-            .i64(c.maxTimestamp, 'maxTimestamp')
-            .bytes32(c.data, 'data');
-        }
+        v.chunks.forEach(({ bytes, meta }, i) => {
+          if (meta.length !== bytes.length) {
+            throw new ProtocolError(
+              `chunks[${i}]: meta.length is ${meta.length}, the data has ${bytes.length} bytes`,
+            );
+          }
+          if (meta.producerId !== v.producerId) {
+            throw new ProtocolError(
+              `chunks[${i}]: meta.producerId is ${meta.producerId}, the request's producerId is ${v.producerId}`,
+            );
+          }
+          w.u8(meta.codec, 'codec')
+            .u32(meta.messageCount, 'messageCount')
+            .u32(meta.uncompressedLength, 'uncompressedLength')
+            .u32(meta.crc32, 'crc32')
+            .u64(meta.baseSequence, 'baseSequence')
+            .i64(meta.minTimestamp, 'minTimestamp')
+            .i64(meta.maxTimestamp, 'maxTimestamp')
+            .bytes32(bytes, 'data');
+        });
       },
       read: (r) => {
         const topic = r.str16('topic');
         const writePartition = r.u32('writePartition');
-        const acks = r.u8('acks');
-        if (acks > 2) throw new ProtocolError(`acks must be 0, 1 or 2, got ${acks}`);
+        const ackByte = r.u8('acks');
+        const acks = ACK_LEVEL_OF_BYTE[ackByte];
+        if (acks === undefined) throw new ProtocolError(`acks must be 0, 1 or 2, got ${ackByte}`);
         const producerId = r.u64('producerId');
         const timeoutMs = r.u32('timeoutMs');
         const n = r.count('chunks', CHUNK_FIXED_BYTES);
@@ -576,19 +590,21 @@ const codecs: { [K in ApiKey]: Codecs<K> } = {
           const baseSequence = r.u64('baseSequence');
           const minTimestamp = r.i64('minTimestamp');
           const maxTimestamp = r.i64('maxTimestamp');
-          const data = r.bytes32('data');
-          chunks.push({
+          const bytes = r.bytes32('data');
+          const meta: ChunkMeta = {
             codec,
+            length: bytes.length,
             messageCount,
             uncompressedLength,
             crc32,
+            producerId,
             baseSequence,
             minTimestamp,
             maxTimestamp,
-            data,
-          });
+          };
+          chunks.push({ bytes, meta });
         }
-        return { topic, writePartition, acks: acks as Acks, producerId, timeoutMs, chunks };
+        return { topic, writePartition, acks, producerId, timeoutMs, chunks };
       },
     },
     response: {

@@ -80,29 +80,37 @@ const samples: { [K in ApiKey]: { req: RequestTypes[K]; res: ResponseTypes[K] } 
     req: {
       topic: 'logs',
       writePartition: ANY_WRITE_PARTITION,
-      acks: 2,
+      acks: 'durable',
       producerId: 2 ** 40 + 5,
       timeoutMs: 30_000,
       chunks: [
         {
-          codec: 2,
-          messageCount: 3,
-          uncompressedLength: 100,
-          crc32: crc32(big),
-          baseSequence: 10,
-          minTimestamp: 5,
-          maxTimestamp: 9,
-          data: big,
+          meta: {
+            codec: 2,
+            length: big.length,
+            messageCount: 3,
+            uncompressedLength: 100,
+            crc32: crc32(big),
+            producerId: 2 ** 40 + 5,
+            baseSequence: 10,
+            minTimestamp: 5,
+            maxTimestamp: 9,
+          },
+          bytes: big,
         },
         {
-          codec: 0,
-          messageCount: 0,
-          uncompressedLength: 0,
-          crc32: 0,
-          baseSequence: 13,
-          minTimestamp: 0,
-          maxTimestamp: 0,
-          data: Buffer.alloc(0),
+          meta: {
+            codec: 0,
+            length: 0,
+            messageCount: 0,
+            uncompressedLength: 0,
+            crc32: 0,
+            producerId: 2 ** 40 + 5,
+            baseSequence: 13,
+            minTimestamp: 0,
+            maxTimestamp: 0,
+          },
+          bytes: Buffer.alloc(0),
         },
       ],
     },
@@ -189,6 +197,23 @@ describe('protocol round trips', () => {
     });
   }
 
+  it('a produce chunk whose meta disagrees with its bytes or the request is not encoded', () => {
+    const req = samples[ApiKey.Produce].req;
+    const [first, ...rest] = req.chunks;
+    const withMeta = (meta: Partial<(typeof req.chunks)[number]['meta']>) => ({
+      ...req,
+      chunks: [{ bytes: first!.bytes, meta: { ...first!.meta, ...meta } }, ...rest],
+    });
+    assert.throws(
+      () => encodeRequest(ApiKey.Produce, 1, 1, withMeta({ length: 1 })),
+      /chunks\[0\]: meta.length is 1/,
+    );
+    assert.throws(
+      () => encodeRequest(ApiKey.Produce, 1, 1, withMeta({ producerId: 3 })),
+      /chunks\[0\]: meta.producerId is 3, the request's producerId is/,
+    );
+  });
+
   it('produce chunk data is referenced, not copied, when encoding and decoding', () => {
     const parts = encodeRequest(ApiKey.Produce, 1, 1, samples[ApiKey.Produce].req);
     assert.ok(parts.includes(big), 'the chunk buffer itself is one of the parts');
@@ -197,7 +222,7 @@ describe('protocol round trips', () => {
     const req = decodeRequest(header, body);
     assert.equal(req.apiKey, ApiKey.Produce);
     if (req.apiKey !== ApiKey.Produce) return;
-    const data = req.body.chunks[0]!.data;
+    const data = req.body.chunks[0]!.bytes;
     assert.equal(data.buffer, frame.buffer, 'decoded chunk data is a view of the frame');
     assert.deepEqual(data, big);
   });
@@ -239,7 +264,7 @@ describe('protocol round trips', () => {
       /version 9/,
     );
     assert.throws(
-      () => encodeRequest(ApiKey.Produce, 1, 1, { ...samples[ApiKey.Produce].req, acks: 3 as 2 }),
+      () => encodeRequest(ApiKey.Produce, 1, 1, { ...samples[ApiKey.Produce].req, acks: 'all' as 'durable' }),
       /acks/,
     );
     assert.throws(() => encodeRequest(ApiKey.Metadata, 1, 1, { topics: ['x'.repeat(70_000)] }), /65535/);
@@ -347,31 +372,36 @@ describe('protocol decoders reject malformed input', () => {
   });
 
   it('property: produce requests round-trip', () => {
-    const chunk = fc.record(
-      {
-        codec: fc.integer({ min: 0, max: 255 }),
-        messageCount: fc.nat(),
-        uncompressedLength: fc.nat(),
-        crc32: fc.nat(),
-        baseSequence: fc.maxSafeNat(),
-        minTimestamp: fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }),
-        maxTimestamp: fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }),
-        data: fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)),
-      },
-      { noNullPrototype: true },
-    );
-    fc.assert(
-      fc.property(
-        fc.record(
+    const chunk = (producerId: number) =>
+      fc
+        .record(
           {
-            topic: fc.string({ maxLength: 50 }),
-            writePartition: fc.nat(),
-            acks: fc.constantFrom(0 as const, 1 as const, 2 as const),
-            producerId: fc.maxSafeNat(),
-            timeoutMs: fc.nat(),
-            chunks: fc.array(chunk, { maxLength: 5 }),
+            codec: fc.integer({ min: 0, max: 255 }),
+            messageCount: fc.nat(),
+            uncompressedLength: fc.nat(),
+            crc32: fc.nat(),
+            baseSequence: fc.maxSafeNat(),
+            minTimestamp: fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }),
+            maxTimestamp: fc.integer({ min: -(2 ** 53) + 1, max: 2 ** 53 - 1 }),
+            data: fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)),
           },
           { noNullPrototype: true },
+        )
+        .map(({ data, ...meta }) => ({ bytes: data, meta: { ...meta, length: data.length, producerId } }));
+    fc.assert(
+      fc.property(
+        fc.maxSafeNat().chain((producerId) =>
+          fc.record(
+            {
+              topic: fc.string({ maxLength: 50 }),
+              writePartition: fc.nat(),
+              acks: fc.constantFrom('none' as const, 'received' as const, 'durable' as const),
+              producerId: fc.constant(producerId),
+              timeoutMs: fc.nat(),
+              chunks: fc.array(chunk(producerId), { maxLength: 5 }),
+            },
+            { noNullPrototype: true },
+          ),
         ),
         (req) => {
           assert.deepEqual(roundTripRequest(ApiKey.Produce, req), req);

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { serviceEnv } from '@barge/testkit';
+import { randomId, serviceEnv } from '@barge/testkit';
 import { Kafka, logLevel } from 'kafkajs';
 import type { KafkaPointerQueueOptions } from '../options.js';
 
@@ -10,14 +9,9 @@ export function kafkaBrokers(): string[] {
     .map((s) => s.trim());
 }
 
-/** A random name of [a-z0-9-]. */
-export function rid(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-}
-
 /** Queue options for tests: short timeouts, random topic and group prefixes, quiet kafkajs. */
 export function testOptions(brokers: string[], overrides: Partial<KafkaPointerQueueOptions> = {}) {
-  const run = rid('t');
+  const run = randomId('t');
   return {
     brokers,
     clientId: 'barge-test',

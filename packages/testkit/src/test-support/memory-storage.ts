@@ -1,7 +1,9 @@
 /**
  * An in-memory `ObjectStorage` used only to test the contract suite itself: the reference
  * implementation must pass it, and each mutant (one deliberate, realistic bug) must fail it.
- * Not exported from the package: adapters are tested against real backends.
+ * Like every adapter it leaves the contract's preamble to core's guard; the mutants of that
+ * preamble are `BrokenGuard`'s. Not exported from the package: adapters are tested against real
+ * backends.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import {
@@ -14,9 +16,7 @@ import {
   type ObjectStorage,
   type PutOptions,
   type PutResult,
-  validateKey,
-  validatePrefix,
-  validateRange,
+  type StorageCapabilities,
 } from '@barge/core';
 
 export const MUTANTS = [
@@ -52,6 +52,25 @@ export const MUTANTS = [
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
+/** The mutants of the contract's preamble (core's guard), made by `BrokenGuard`. */
+export const GUARD_MUTANTS = [
+  'no-prefix-validation',
+  'negative-offset-clamped',
+  'missing-empty-range',
+  'lazy-delete-validation',
+  'no-key-validation',
+  'key-length-in-chars',
+  'sync-throw',
+  'close-throws-twice',
+] as const satisfies readonly Mutant[];
+export type GuardMutant = (typeof GUARD_MUTANTS)[number];
+/** The mutants of the adapter's own work, made by `MemoryStorage`. */
+export type StoreMutant = Exclude<Mutant, GuardMutant>;
+
+export function isGuardMutant(m: Mutant): m is GuardMutant {
+  return (GUARD_MUTANTS as readonly Mutant[]).includes(m);
+}
+
 interface Entry {
   data: Buffer;
   etag: string;
@@ -61,25 +80,23 @@ interface Entry {
 const utf8 = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 let etagCounter = 0;
 
+/** Deletes are split at 1000 keys, so the suite's bulk delete exercises the guard's splitting. */
+const MEMORY_CAPABILITIES: StorageCapabilities = Object.freeze({
+  etag: true,
+  nestedKeys: true,
+  maxDeleteBatch: 1000,
+});
+
 export class MemoryStorage implements ObjectStorage {
   readonly adapter = 'memory';
   readonly location = 'memory';
+  readonly capabilities = MEMORY_CAPABILITIES;
   private readonly objects = new Map<string, Entry>();
-  private closed = 0;
 
-  constructor(private readonly mutant?: Mutant) {}
+  constructor(private readonly mutant?: StoreMutant) {}
 
-  private is(m: Mutant): boolean {
+  private is(m: StoreMutant): boolean {
     return this.mutant === m;
-  }
-
-  private checkKey(key: string): void {
-    if (this.is('no-key-validation')) return;
-    if (this.is('key-length-in-chars') && typeof key === 'string' && key.length <= 1024) {
-      validateKey(Buffer.byteLength(key) > 1024 ? 'x' : key);
-      return;
-    }
-    validateKey(key);
   }
 
   private notFound(key: string): Error {
@@ -98,7 +115,6 @@ export class MemoryStorage implements ObjectStorage {
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
-    this.checkKey(key);
     const signal = this.is('ignore-abort') ? undefined : options.signal;
     signal?.throwIfAborted();
     let parts = bodyParts(body);
@@ -124,27 +140,13 @@ export class MemoryStorage implements ObjectStorage {
     return { size: data.length, etag };
   }
 
-  get(key: string): Promise<Buffer> {
-    if (this.is('sync-throw')) this.checkKey(key);
-    return this.getAsync(key);
-  }
-
-  private async getAsync(key: string): Promise<Buffer> {
-    this.checkKey(key);
+  async get(key: string): Promise<Buffer> {
     await yieldToLoop();
     const data = this.entry(key).data;
     return this.is('shared-result-buffer') ? data : Buffer.from(data);
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    this.checkKey(key);
-    if (this.is('negative-offset-clamped')) {
-      offset = Math.max(0, offset || 0);
-      length = Math.max(0, length || 0);
-    } else {
-      validateRange(offset, length);
-    }
-    if (this.is('missing-empty-range') && length === 0) return Buffer.alloc(0);
     await yieldToLoop();
     const data = this.entry(key).data;
     if (this.is('range-past-end-throws') && offset >= data.length && data.length > 0) {
@@ -158,23 +160,24 @@ export class MemoryStorage implements ObjectStorage {
   }
 
   async head(key: string): Promise<ObjectInfo> {
-    this.checkKey(key);
     await yieldToLoop();
     const e = this.entry(key);
     return { key, size: e.data.length, etag: e.etag, lastModified: e.lastModified };
   }
 
   async delete(keys: readonly string[]): Promise<void> {
-    if (!this.is('lazy-delete-validation')) for (const k of keys) this.checkKey(k);
+    if (keys.length === 0 || keys.length > this.capabilities.maxDeleteBatch) {
+      throw new Error(
+        `the guard passed ${keys.length} keys to delete; it must split them into 1..${this.capabilities.maxDeleteBatch}`,
+      );
+    }
     await yieldToLoop();
     for (const k of keys) {
-      if (this.is('lazy-delete-validation')) this.checkKey(k);
       if (!this.objects.delete(k) && this.is('delete-missing-throws')) throw this.notFound(k);
     }
   }
 
   async listPage(prefix: string, options: ListOptions = {}): Promise<ListPage> {
-    if (!this.is('no-prefix-validation')) validatePrefix(prefix);
     const limit = options.limit ?? 1000;
     await yieldToLoop();
     let match = (k: string) => k.startsWith(prefix);
@@ -217,8 +220,5 @@ export class MemoryStorage implements ObjectStorage {
     return { objects, nextStartAfter };
   }
 
-  async close(): Promise<void> {
-    this.closed++;
-    if (this.closed > 1 && this.is('close-throws-twice')) throw new Error('already closed');
-  }
+  async close(): Promise<void> {}
 }

@@ -1,19 +1,16 @@
 import {
-  ApiKey,
   BatchBuilder,
   type BatchPointer,
   batchHeaderLength,
   batchPointer,
   type ChunkMeta,
-  type ErrorCode,
-  encodeErrorResponse,
-  encodeResponse,
-  errorCodeName,
+  ErrorCode,
   errorMessage,
+  hasErrorCode,
   isRetryable,
-  NotFoundError,
   type ObjectStorage,
   type PointerQueue,
+  type ProduceChunk,
   type PublishedPointer,
 } from '@barge/core';
 import type { Logger } from 'pino';
@@ -27,46 +24,22 @@ import type { SequenceAllocator } from './sequences.js';
 import type { TopicRegistry } from './topics.js';
 import { UploadFailedError, type UploadPipeline } from './upload.js';
 
-/** Where a produce response goes: the connection that sent the request. */
-export interface ResponseSink {
-  send(frame: Buffer | readonly Buffer[]): void;
-}
+/** Where a durable append ended: its batch is stored and its pointer published, or it failed. */
+export type DurableOutcome =
+  | {
+      readonly stored: true;
+      readonly sequence: number;
+      readonly readPartition: number;
+      readonly offset: number;
+    }
+  | { readonly stored: false; readonly code: ErrorCode; readonly message: string };
 
-/** A produce request waiting for its ack (acks = received or durable). */
-export interface PendingAck {
-  sink: ResponseSink;
-  correlationId: number;
-  apiVersion: number;
-  durable: boolean;
-  writePartition: number;
-  firstChunkIndex: number;
-  firstMessageIndex: number;
-  done: boolean;
-  timer?: NodeJS.Timeout | undefined;
-}
-
-export function sendAck(a: PendingAck, r: { sequence: number; readPartition: number; offset: number }): void {
-  if (a.done) return;
-  a.done = true;
-  clearTimeout(a.timer);
-  a.sink.send(
-    encodeResponse(ApiKey.Produce, a.apiVersion, a.correlationId, {
-      writePartition: a.writePartition,
-      sequence: r.sequence,
-      firstChunkIndex: a.firstChunkIndex,
-      firstMessageIndex: a.firstMessageIndex,
-      readPartition: r.readPartition,
-      offset: r.offset,
-    }),
-  );
-}
-
-export function sendNack(a: PendingAck, code: ErrorCode, message: string, metrics?: BrokerMetrics): void {
-  if (a.done) return;
-  a.done = true;
-  clearTimeout(a.timer);
-  metrics?.requestErrors.inc({ error: errorCodeName(code) });
-  a.sink.send(encodeErrorResponse(a.correlationId, code, message));
+/** Where one request's chunks landed in the open batch. */
+export interface Appended {
+  readonly firstChunkIndex: number;
+  readonly firstMessageIndex: number;
+  /** Settles when the batch is stored and published or has failed; only for durable appends. */
+  readonly durable: Promise<DurableOutcome> | undefined;
 }
 
 /** What every partition writer shares. */
@@ -100,7 +73,8 @@ interface Batch {
   metas: ChunkMeta[];
   payload: number;
   messages: number;
-  acks: PendingAck[];
+  /** Durable appends waiting for this batch to be published. */
+  waiters: ((outcome: DurableOutcome) => void)[];
   state: BatchState;
   sequence: number;
   pointer?: BatchPointer | undefined;
@@ -146,15 +120,10 @@ export class PartitionWriter {
 
   /**
    * Appends one request's chunks (validated by the caller) to the open batch; all of them land
-   * in the same batch. Returns where they landed. `ack` is kept for a durable ack.
+   * in the same batch. With `durable`, the result carries a promise that settles (never rejects)
+   * when the batch is stored and its pointer published, or has failed.
    */
-  append(
-    chunks: readonly Buffer[],
-    metas: readonly ChunkMeta[],
-    messages: number,
-    bytes: number,
-    ack: PendingAck | undefined,
-  ): { firstChunkIndex: number; firstMessageIndex: number } {
+  append(chunks: readonly ProduceChunk[], messages: number, bytes: number, durable: boolean): Appended {
     const settings = this.ctx.topics.get(this.topic)?.batch;
     const maxBytes = settings?.maxBytes ?? 8 * 1024 * 1024;
     const maxMessages = settings?.maxMessages ?? 100_000;
@@ -167,28 +136,27 @@ export class PartitionWriter {
     }
     b = this.#open;
     if (!b) {
-      b = { chunks: [], metas: [], payload: 0, messages: 0, acks: [], state: 'open', sequence: -1 };
+      b = { chunks: [], metas: [], payload: 0, messages: 0, waiters: [], state: 'open', sequence: -1 };
       this.#open = b;
       this.#timer = setTimeout(() => this.#close('delay'), maxDelayMs);
     }
     const firstChunkIndex = b.chunks.length;
     const firstMessageIndex = b.messages;
-    for (let i = 0; i < chunks.length; i++) {
-      b.chunks.push(chunks[i]!);
-      b.metas.push(metas[i]!);
+    for (const c of chunks) {
+      b.chunks.push(c.bytes);
+      b.metas.push(c.meta);
     }
     b.payload += bytes;
     b.messages += messages;
     this.ctx.budget.acquire(bytes);
     this.ctx.metrics.inFlightBytes.set(this.ctx.budget.used);
-    if (ack) {
-      ack.firstChunkIndex = firstChunkIndex;
-      ack.firstMessageIndex = firstMessageIndex;
-      b.acks.push(ack);
-    }
+    const open = b;
+    const outcome = durable
+      ? new Promise<DurableOutcome>((resolve) => open.waiters.push(resolve))
+      : undefined;
     if (batchHeaderLength(this.#topicBytes, b.chunks.length) + b.payload >= maxBytes) this.#close('bytes');
     else if (b.messages >= maxMessages) this.#close('messages');
-    return { firstChunkIndex, firstMessageIndex };
+    return { firstChunkIndex, firstMessageIndex, durable: outcome };
   }
 
   /** Closes the open batch now (shutdown, or tests). */
@@ -299,7 +267,8 @@ export class PartitionWriter {
     b.state = 'failed';
     b.chunks = [];
     this.ctx.metrics.batchesFailed.inc({ stage });
-    for (const a of b.acks) sendNack(a, code, message, this.ctx.metrics);
+    const outcome: DurableOutcome = { stored: false, code, message };
+    for (const settle of b.waiters) settle(outcome);
     this.#release(b);
   }
 
@@ -338,13 +307,14 @@ export class PartitionWriter {
           ready.forEach((b, i) => {
             const at = published[i];
             b.state = 'done';
-            for (const a of b.acks) {
-              sendAck(a, {
-                sequence: b.sequence,
-                readPartition: at?.partition ?? -1,
-                offset: at?.offset ?? -1,
-              });
-            }
+            const outcome: DurableOutcome = at
+              ? { stored: true, sequence: b.sequence, readPartition: at.partition, offset: at.offset }
+              : {
+                  stored: false,
+                  code: ErrorCode.UNKNOWN_SERVER_ERROR,
+                  message: `the pointer queue returned no position for batch ${b.sequence}`,
+                };
+            for (const settle of b.waiters) settle(outcome);
             this.#release(b);
           });
         }
@@ -396,7 +366,7 @@ export class PartitionWriter {
       // The pointer topic vanished (e.g. Kafka restarted without its data) although the topic is
       // in our registry: check it again (ensureTopic re-creates it) at the next attempt, within
       // the same retry budget. A topic unknown to the registry stays a final UNKNOWN_TOPIC.
-      const topicMissing = error instanceof NotFoundError && topic !== undefined;
+      const topicMissing = hasErrorCode(error, 'NOT_FOUND') && topic !== undefined;
       if (topicMissing) {
         this.ctx.topics.forgetPointerTopic(this.topic, checked);
         if (attempt === 0 || attempt % 10 === 0) {
@@ -430,7 +400,7 @@ export class PartitionWriter {
       }
       if (attempt === 0 || attempt % 10 === 0) {
         this.ctx.log.error(
-          { ...fields, heldAcks: batches.reduce((n, b) => n + b.acks.length, 0) },
+          { ...fields, heldAcks: batches.reduce((n, b) => n + b.waiters.length, 0) },
           'pointer queue unavailable; holding durable acks and retrying',
         );
       }

@@ -10,7 +10,6 @@ import {
   type RequestHeader,
 } from '@barge/core';
 import type { Logger } from 'pino';
-import type { ResponseSink } from './partition.js';
 
 export interface ConnectionHost {
   log: Logger;
@@ -28,20 +27,16 @@ let nextConnectionId = 0;
  * stop and restart reading the socket (back-pressure). Protocol problems are logged once per
  * connection (later ones at debug level).
  */
-export class Connection implements ResponseSink {
+export class Connection {
   readonly id = ++nextConnectionId;
   readonly remote: string;
   readonly decoder: FrameDecoder;
   readonly log: Logger;
-  /** Set once the connection sent a produce request: only producers are paused by back-pressure. */
-  producer = false;
   /** Why reading is paused: the broker's byte budget, and/or responses the client is not reading. */
   readonly #pausedFor = new Set<'budget' | 'writes'>();
   readonly #maxWriteBacklog: number;
   #closed = false;
   #problemLogged = false;
-  /** A produce request waiting for an async step; later produce requests queue behind it. */
-  produceChain: Promise<void> | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -66,7 +61,7 @@ export class Connection implements ResponseSink {
     return this.#closed || this.socket.destroyed;
   }
 
-  /** True while reading is paused by the broker's byte budget (back-pressure). */
+  /** True while reading is paused by the broker's byte budget (back-pressure, see `Backpressure`). */
   get paused(): boolean {
     return this.#pausedFor.has('budget');
   }

@@ -1,0 +1,212 @@
+import {
+  ANY_WRITE_PARTITION,
+  ApiKey,
+  crc32,
+  ErrorCode,
+  encodeErrorResponse,
+  encodeResponse,
+  errorCodeName,
+  errorMessage,
+  isCodecId,
+  type ProduceRequest,
+  type TopicConfig,
+  validateChunkMeta,
+} from '@barge/core';
+import type { Backpressure } from '../backpressure.js';
+import type { BrokerMetrics } from '../metrics.js';
+import type { Appended, DurableOutcome } from '../partition-writer.js';
+import type { Connection } from '../server/connection.js';
+import { checkTopicName, type TopicRegistry } from '../topics.js';
+import type { PartitionWriters } from '../writers.js';
+
+export interface ProduceHandlerDeps {
+  topics: TopicRegistry;
+  writers: PartitionWriters;
+  backpressure: Backpressure;
+  metrics: BrokerMetrics;
+  maxMessagesPerRequest: number;
+  /** True once the broker is shutting down: produce requests are refused. */
+  stopping(): boolean;
+  countError(code: ErrorCode): void;
+}
+
+/** One produce request as it arrived, and how to answer it. */
+interface Intake {
+  conn: Connection;
+  correlationId: number;
+  apiVersion: number;
+  req: ProduceRequest;
+}
+
+/**
+ * Produce intake: checks a request (topic, write partition, limits, codecs, chunk metadata and
+ * CRC-32 of every chunk, without opening it), appends its chunks to the write partition's open
+ * batch, and answers it at its ack level. The only part of the broker that writes Produce
+ * responses.
+ */
+export class ProduceHandler {
+  /** Per connection: a request waiting for topic metadata; later ones queue behind it (order). */
+  readonly #waiting = new WeakMap<Connection, Promise<void>>();
+
+  constructor(private readonly deps: ProduceHandlerDeps) {}
+
+  handle(conn: Connection, correlationId: number, apiVersion: number, req: ProduceRequest): void {
+    const intake: Intake = { conn, correlationId, apiVersion, req };
+    const earlier = this.#waiting.get(conn);
+    const step = earlier ? earlier.then(() => this.#take(intake)) : this.#take(intake);
+    if (!step) return;
+    const chain: Promise<void> = step.finally(() => {
+      if (this.#waiting.get(conn) === chain) this.#waiting.delete(conn);
+    });
+    this.#waiting.set(conn, chain);
+  }
+
+  /** Takes the request in; returns a promise only when it has to wait for topic metadata. */
+  #take(intake: Intake): Promise<void> | undefined {
+    const { req } = intake;
+    if (this.deps.stopping())
+      return this.#fail(intake, ErrorCode.SHUTTING_DOWN, 'the broker is shutting down');
+    const topic = this.deps.topics.get(req.topic);
+    if (topic) return this.#append(intake, topic);
+    try {
+      checkTopicName(req.topic);
+    } catch (e) {
+      return this.#fail(intake, ErrorCode.INVALID_TOPIC, errorMessage(e));
+    }
+    return this.deps.topics.refresh(req.topic).then(
+      (t) => {
+        if (t) this.#append(intake, t);
+        else this.#fail(intake, ErrorCode.UNKNOWN_TOPIC, `topic ${JSON.stringify(req.topic)} does not exist`);
+      },
+      (e: unknown) =>
+        this.#fail(intake, ErrorCode.STORAGE_UNAVAILABLE, `cannot read topic metadata: ${errorMessage(e)}`),
+    );
+  }
+
+  #append(intake: Intake, topic: TopicConfig): undefined {
+    const { req, conn } = intake;
+    if (this.deps.stopping())
+      return this.#fail(intake, ErrorCode.SHUTTING_DOWN, 'the broker is shutting down');
+    const problem = this.#check(req, topic);
+    if (problem) return this.#fail(intake, problem.code, problem.message);
+    const wp =
+      req.writePartition === ANY_WRITE_PARTITION
+        ? this.deps.writers.nextRoundRobin(topic)
+        : req.writePartition;
+    let messages = 0;
+    let bytes = 0;
+    for (const c of req.chunks) {
+      messages += c.meta.messageCount;
+      bytes += c.bytes.length;
+    }
+    this.deps.metrics.produceRequests.inc({ topic: topic.name });
+    this.deps.metrics.produceBytes.inc({ topic: topic.name }, bytes);
+    this.deps.metrics.produceMessages.inc({ topic: topic.name }, messages);
+    const appended = this.deps.writers
+      .get(topic.name, wp)
+      .append(req.chunks, messages, bytes, req.acks === 'durable');
+    this.#answer(intake, wp, appended);
+    this.deps.backpressure.produced(conn);
+    return undefined;
+  }
+
+  /** The first thing wrong with the request, or undefined. */
+  #check(req: ProduceRequest, topic: TopicConfig): { code: ErrorCode; message: string } | undefined {
+    if (req.chunks.length === 0) {
+      return { code: ErrorCode.INVALID_REQUEST, message: 'a produce request needs at least one chunk' };
+    }
+    const wp = req.writePartition;
+    if (wp !== ANY_WRITE_PARTITION && wp >= topic.writePartitions) {
+      return {
+        code: ErrorCode.INVALID_PARTITION,
+        message: `topic ${topic.name} has ${topic.writePartitions} write partitions; there is no write partition ${wp}`,
+      };
+    }
+    let messages = 0;
+    for (const c of req.chunks) messages += c.meta.messageCount;
+    const max = this.deps.maxMessagesPerRequest;
+    if (messages > max) {
+      return {
+        code: ErrorCode.TOO_MANY_MESSAGES,
+        message: `${messages} messages in one request; at most ${max} are allowed`,
+      };
+    }
+    const refusal = this.deps.backpressure.refusal();
+    if (refusal) return { code: ErrorCode.THROTTLED, message: refusal };
+    for (let i = 0; i < req.chunks.length; i++) {
+      const { bytes, meta } = req.chunks[i]!;
+      if (!isCodecId(meta.codec)) {
+        return { code: ErrorCode.UNSUPPORTED_CODEC, message: `chunk ${i}: unknown codec id ${meta.codec}` };
+      }
+      try {
+        validateChunkMeta(meta, `chunk ${i}`);
+      } catch (e) {
+        return { code: ErrorCode.INVALID_REQUEST, message: errorMessage(e) };
+      }
+      const actual = crc32(bytes);
+      if (actual !== meta.crc32) {
+        return {
+          code: ErrorCode.CORRUPT_CHUNK,
+          message: `chunk ${i}: CRC-32 of the bytes is ${hex8(actual)}, the request says ${hex8(meta.crc32)}`,
+        };
+      }
+    }
+    return undefined;
+  }
+
+  /** Answers at the request's ack level: now (received), when the batch is published (durable), or never (none). */
+  #answer(intake: Intake, writePartition: number, appended: Appended): void {
+    const { req } = intake;
+    if (req.acks === 'none') return;
+    const success = (at: { sequence: number; readPartition: number; offset: number }) =>
+      intake.conn.send(
+        encodeResponse(ApiKey.Produce, intake.apiVersion, intake.correlationId, {
+          writePartition,
+          firstChunkIndex: appended.firstChunkIndex,
+          firstMessageIndex: appended.firstMessageIndex,
+          ...at,
+        }),
+      );
+    if (req.acks === 'received' || !appended.durable) {
+      success({ sequence: -1, readPartition: -1, offset: -1 });
+      return;
+    }
+    let answered = false;
+    const timer =
+      req.timeoutMs > 0
+        ? setTimeout(() => {
+            answered = true;
+            this.#reply(
+              intake,
+              ErrorCode.REQUEST_TIMED_OUT,
+              `not durable within ${req.timeoutMs} ms; the data may still be stored`,
+            );
+          }, req.timeoutMs).unref()
+        : undefined;
+    void appended.durable.then((outcome: DurableOutcome) => {
+      clearTimeout(timer);
+      if (answered) return;
+      if (outcome.stored) success(outcome);
+      else this.#reply(intake, outcome.code, outcome.message);
+    });
+  }
+
+  #fail(intake: Intake, code: ErrorCode, message: string): undefined {
+    if (intake.req.acks === 'none') {
+      this.deps.countError(code);
+      intake.conn.problem('produce request (acks=none) rejected', { error: errorCodeName(code), message });
+      return undefined;
+    }
+    this.#reply(intake, code, message);
+    return undefined;
+  }
+
+  #reply(intake: Intake, code: ErrorCode, message: string): void {
+    this.deps.countError(code);
+    intake.conn.send(encodeErrorResponse(intake.correlationId, code, message));
+  }
+}
+
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
+}

@@ -1,0 +1,10 @@
+import { ApiKey } from '@barge/core';
+import type { ReadProxy } from '../read-proxy.js';
+import type { HandlerTable } from './types.js';
+
+/** The read proxy: batch objects (or byte ranges of them) for consumers without storage credentials. */
+export function readHandlers(proxy: ReadProxy): HandlerTable {
+  return {
+    [ApiKey.ReadObject]: (_conn, body) => proxy.read(body),
+  };
+}

@@ -1,0 +1,56 @@
+import { createServer, type Server } from 'node:http';
+import { errorMessage } from '@barge/core';
+import type { Registry } from 'prom-client';
+import { type HostPort, listenOn } from './listen.js';
+
+export type HealthStatus = 'ok' | 'starting' | 'stopping';
+
+/** The admin endpoint: `GET /health` (200 when serving, 503 otherwise) and `GET /metrics` (Prometheus). */
+export class AdminServer {
+  readonly #server: Server;
+  #address: HostPort | undefined;
+
+  constructor(
+    private readonly health: () => HealthStatus,
+    private readonly registry: Registry,
+  ) {
+    this.#server = createServer((req, res) => {
+      const url = (req.url ?? '/').split('?')[0];
+      if (req.method === 'GET' && url === '/health') {
+        const status = this.health();
+        res.writeHead(status === 'ok' ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ status }));
+        return;
+      }
+      if (req.method === 'GET' && url === '/metrics') {
+        this.registry.metrics().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': this.registry.contentType });
+            res.end(text);
+          },
+          (e: unknown) => {
+            res.writeHead(500);
+            res.end(errorMessage(e));
+          },
+        );
+        return;
+      }
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found: try /health or /metrics\n');
+    });
+  }
+
+  get address(): HostPort | undefined {
+    return this.#address;
+  }
+
+  async start(listen: string): Promise<void> {
+    this.#address = await listenOn(this.#server, listen);
+  }
+
+  async close(): Promise<void> {
+    if (!this.#server.listening) return;
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}

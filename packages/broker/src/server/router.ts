@@ -1,0 +1,100 @@
+import {
+  type AnyRequest,
+  ApiKey,
+  decodeRequest,
+  ErrorCode,
+  encodeErrorResponse,
+  encodeResponse,
+  errorMessage,
+  isApiKey,
+  type RequestHeader,
+  type ResponseTypes,
+  SUPPORTED_VERSIONS,
+  supportedVersionEntries,
+} from '@barge/core';
+import type { Logger } from 'pino';
+import { errorCodeOf } from '../errors.js';
+import type { ProduceHandler } from '../handlers/produce.js';
+import type { Handler, HandlerTable } from '../handlers/types.js';
+import type { Connection } from './connection.js';
+
+export interface RouterDeps {
+  brokerId: number;
+  handlers: HandlerTable;
+  produce: ProduceHandler;
+  log: Logger;
+  countError(code: ErrorCode): void;
+}
+
+/**
+ * Request dispatch: checks the api key and version, decodes the body, and hands it to its
+ * handler; turns what goes wrong into error responses (`docs/protocol.md` §7).
+ */
+export class RequestRouter {
+  constructor(private readonly deps: RouterDeps) {}
+
+  /** Handles one request frame; never throws. */
+  route(conn: Connection, header: RequestHeader, body: Buffer): void {
+    const { apiKey, apiVersion, correlationId } = header;
+    if (!isApiKey(apiKey)) {
+      conn.problem('unknown api key', { apiKey });
+      this.#reply(conn, correlationId, ErrorCode.UNKNOWN_API, `unknown api key ${apiKey}`);
+      return;
+    }
+    const range = SUPPORTED_VERSIONS[apiKey];
+    if (apiVersion < range.min || apiVersion > range.max) {
+      conn.problem('unsupported api version', { apiKey, apiVersion });
+      const message = `api ${apiKey} version ${apiVersion} is not supported (supported: ${range.min}-${range.max})`;
+      this.deps.countError(ErrorCode.UNSUPPORTED_VERSION);
+      const versions =
+        apiKey === ApiKey.ApiVersions
+          ? { brokerId: this.deps.brokerId, versions: supportedVersionEntries() }
+          : undefined;
+      conn.send(encodeErrorResponse(correlationId, ErrorCode.UNSUPPORTED_VERSION, message, versions));
+      return;
+    }
+    let req: AnyRequest;
+    try {
+      req = decodeRequest(header, body);
+    } catch (e) {
+      conn.problem('malformed request', { apiKey, err: errorMessage(e) });
+      // A produce request with acks=0 expects no response; its acks byte cannot be trusted here,
+      // so answer anyway: an unexpected error response is harmless to a well-behaved client.
+      this.#reply(conn, correlationId, ErrorCode.INVALID_REQUEST, `malformed request: ${errorMessage(e)}`);
+      return;
+    }
+    if (req.apiKey === ApiKey.Produce) {
+      this.deps.produce.handle(conn, correlationId, req.apiVersion, req.body);
+      return;
+    }
+    const handler = this.deps.handlers[req.apiKey] as Handler<ApiKey> | undefined;
+    if (!handler) {
+      this.#reply(conn, correlationId, ErrorCode.UNKNOWN_API, `api ${apiKey} is not served by this broker`);
+      return;
+    }
+    let result: Promise<ResponseTypes[ApiKey]> | ResponseTypes[ApiKey];
+    try {
+      result = handler(conn, req.body, req.apiVersion);
+    } catch (e) {
+      this.#replyError(conn, correlationId, apiKey, e);
+      return;
+    }
+    Promise.resolve(result).then(
+      (res) => conn.send(encodeResponse(apiKey, req.apiVersion, correlationId, res as never)),
+      (e: unknown) => this.#replyError(conn, correlationId, apiKey, e),
+    );
+  }
+
+  #replyError(conn: Connection, correlationId: number, apiKey: number, e: unknown): void {
+    const code = errorCodeOf(e);
+    if (code === ErrorCode.UNKNOWN_SERVER_ERROR) {
+      this.deps.log.error({ conn: conn.id, apiKey, err: errorMessage(e) }, 'request failed');
+    }
+    this.#reply(conn, correlationId, code, errorMessage(e));
+  }
+
+  #reply(conn: Connection, correlationId: number, code: ErrorCode, message: string): void {
+    this.deps.countError(code);
+    conn.send(encodeErrorResponse(correlationId, code, message));
+  }
+}

@@ -1,0 +1,243 @@
+import {
+  type CommitPosition,
+  CorruptDataError,
+  GroupRebalanceError,
+  isRetryable,
+  type PointerConsumer,
+  type PointerRecord,
+} from '@barge/core';
+import type { BatchReader } from './batch-reader.js';
+import type { ConsumerOptions } from './consumer-types.js';
+import type { Claim, PartitionCursor } from './partition-cursor.js';
+import { backoffMs, type ResolvedRetry, sleep, withRetry } from './retry.js';
+import type { Subscription, Subscriptions } from './subscriptions.js';
+import type { ConsumedMessage, PointerSource } from './types.js';
+
+/** Set by `disconnect`; a new one for every run or iteration. */
+export class StopSignal {
+  #requested = false;
+  #resolve!: () => void;
+  readonly stopped = new Promise<void>((resolve) => {
+    this.#resolve = resolve;
+  });
+
+  get requested(): boolean {
+    return this.#requested;
+  }
+
+  request(): void {
+    this.#requested = true;
+    this.#resolve();
+  }
+}
+
+/** A batch to deliver: the messages past the resume index and the seek-by-time filter. */
+export class FetchedBatch {
+  constructor(
+    readonly sub: Subscription,
+    readonly cursor: PartitionCursor,
+    readonly record: PointerRecord,
+    readonly claim: Claim,
+    readonly messages: readonly ConsumedMessage[],
+    private readonly stop: StopSignal,
+  ) {}
+
+  /** False once the consumer stops or the partition was sought, rewound or revoked since the fetch. */
+  isCurrent(): boolean {
+    return !this.stop.requested && this.cursor.isCurrent(this.claim.generation);
+  }
+
+  /** Heartbeats the group now (broker-served groups heartbeat on a timer anyway). */
+  async heartbeat(): Promise<void> {
+    const pc = this.sub.pc as (PointerConsumer & { heartbeat?: () => Promise<void> }) | undefined;
+    await pc?.heartbeat?.();
+  }
+
+  /** e.g. "topic/3 offset 17". */
+  get where(): string {
+    return `${this.sub.topic}/${this.record.partition} offset ${this.record.offset}`;
+  }
+}
+
+export type FetchOptions = Pick<
+  ConsumerOptions,
+  'maxPollRecords' | 'pollTimeoutMs' | 'prefetchBatches' | 'fromTime' | 'onCorruptBatch'
+>;
+
+export interface FetcherDeps {
+  readonly subscriptions: Subscriptions;
+  readonly source: PointerSource;
+  readonly reader: BatchReader;
+  readonly retry: ResolvedRetry;
+  readonly options: FetchOptions;
+  readonly stop: StopSignal;
+}
+
+interface ClaimedRecord {
+  readonly sub: Subscription;
+  readonly cursor: PartitionCursor;
+  readonly record: PointerRecord;
+  readonly claim: Claim;
+}
+
+type PollResult =
+  | { stop: true }
+  | { sub: Subscription; records: PointerRecord[] }
+  | { sub: Subscription; error: unknown };
+
+/**
+ * Polls every subscription's pointer consumer, claims the records through the partitions'
+ * cursors (looking up where newly owned partitions start) and loads their batches ahead.
+ */
+export class BatchFetcher {
+  readonly #deps: FetcherDeps;
+
+  constructor(deps: FetcherDeps) {
+    this.#deps = deps;
+  }
+
+  /** Batches ready for delivery, in offset order per partition, until the stop signal. */
+  async *batches(): AsyncGenerator<FetchedBatch, void, undefined> {
+    const { subscriptions, retry, stop } = this.#deps;
+    const polls = new Map<Subscription, Promise<PollResult>>();
+    const stopped = stop.stopped.then((): PollResult => ({ stop: true }));
+    let failures = 0;
+    try {
+      while (!stop.requested) {
+        for (const sub of subscriptions.list) if (!polls.has(sub)) polls.set(sub, this.#poll(sub));
+        const r = await Promise.race([stopped, ...polls.values()]);
+        if ('stop' in r) return;
+        polls.delete(r.sub);
+        if ('error' in r) {
+          if (r.error instanceof GroupRebalanceError) continue; // the assignment was refreshed
+          if (!isRetryable(r.error) || failures >= retry.retries) throw r.error;
+          await Promise.race([sleep(backoffMs(failures++, retry)), stopped]);
+          continue;
+        }
+        failures = 0;
+        yield* this.#loadAhead(await this.#claim(r.sub, r.records));
+      }
+    } finally {
+      for (const p of polls.values()) p.catch(() => {});
+    }
+  }
+
+  async #poll(sub: Subscription): Promise<PollResult> {
+    const o = this.#deps.options;
+    try {
+      const records = await sub.pc!.poll({
+        maxRecords: o.maxPollRecords ?? 16,
+        timeoutMs: o.pollTimeoutMs ?? 1_000,
+      });
+      return { sub, records };
+    } catch (error) {
+      return { sub, error };
+    }
+  }
+
+  /** Starts newly owned partitions, then claims the records their cursors still want. */
+  async #claim(sub: Subscription, records: PointerRecord[]): Promise<ClaimedRecord[]> {
+    const owned = new Set(sub.pc!.assignment());
+    await this.#start(sub, owned, records);
+    const out: ClaimedRecord[] = [];
+    for (const record of records) {
+      if (!owned.has(record.partition)) continue;
+      const cursor = this.#deps.subscriptions.existingCursor(sub.topic, record.partition);
+      const claim = cursor?.fetched(record);
+      if (cursor && claim) out.push({ sub, cursor, record, claim });
+    }
+    return out;
+  }
+
+  /** Looks up where the owned partitions of `records` whose cursors have not started yet start. */
+  async #start(sub: Subscription, owned: ReadonlySet<number>, records: PointerRecord[]): Promise<void> {
+    const { subscriptions, retry, options } = this.#deps;
+    const pc = sub.pc!;
+    const fresh = [...new Set(records.map((r) => r.partition))].filter((p) => {
+      const cursor = subscriptions.existingCursor(sub.topic, p);
+      return owned.has(p) && cursor !== undefined && !cursor.started;
+    });
+    if (fresh.length === 0) return;
+    const generations = fresh.map((p) => subscriptions.cursor(sub.topic, p).generation);
+    let committed: (CommitPosition | undefined)[];
+    try {
+      committed = await withRetry(() => pc.committed(fresh), retry);
+    } catch (e) {
+      if (!(e instanceof GroupRebalanceError) && !isRetryable(e)) throw e;
+      // Not started: read these partitions' records again next time.
+      for (const p of fresh) {
+        const first = Math.min(...records.filter((r) => r.partition === p).map((r) => r.offset));
+        if (owned.has(p)) pc.seek(p, first);
+      }
+      return;
+    }
+    for (const [i, c] of committed.entries()) {
+      const cursor = subscriptions.cursor(sub.topic, fresh[i]!);
+      if (cursor.generation !== generations[i] || cursor.started) continue;
+      cursor.resumed(c && { offset: c.offset, messageIndex: c.messageIndex ?? 0 });
+      if (c === undefined && options.fromTime !== undefined) {
+        const offset = await this.#deps.source.offsetForTimestamp(
+          sub.topic,
+          cursor.partition,
+          options.fromTime,
+        );
+        subscriptions.startAt(sub, cursor, { offset, messageIndex: 0 }, options.fromTime);
+      }
+    }
+  }
+
+  /** Loads up to `prefetchBatches` batches ahead and yields them in order while they stay current. */
+  async *#loadAhead(claimed: ClaimedRecord[]): AsyncGenerator<FetchedBatch, void, undefined> {
+    const ahead = this.#deps.options.prefetchBatches ?? 2;
+    const queue: Promise<FetchedBatch>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (queue.length < ahead && next < claimed.length) {
+        const p = this.#load(claimed[next++]!);
+        p.catch(() => {});
+        queue.push(p);
+      }
+    };
+    fill();
+    while (queue.length > 0) {
+      const b = await queue.shift()!;
+      fill();
+      if (b.isCurrent()) yield b;
+    }
+  }
+
+  async #load(c: ClaimedRecord): Promise<FetchedBatch> {
+    const { claim, record } = c;
+    const p = record.pointer;
+    const batch = (messages: ConsumedMessage[]) =>
+      new FetchedBatch(c.sub, c.cursor, record, claim, messages, this.#deps.stop);
+    if (claim.fromIndex >= p.messageCount) return batch([]);
+    if (claim.minTimestamp !== undefined && p.lastTimestamp < claim.minTimestamp) return batch([]);
+    let loaded: Awaited<ReturnType<BatchReader['load']>>;
+    try {
+      loaded = await this.#deps.reader.load(p, claim.fromIndex);
+    } catch (e) {
+      if (e instanceof CorruptDataError && this.#deps.options.onCorruptBatch === 'skip') return batch([]);
+      throw e;
+    }
+    const messages: ConsumedMessage[] = [];
+    for (const m of loaded.messages) {
+      if (claim.minTimestamp !== undefined && m.timestamp < claim.minTimestamp) continue;
+      messages.push({
+        topic: c.sub.topic,
+        partition: record.partition,
+        offset: record.offset,
+        messageIndex: m.index,
+        writePartition: p.writePartition,
+        batchSequence: p.sequence,
+        producerId: m.producerId,
+        sequence: m.sequence,
+        key: m.key,
+        value: m.value,
+        headers: m.headers,
+        timestamp: m.timestamp,
+      });
+    }
+    return batch(messages);
+  }
+}

@@ -1,0 +1,100 @@
+import type { FetchedBatch } from './batch-fetcher.js';
+import type { CommitSchedule } from './commit-schedule.js';
+import type { DedupTracker } from './dedup.js';
+import type { ConsumedMessage } from './types.js';
+
+/** How messages are handed out: one at a time (the iterator, `eachMessage`) or a batch's at once (`eachBatch`). */
+export type Grain = { readonly each: 'message' } | { readonly each: 'batch'; readonly autoResolve: boolean };
+
+/** Messages handed to the application together: one, or those of a batch that are not duplicates. */
+export interface Delivery {
+  readonly batch: FetchedBatch;
+  /** `eachBatch` hands this very array to the application. */
+  readonly messages: ConsumedMessage[];
+}
+
+export interface DeliveryDeps {
+  readonly dedup: DedupTracker | undefined;
+  readonly schedule: CommitSchedule;
+  /** Commits the processed positions of every owned partition. */
+  commit(): Promise<void>;
+}
+
+/**
+ * The delivery loop behind both the iterator and `run`. It hands out the fetched batches'
+ * messages, skipping duplicates. A delivery counts as processed when the application asks for
+ * the next one: the partition's cursor then moves past it (unless the work went stale meanwhile)
+ * and auto-commit commits when due. Leaving the loop early leaves the delivery unprocessed.
+ */
+export class DeliveryLoop {
+  readonly #deps: DeliveryDeps;
+  #delivered = 0;
+
+  constructor(deps: DeliveryDeps) {
+    this.#deps = deps;
+  }
+
+  /** Messages handed to the application so far. */
+  get delivered(): number {
+    return this.#delivered;
+  }
+
+  async *deliveries(
+    batches: AsyncIterable<FetchedBatch>,
+    grain: Grain,
+  ): AsyncGenerator<Delivery, void, undefined> {
+    for await (const batch of batches) {
+      if (grain.each === 'message') yield* this.#oneByOne(batch);
+      else yield* this.#allAtOnce(batch, grain.autoResolve);
+      await this.commitIfDue();
+    }
+  }
+
+  /** Marks the batch's messages up to and including `messageIndex` processed, if the batch is still current. */
+  processedThrough(batch: FetchedBatch, messageIndex: number): void {
+    this.#processed(batch, { offset: batch.record.offset, messageIndex: messageIndex + 1 });
+  }
+
+  async commitIfDue(): Promise<void> {
+    if (this.#deps.schedule.due) await this.#deps.commit();
+  }
+
+  async *#oneByOne(batch: FetchedBatch): AsyncGenerator<Delivery, void, undefined> {
+    for (const message of batch.messages) {
+      if (!batch.isCurrent()) break;
+      if (!this.#firstDelivery(batch, message)) continue;
+      yield { batch, messages: [message] };
+      this.processedThrough(batch, message.messageIndex);
+      await this.commitIfDue();
+    }
+    this.#finished(batch);
+  }
+
+  async *#allAtOnce(batch: FetchedBatch, autoResolve: boolean): AsyncGenerator<Delivery, void, undefined> {
+    const messages = batch.messages.filter((m) => this.#firstDelivery(batch, m));
+    if (messages.length > 0) yield { batch, messages };
+    if (autoResolve || messages.length === 0) this.#finished(batch);
+  }
+
+  /** False for a message a producer retry already delivered; otherwise counts it delivered. */
+  #firstDelivery(batch: FetchedBatch, m: ConsumedMessage): boolean {
+    const dedup = this.#deps.dedup;
+    if (dedup?.isDuplicate(batch.cursor.scope, m, m.sequence)) return false;
+    dedup?.delivered(batch.cursor.scope, m, m.sequence);
+    this.#delivered++;
+    return true;
+  }
+
+  #processed(batch: FetchedBatch, next: { offset: number; messageIndex: number }): void {
+    if (!batch.isCurrent()) return;
+    if (batch.cursor.processed(next, batch.record.pointer.messageCount)) this.#deps.schedule.processed();
+  }
+
+  /** The whole batch was processed: the next position is the start of the following one. */
+  #finished(batch: FetchedBatch): void {
+    if (!batch.isCurrent()) return;
+    // No batch size here: with it, an empty batch (0 messages) would skip the next pointer.
+    if (batch.cursor.processed({ offset: batch.record.offset + 1, messageIndex: 0 }))
+      this.#deps.schedule.processed();
+  }
+}

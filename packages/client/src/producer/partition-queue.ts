@@ -1,0 +1,103 @@
+import type { EncodedChunk } from '@barge/core';
+import type { PendingMessage } from './send-tracker.js';
+import type { ProduceTarget, WritePartition } from './target.js';
+
+/** Bytes of a produce request besides its chunks' data (generous). */
+export const REQUEST_OVERHEAD = 512;
+/** Bytes of one chunk's fields besides its data (generous). */
+export const CHUNK_OVERHEAD = 64;
+
+/** A closed chunk, encoded once, waiting for or riding in a Produce request. */
+export interface QueuedChunk {
+  readonly target: ProduceTarget;
+  readonly messages: readonly PendingMessage[];
+  readonly encoded: EncodedChunk;
+  /** Budget bytes of its messages. */
+  readonly bytes: number;
+  /** Retries so far. */
+  retries: number;
+}
+
+/** Chunks of one target that go out in one Produce request, in sequence order. */
+export interface PendingRequest {
+  readonly target: ProduceTarget;
+  readonly chunks: readonly QueuedChunk[];
+}
+
+/** The broker's limits on one Produce request. */
+export interface RequestLimits {
+  readonly maxFrameBytes: number;
+  readonly maxMessagesPerRequest: number;
+}
+
+/**
+ * The chunks of one write partition in sequence order, and what keeps them in order: the next
+ * producer sequence number, the requests in flight, and the recovery after a retryable failure.
+ */
+export class PartitionQueue {
+  private readonly chunks: QueuedChunk[] = [];
+  private sequence = 0;
+  private inFlight = 0;
+  /** After a retryable failure: resend one request at a time, in order, until one succeeds. */
+  private recovering = false;
+  /** Backoff: no request before this time. */
+  private notBefore = 0;
+
+  constructor(readonly partition: WritePartition) {}
+
+  /** Producer sequence number of the next chunk's first message. */
+  get nextSequence(): number {
+    return this.sequence;
+  }
+
+  /** Appends a chunk encoded from `nextSequence` on; the next chunk's sequence follows its messages. */
+  push(chunk: QueuedChunk): void {
+    this.chunks.push(chunk);
+    this.sequence += chunk.messages.length;
+  }
+
+  /**
+   * When the next request may start: a time after `now` during a backoff, `now` if it may start
+   * at once, undefined if nothing waits or a recovery waits for the request in flight.
+   */
+  readyAt(now: number): number | undefined {
+    if (this.chunks.length === 0) return undefined;
+    if (this.notBefore > now) return this.notBefore;
+    if (this.recovering && this.inFlight > 0) return undefined;
+    return now;
+  }
+
+  /** Takes the next request: chunks of the same target, within the broker's frame and message limits. */
+  take(limits: RequestLimits): PendingRequest {
+    const first = this.chunks.shift()!;
+    const chunks = [first];
+    let bytes = REQUEST_OVERHEAD + first.encoded.bytes.length + CHUNK_OVERHEAD;
+    let messages = first.messages.length;
+    while (this.chunks.length > 0) {
+      const next = this.chunks[0]!;
+      if (next.target !== first.target) break;
+      const nb = next.encoded.bytes.length + CHUNK_OVERHEAD;
+      if (bytes + nb > limits.maxFrameBytes || messages + next.messages.length > limits.maxMessagesPerRequest)
+        break;
+      chunks.push(this.chunks.shift()!);
+      bytes += nb;
+      messages += next.messages.length;
+    }
+    this.inFlight++;
+    return { target: first.target, chunks };
+  }
+
+  /** A request taken from this queue ended; a success ends the recovery once no retried chunk waits. */
+  requestEnded(succeeded: boolean): void {
+    this.inFlight--;
+    if (succeeded && this.recovering && this.chunks.every((c) => c.retries === 0)) this.recovering = false;
+  }
+
+  /** Puts the chunks of a failed request back in front, in sequence order, to be resent after `notBefore`. */
+  retryLater(chunks: readonly QueuedChunk[], notBefore: number): void {
+    this.chunks.unshift(...chunks);
+    this.chunks.sort((a, b) => a.encoded.meta.baseSequence - b.encoded.meta.baseSequence);
+    this.recovering = true;
+    this.notBefore = notBefore;
+  }
+}
