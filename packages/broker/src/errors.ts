@@ -1,4 +1,10 @@
-import { BrokerResponseError, bargeErrorCode, ErrorCode, errorMessage } from '@barge/core';
+import {
+  type BargeErrorCode,
+  BrokerResponseError,
+  bargeErrorCode,
+  ErrorCode,
+  errorMessage,
+} from '@barge/core';
 
 /** A failure with the protocol error code to answer it with. */
 export class RequestError extends Error {
@@ -32,44 +38,29 @@ export function storageErrorCode(e: unknown): ErrorCode {
   }
 }
 
+/** Protocol codes for Barge error codes that mean the same whatever the call. */
+const REQUEST_CODES: Partial<Record<BargeErrorCode, ErrorCode>> = {
+  REBALANCE: ErrorCode.REBALANCE_IN_PROGRESS,
+  NOT_FOUND: ErrorCode.UNKNOWN_TOPIC,
+  CONFIG: ErrorCode.INVALID_CONFIG,
+  INVALID_INPUT: ErrorCode.INVALID_REQUEST,
+};
+
 /** The error code for a failure of a pointer-queue call. */
 export function pointerErrorCode(e: unknown): ErrorCode {
   if (e instanceof RequestError) return e.errorCode;
-  switch (bargeErrorCode(e)) {
-    case 'REBALANCE':
-      return ErrorCode.REBALANCE_IN_PROGRESS;
-    case 'NOT_FOUND':
-      return ErrorCode.UNKNOWN_TOPIC;
-    case 'CONFIG':
-      return ErrorCode.INVALID_CONFIG;
-    case 'INVALID_INPUT':
-      return ErrorCode.INVALID_REQUEST;
-    case 'TRANSIENT':
-    case undefined:
-      return ErrorCode.POINTER_QUEUE_UNAVAILABLE;
-    default:
-      return ErrorCode.UNKNOWN_SERVER_ERROR;
-  }
+  const code = bargeErrorCode(e);
+  if (code === undefined || code === 'TRANSIENT') return ErrorCode.POINTER_QUEUE_UNAVAILABLE;
+  return REQUEST_CODES[code] ?? ErrorCode.UNKNOWN_SERVER_ERROR;
 }
 
 /** Generic mapping for request handlers. */
 export function errorCodeOf(e: unknown): ErrorCode {
   if (e instanceof RequestError) return e.errorCode;
   if (e instanceof BrokerResponseError) return e.errorCode as ErrorCode;
-  switch (bargeErrorCode(e)) {
-    case 'REBALANCE':
-      return ErrorCode.REBALANCE_IN_PROGRESS;
-    case 'NOT_FOUND':
-      return ErrorCode.UNKNOWN_TOPIC;
-    case 'CONFIG':
-      return ErrorCode.INVALID_CONFIG;
-    case 'CORRUPT':
-      return ErrorCode.CORRUPT_CHUNK;
-    case 'INVALID_INPUT':
-      return ErrorCode.INVALID_REQUEST;
-    default:
-      return ErrorCode.UNKNOWN_SERVER_ERROR;
-  }
+  const code = bargeErrorCode(e);
+  if (code === 'CORRUPT') return ErrorCode.CORRUPT_CHUNK;
+  return (code && REQUEST_CODES[code]) ?? ErrorCode.UNKNOWN_SERVER_ERROR;
 }
 
 export { errorMessage };

@@ -1,5 +1,5 @@
 import { loadConfigFile } from '@barge/broker';
-import { type BrokerConfig, loadPlugin, type ObjectStorage } from '@barge/core';
+import { type BrokerConfig, createStorage, type ObjectStorage } from '@barge/core';
 
 /** Loads adapter packages from here: the CLI depends on every built-in adapter. */
 export const importer = (specifier: string): Promise<unknown> => import(specifier);
@@ -16,6 +16,5 @@ export async function loadCliConfig(
 /** The storage adapter named by the config (the embedded default without one). */
 export async function openConfiguredStorage(configFile?: string, dataDir?: string): Promise<ObjectStorage> {
   const config = await loadCliConfig(configFile, dataDir);
-  const { plugin, config: adapterConfig } = await loadPlugin('storage', config.storage, importer);
-  return plugin.create(adapterConfig, { dataDir: config.broker.dataDir, log: () => {} });
+  return createStorage(config.storage, { dataDir: config.broker.dataDir, log: () => {} }, importer);
 }

@@ -40,18 +40,22 @@ describe('Consumer (direct: embedded pointer queue + local storage)', () => {
     const topic = randomName('t');
     await queue.ensureTopic(topic, 1);
     await publishBatch(storage, queue, topic, 0, 0, [{ producerId: 7, baseSequence: 0, messages: [] }]);
+    const c = consumer(randomName('g'));
+    await c.connect();
+    await c.subscribe({ topic });
+    const taking = take(c, 2);
+    // The empty batch is fetched and passed over before the next batches exist.
+    await new Promise((r) => setTimeout(r, 300));
     await publishBatch(storage, queue, topic, 0, 1, [
       { producerId: 7, baseSequence: 0, messages: messages('m', 1) },
     ]);
     await publishBatch(storage, queue, topic, 0, 2, [
       { producerId: 7, baseSequence: 1, messages: messages('m', 1, 1) },
     ]);
-    const c = consumer(randomName('g'));
-    await c.connect();
-    await c.subscribe({ topic });
-    const got = await take(c, 2);
-    await c.commit();
-    const [committed] = await c.committed(topic, [0]);
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('the batch after the empty one was never delivered')), 5000).unref(),
+    );
+    const got = await Promise.race([taking, timeout]);
     await c.disconnect();
     assert.deepEqual(
       got.map((m) => [m.offset, m.value.toString()]),
@@ -60,7 +64,6 @@ describe('Consumer (direct: embedded pointer queue + local storage)', () => {
         [2, 'm-1'],
       ],
     );
-    assert.equal(committed?.offset, 3, 'the commit points after the last batch, not past it');
   });
 
   it('delivers every message of every chunk in order, with key, null key, empty value, headers, codecs', async () => {

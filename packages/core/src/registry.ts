@@ -193,7 +193,7 @@ export async function registerAdapters(
 ): Promise<Adapters> {
   const storagePlugin = await loadPlugin('storage', sections.storage, importer);
   const pointersPlugin = await loadPlugin('pointers', sections.pointers, importer);
-  const storage = guardStorage(await storagePlugin.plugin.create(storagePlugin.config, ctx));
+  const storage = await createGuarded(storagePlugin, ctx);
   let pointers: PointerQueue;
   try {
     pointers = await pointersPlugin.plugin.create(pointersPlugin.config, ctx);
@@ -204,4 +204,23 @@ export async function registerAdapters(
   container.registerInstance(TOKENS.storage, storage);
   container.registerInstance(TOKENS.pointerQueue, pointers);
   return { storage, pointers };
+}
+
+/**
+ * Creates the storage adapter a config section selects, guarded (`guardStorage`), without a
+ * container: for tools that only read storage (e.g. `barge inspect`).
+ */
+export async function createStorage(
+  section: AdapterSection,
+  ctx: AdapterContext,
+  importer: ModuleImporter,
+): Promise<ObjectStorage> {
+  return createGuarded(await loadPlugin('storage', section, importer), ctx);
+}
+
+async function createGuarded(
+  loaded: { plugin: StoragePlugin; config: unknown },
+  ctx: AdapterContext,
+): Promise<ObjectStorage> {
+  return guardStorage(await loaded.plugin.create(loaded.config, ctx));
 }
