@@ -13,6 +13,7 @@ import { type Logger, pino } from 'pino';
 import { Backpressure } from './backpressure.js';
 import type { ByteBudget } from './budget.js';
 import { GroupCoordinator } from './groups.js';
+import { adminGroupHandlers } from './handlers/admin-groups.js';
 import { groupHandlers } from './handlers/groups.js';
 import { ProduceHandler } from './handlers/produce.js';
 import { readHandlers } from './handlers/read.js';
@@ -170,6 +171,7 @@ export class Broker {
           maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
         }),
         ...groupHandlers(this.groups, this.maxFrameBytes - 1024),
+        ...adminGroupHandlers({ topics: this.topics, pointers }),
         ...readHandlers(new ReadProxy(this.storage, this.maxReadBytes)),
       },
     });
@@ -289,13 +291,14 @@ export class Broker {
     this.#server.closeAll(200);
     await raceTimeout(serverClosed, 1500);
     this.#server.destroyAll();
-    await this.#admin?.close();
     // Losing hedged uploads still running, then the deletes and orphan markers they cause.
     await raceTimeout(this.#uploads.drain(), 2000);
     await this.#orphans.drain();
     if (this.#options.closeAdapters) {
       await Promise.allSettled([this.storage.close(), this.pointers.close()]);
     }
+    // Last: until here /health answers 503 "stopping", so probes see the drain, not a refusal.
+    await this.#admin?.close();
     this.log.info({ ms: Date.now() - started }, 'broker stopped');
   }
 

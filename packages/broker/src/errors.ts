@@ -44,6 +44,7 @@ const REQUEST_CODES: Partial<Record<BargeErrorCode, ErrorCode>> = {
   NOT_FOUND: ErrorCode.UNKNOWN_TOPIC,
   CONFIG: ErrorCode.INVALID_CONFIG,
   INVALID_INPUT: ErrorCode.INVALID_REQUEST,
+  GROUP_NOT_EMPTY: ErrorCode.GROUP_NOT_EMPTY,
 };
 
 /** The error code for a failure of a pointer-queue call. */

@@ -19,7 +19,7 @@ import { errorCodeOf, pointerErrorCode, RequestError } from './errors.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { TopicRegistry } from './topics.js';
 
-const GROUP_NAME = /^[A-Za-z0-9._\-:]{1,249}$/;
+export const GROUP_NAME = /^[A-Za-z0-9._\-:]{1,249}$/;
 export const MIN_SESSION_TIMEOUT_MS = 100;
 export const MAX_SESSION_TIMEOUT_MS = 3_600_000;
 const MAX_FETCH_RECORDS = 10_000;

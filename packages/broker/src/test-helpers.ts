@@ -18,12 +18,15 @@ import {
   encodeChunk,
   encodeRequest,
   FrameDecoder,
+  type GroupDescription,
+  type GroupListing,
   type ListOptions,
   type ListPage,
   type Message,
   NotFoundError,
   type ObjectInfo,
   type ObjectStorage,
+  type PartitionOffset,
   type PointerConsumer,
   type PointerQueue,
   type ProduceChunk,
@@ -321,6 +324,15 @@ export class ControlledPointerQueue implements PointerQueue {
   }
   subscribe(options: SubscribeOptions): Promise<PointerConsumer> {
     return this.inner.subscribe(options);
+  }
+  listGroups(topic?: string): Promise<GroupListing[]> {
+    return this.inner.listGroups(topic);
+  }
+  describeGroup(group: string): Promise<GroupDescription> {
+    return this.inner.describeGroup(group);
+  }
+  resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void> {
+    return this.inner.resetOffsets(group, topic, positions);
   }
   close(): Promise<void> {
     return this.inner.close();

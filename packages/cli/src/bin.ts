@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { brokerCommand } from './commands/broker.js';
 import { consumeCommand } from './commands/consume.js';
+import { groupsCommand } from './commands/groups.js';
 import { inspectCommand } from './commands/inspect.js';
 import { produceCommand } from './commands/produce.js';
 import { topicsCommand } from './commands/topics.js';
-import { CliError, describeFailure } from './fail.js';
+import { CliError, describeFailure, exitCodesHelp } from './fail.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -17,11 +18,13 @@ const program = new Command()
   .description('Barge: a PubSub broker that ships message batches through object storage')
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)')
+  .addHelpText('after', exitCodesHelp())
   .exitOverride();
 brokerCommand(program);
 topicsCommand(program);
 produceCommand(program);
 consumeCommand(program);
+groupsCommand(program);
 inspectCommand(program);
 for (const c of program.commands) {
   c.exitOverride();

@@ -1,5 +1,20 @@
 import { BargeError, errorMessage } from '@barge/core';
 
+/**
+ * The exit codes of every command, as `barge --help` and packages/cli/README.md list them. A
+ * second Ctrl-C (SIGINT or SIGTERM) ends `broker` and `consume` at once, killed by the signal.
+ */
+export const EXIT_CODES: readonly (readonly [code: number, meaning: string])[] = [
+  [0, 'success (consume too when stopped by Ctrl-C or SIGTERM after committing, or when its output closed)'],
+  [1, 'failure: the broker is unreachable or refused a request, a message was not acked, a consumer error'],
+  [2, 'usage: unknown command or option, bad flag value, missing input file, input line that does not parse'],
+];
+
+/** The exit code table for help texts. */
+export function exitCodesHelp(): string {
+  return `\nExit codes:\n${EXIT_CODES.map(([code, meaning]) => `  ${code}  ${meaning}`).join('\n')}\n`;
+}
+
 /** An error the CLI reports as one line and a non-zero exit code. */
 export class CliError extends Error {
   constructor(
@@ -34,6 +49,14 @@ export function parsePositiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
     throw new CliError(`${flag} must be a positive integer (got "${value}")`, 2);
+  }
+  return n;
+}
+
+export function parseNonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new CliError(`${flag} must be an integer >= 0 (got "${value}")`, 2);
   }
   return n;
 }

@@ -1,15 +1,16 @@
 import {
   type CommitPosition,
   CorruptDataError,
+  errorMessage,
   GroupRebalanceError,
-  isRetryable,
   type PointerConsumer,
   type PointerRecord,
 } from '@barge/core';
 import type { BatchReader } from './batch-reader.js';
 import type { ConsumerOptions } from './consumer-types.js';
+import type { Logger } from './logger.js';
 import type { Claim, PartitionCursor } from './partition-cursor.js';
-import { backoffMs, type ResolvedRetry, sleep, withRetry } from './retry.js';
+import { backoffMs, isRetryableFailure, type ResolvedRetry, sleep, withRetry } from './retry.js';
 import type { Subscription, Subscriptions } from './subscriptions.js';
 import type { ConsumedMessage, PointerSource } from './types.js';
 
@@ -17,6 +18,9 @@ import type { ConsumedMessage, PointerSource } from './types.js';
 export class StopSignal {
   #requested = false;
   #resolve!: () => void;
+  readonly #abort = new AbortController();
+  /** Aborted at the request: retries and backoffs still running for the stopped work end at once. */
+  readonly signal: AbortSignal = this.#abort.signal;
   readonly stopped = new Promise<void>((resolve) => {
     this.#resolve = resolve;
   });
@@ -28,6 +32,7 @@ export class StopSignal {
   request(): void {
     this.#requested = true;
     this.#resolve();
+    this.#abort.abort();
   }
 }
 
@@ -71,6 +76,7 @@ export interface FetcherDeps {
   readonly retry: ResolvedRetry;
   readonly options: FetchOptions;
   readonly stop: StopSignal;
+  readonly log: Logger;
 }
 
 interface ClaimedRecord {
@@ -98,7 +104,7 @@ export class BatchFetcher {
 
   /** Batches ready for delivery, in offset order per partition, until the stop signal. */
   async *batches(): AsyncGenerator<FetchedBatch, void, undefined> {
-    const { subscriptions, retry, stop } = this.#deps;
+    const { subscriptions, retry, stop, log } = this.#deps;
     const polls = new Map<Subscription, Promise<PollResult>>();
     const stopped = stop.stopped.then((): PollResult => ({ stop: true }));
     let failures = 0;
@@ -110,8 +116,13 @@ export class BatchFetcher {
         polls.delete(r.sub);
         if ('error' in r) {
           if (r.error instanceof GroupRebalanceError) continue; // the assignment was refreshed
-          if (!isRetryable(r.error) || failures >= retry.retries) throw r.error;
-          await Promise.race([sleep(backoffMs(failures++, retry)), stopped]);
+          if (!isRetryableFailure(r.error) || failures >= retry.retries) throw r.error;
+          const delayMs = backoffMs(failures++, retry);
+          log.warn(`polling ${r.sub.topic} failed, retrying in ${delayMs} ms`, {
+            retry: failures,
+            error: errorMessage(r.error),
+          });
+          await sleep(delayMs, stop.signal).catch(() => {}); // ends early at the stop
           continue;
         }
         failures = 0;
@@ -163,7 +174,7 @@ export class BatchFetcher {
     try {
       committed = await withRetry(() => pc.committed(fresh), retry);
     } catch (e) {
-      if (!(e instanceof GroupRebalanceError) && !isRetryable(e)) throw e;
+      if (!(e instanceof GroupRebalanceError) && !isRetryableFailure(e)) throw e;
       // Not started: read these partitions' records again next time.
       for (const p of fresh) {
         const first = Math.min(...records.filter((r) => r.partition === p).map((r) => r.offset));
@@ -200,7 +211,9 @@ export class BatchFetcher {
     };
     fill();
     while (queue.length > 0) {
-      const b = await queue.shift()!;
+      // At the stop, loads still running are left behind; they no longer retry (`stop.signal`).
+      const b = await Promise.race([queue.shift()!, this.#deps.stop.stopped]);
+      if (b === undefined) return;
       fill();
       if (b.isCurrent()) yield b;
     }
@@ -215,7 +228,8 @@ export class BatchFetcher {
     if (claim.minTimestamp !== undefined && p.lastTimestamp < claim.minTimestamp) return batch([]);
     let loaded: Awaited<ReturnType<BatchReader['load']>>;
     try {
-      loaded = await this.#deps.reader.load(p, claim.fromIndex);
+      // Prefetches outlive the loop that asked for them (a `break`): they stop retrying at the stop.
+      loaded = await this.#deps.reader.load(p, claim.fromIndex, this.#deps.stop.signal);
     } catch (e) {
       if (e instanceof CorruptDataError && this.#deps.options.onCorruptBatch === 'skip') return batch([]);
       throw e;

@@ -73,14 +73,14 @@ export class BatchReader {
   }
 
   /** Bytes `[offset, offset + length)`, in reads of at most `maxReadBytes`, retried when transient. */
-  async read(pointer: BatchPointer, offset: number, length: number): Promise<Buffer> {
+  async read(pointer: BatchPointer, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const max = Math.max(1, this.source.maxReadBytes);
     const parts: Buffer[] = [];
     let got = 0;
     while (got < length) {
       const n = Math.min(max, length - got);
       const at = offset + got;
-      const part = await withRetry(() => this.source.readRange(pointer, at, n), this.retry);
+      const part = await withRetry(() => this.source.readRange(pointer, at, n), this.retry, { signal });
       if (part.length !== n) {
         throw new CorruptDataError(
           `batch ${pointer.storage.key}: read of ${n} bytes at ${at} returned ${part.length}; the pointer says the object has ${pointer.objectSize} bytes`,
@@ -94,11 +94,11 @@ export class BatchReader {
 
   /**
    * The messages of the batch from message index `fromIndex` on, chunk by chunk. Chunks before
-   * the one holding `fromIndex` are not fetched.
+   * the one holding `fromIndex` are not fetched. Once `signal` aborts, failed reads are not retried.
    */
-  async load(pointer: BatchPointer, fromIndex = 0): Promise<LoadedBatch> {
+  async load(pointer: BatchPointer, fromIndex = 0, signal?: AbortSignal): Promise<LoadedBatch> {
     const whole = pointer.objectSize <= this.wholeObjectBytes;
-    const prefix = await this.read(pointer, 0, whole ? pointer.objectSize : pointer.headerLength);
+    const prefix = await this.read(pointer, 0, whole ? pointer.objectSize : pointer.headerLength, signal);
     const header = decodeBatchHeader(prefix);
     checkHeaderMatchesPointer(header, pointer);
     const messages: DecodedMessage[] = [];
@@ -107,7 +107,7 @@ export class BatchReader {
       if (c.firstMessageIndex + c.messageCount <= fromIndex) continue;
       const bytes = whole
         ? prefix.subarray(c.offset, c.offset + c.length)
-        : await this.read(pointer, c.offset, c.length);
+        : await this.read(pointer, c.offset, c.length, signal);
       for (const m of iterateChunk(header, c.index, bytes, opts)) {
         if (m.index >= fromIndex) messages.push(m);
       }

@@ -17,6 +17,7 @@ import {
   supportedVersionEntries,
   TransientError,
 } from '@barge/core';
+import type { RequestEventPayload, RequestTimeoutEventPayload } from './instrumentation.js';
 
 /** The broker could not be reached (refused, unresolvable, timed out). Retryable. */
 export class BrokerUnreachableError extends TransientError {
@@ -43,15 +44,28 @@ export class ConnectionClosedError extends TransientError {
 /** No response within the request timeout. Retryable: the request may or may not have been processed. */
 export class RequestTimeoutError extends TransientError {}
 
+/** Told what happens on a connection (instrumentation events and logs). */
+export interface ConnectionObserver {
+  /** A request was answered (or, for a request without a response, written). */
+  request?(e: RequestEventPayload): void;
+  /** A request got no response within its timeout. */
+  requestTimeout?(e: RequestTimeoutEventPayload): void;
+  /** A connection was established and its api versions negotiated. */
+  connected?(address: string): void;
+  /** An established connection closed, other than by `close()`; `outstanding` requests failed with it. */
+  disconnected?(address: string, outstanding: number): void;
+}
+
 export interface ConnectionOptions {
   /** Sent in ApiVersions for the broker's logs. */
   clientId: string;
-  /** Default 10,000 ms. */
-  connectTimeoutMs?: number;
+  /** Limit of one connection attempt (TCP connect and version negotiation). Default 10,000 ms. */
+  connectTimeoutMs?: number | undefined;
   /** Default 30,000 ms. */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
   /** Largest response frame accepted. Default 256 MiB. */
   maxResponseBytes?: number;
+  observer?: ConnectionObserver | undefined;
 }
 
 export interface RequestOptions {
@@ -62,6 +76,8 @@ export interface RequestOptions {
 interface Pending {
   apiKey: ApiKey;
   version: number;
+  createdAt: number;
+  sentAt: number;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
   timer: NodeJS.Timeout | undefined;
@@ -127,18 +143,26 @@ export class BrokerConnection {
     this.closeListeners.push(listener);
   }
 
-  /** Connects (if not connected) and negotiates api versions. Throws `BrokerUnreachableError`. */
-  async connect(): Promise<void> {
+  /**
+   * Connects (if not connected) and negotiates api versions, giving up after `connectTimeoutMs`
+   * or at `deadline` (ms since the epoch), whichever comes first. Throws `BrokerUnreachableError`.
+   */
+  async connect(deadline?: number): Promise<void> {
     if (this.closedByUser)
       throw new ConnectionClosedError(this.address, `connection to broker ${this.address} was closed`);
     if (this.socket && !this.connecting) return;
-    this.connecting ??= this.open().finally(() => {
+    const timeoutMs = Math.max(
+      1,
+      Math.min(this.connectTimeoutMs, (deadline ?? Number.POSITIVE_INFINITY) - Date.now()),
+    );
+    this.connecting ??= this.open(timeoutMs).finally(() => {
       this.connecting = undefined;
     });
     return this.connecting;
   }
 
-  private async open(): Promise<void> {
+  private async open(timeoutMs: number): Promise<void> {
+    const started = Date.now();
     const socket = await new Promise<net.Socket>((resolve, reject) => {
       const s = net.connect({ host: this.host, port: this.port, noDelay: true });
       const timer = setTimeout(() => {
@@ -146,10 +170,10 @@ export class BrokerConnection {
         reject(
           new BrokerUnreachableError(
             this.address,
-            `cannot connect to broker ${this.address}: no answer within ${this.connectTimeoutMs} ms`,
+            `cannot connect to broker ${this.address}: no answer within ${timeoutMs} ms`,
           ),
         );
-      }, this.connectTimeoutMs);
+      }, timeoutMs);
       s.once('connect', () => {
         clearTimeout(timer);
         s.removeAllListeners('error');
@@ -181,7 +205,8 @@ export class BrokerConnection {
     socket.on('error', () => {}); // 'close' follows and carries the outcome
     socket.on('close', () => this.onSocketClose(socket));
     try {
-      await this.handshake(socket);
+      await this.handshake(socket, Math.max(1, timeoutMs - (Date.now() - started)));
+      this.options.observer?.connected?.(this.address);
     } catch (e) {
       socket.destroy();
       if (e instanceof BrokerResponseError || e instanceof InvalidInputError) throw e;
@@ -195,7 +220,7 @@ export class BrokerConnection {
     }
   }
 
-  private async handshake(socket: net.Socket): Promise<void> {
+  private async handshake(socket: net.Socket, timeoutMs: number): Promise<void> {
     const mine = supportedVersionEntries();
     let theirs: { brokerId: number; versions: { apiKey: number; minVersion: number; maxVersion: number }[] };
     try {
@@ -204,7 +229,8 @@ export class BrokerConnection {
         Api.ApiVersions,
         1,
         { clientId: this.options.clientId, versions: mine },
-        {},
+        { timeoutMs },
+        Date.now(),
       )) as ResponseTypes[typeof Api.ApiVersions];
     } catch (e) {
       const v = (e as { versions?: typeof theirs }).versions;
@@ -221,6 +247,11 @@ export class BrokerConnection {
     if (!p) return; // timed out earlier: ignore the late answer
     this.pending.delete(header.correlationId);
     if (p.timer) clearTimeout(p.timer);
+    this.options.observer?.request?.({
+      ...this.describe(p, header.correlationId),
+      duration: Date.now() - p.sentAt,
+      size: frame.length,
+    });
     try {
       if (header.errorCode !== 0) {
         const err = decodeErrorBody(p.apiKey, body);
@@ -245,12 +276,32 @@ export class BrokerConnection {
       this.address,
       `connection to broker ${this.address} closed${this.pending.size ? ` with ${this.pending.size} requests outstanding` : ''}`,
     );
+    const outstanding = this.pending.size;
     for (const [id, p] of this.pending) {
       this.pending.delete(id);
       if (p.timer) clearTimeout(p.timer);
       p.reject(error);
     }
+    if (!this.closedByUser) this.options.observer?.disconnected?.(this.address, outstanding);
     for (const l of this.closeListeners) l(error);
+  }
+
+  /** The fields of a request's instrumentation events. */
+  private describe(
+    p: Pick<Pending, 'apiKey' | 'version' | 'createdAt' | 'sentAt'>,
+    correlationId: number,
+  ): Omit<RequestEventPayload, 'duration' | 'size'> {
+    return {
+      broker: this.address,
+      clientId: this.options.clientId,
+      apiKey: p.apiKey,
+      apiName: apiName(p.apiKey),
+      apiVersion: p.version,
+      correlationId,
+      createdAt: p.createdAt,
+      sentAt: p.sentAt,
+      pendingDuration: p.sentAt - p.createdAt,
+    };
   }
 
   private allocateId(): number {
@@ -277,15 +328,21 @@ export class BrokerConnection {
     version: number,
     body: RequestTypes[K],
     opts: RequestOptions,
+    createdAt: number,
   ): Promise<ResponseTypes[K]> {
     const id = this.allocateId();
     const frame = encodeRequest(apiKey, version, id, body);
     return new Promise<ResponseTypes[K]>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+      const sentAt = Date.now();
       const timer =
         timeoutMs > 0
           ? setTimeout(() => {
               if (this.pending.delete(id)) {
+                this.options.observer?.requestTimeout?.({
+                  ...this.describe({ apiKey, version, createdAt, sentAt }, id),
+                  timeoutMs,
+                });
                 reject(
                   new RequestTimeoutError(
                     `${apiName(apiKey)} request to broker ${this.address} timed out after ${timeoutMs} ms`,
@@ -294,7 +351,15 @@ export class BrokerConnection {
               }
             }, timeoutMs)
           : undefined;
-      this.pending.set(id, { apiKey, version, resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, {
+        apiKey,
+        version,
+        createdAt,
+        sentAt,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer,
+      });
       writeFrame(socket, frame);
     });
   }
@@ -305,10 +370,11 @@ export class BrokerConnection {
     body: RequestTypes[K],
     opts: RequestOptions = {},
   ): Promise<ResponseTypes[K]> {
+    const createdAt = Date.now();
     await this.connect();
     const socket = this.socket;
     if (!socket) throw new ConnectionClosedError(this.address, `connection to broker ${this.address} closed`);
-    return this.requestOn(socket, apiKey, this.versionFor(apiKey), body, opts);
+    return this.requestOn(socket, apiKey, this.versionFor(apiKey), body, opts, createdAt);
   }
 
   /**
@@ -316,12 +382,24 @@ export class BrokerConnection {
    * handed to the operating system.
    */
   async send<K extends ApiKey>(apiKey: K, body: RequestTypes[K]): Promise<void> {
+    const createdAt = Date.now();
     await this.connect();
     const socket = this.socket;
     if (!socket) throw new ConnectionClosedError(this.address, `connection to broker ${this.address} closed`);
-    const frame = encodeRequest(apiKey, this.versionFor(apiKey), this.allocateId(), body);
+    const version = this.versionFor(apiKey);
+    const id = this.allocateId();
+    const frame = encodeRequest(apiKey, version, id, body);
+    const sentAt = Date.now();
     await new Promise<void>((resolve, reject) => {
       writeFrame(socket, frame, (e) => {
+        if (!e) {
+          const p = { apiKey, version, createdAt, sentAt };
+          this.options.observer?.request?.({
+            ...this.describe(p, id),
+            duration: Date.now() - sentAt,
+            size: 0,
+          });
+        }
         if (e)
           reject(
             new ConnectionClosedError(
@@ -361,84 +439,4 @@ function writeFrame(socket: net.Socket, parts: readonly Buffer[], cb?: (e?: Erro
   socket.cork();
   for (let i = 0; i < parts.length; i++) socket.write(parts[i]!, i === parts.length - 1 ? cb : undefined);
   process.nextTick(() => socket.uncork());
-}
-
-/**
- * A connection to the first reachable broker of a list. `get()` returns a connected
- * `BrokerConnection`, moving on to the next address when one is unreachable; when every
- * address fails it throws `BrokerUnreachableError` naming them.
- */
-export class BrokerPool {
-  private index = 0;
-  private current: BrokerConnection | undefined;
-  private closed = false;
-  private readonly addresses: string[];
-
-  constructor(
-    addresses: readonly string[],
-    private readonly options: ConnectionOptions,
-  ) {
-    if (!Array.isArray(addresses) || addresses.length === 0) {
-      throw new InvalidInputError('brokers must list at least one "host:port" address');
-    }
-    for (const a of addresses) parseAddress(a);
-    this.addresses = [...addresses];
-  }
-
-  /** A connected connection. */
-  async get(): Promise<BrokerConnection> {
-    if (this.closed) throw new ConnectionClosedError(this.addresses.join(','), 'the client was disconnected');
-    if (this.current?.connected) return this.current;
-    const errors: unknown[] = [];
-    for (let i = 0; i < this.addresses.length; i++) {
-      const address = this.addresses[(this.index + i) % this.addresses.length]!;
-      let conn = this.current;
-      if (!conn || conn.address !== address) {
-        conn = new BrokerConnection(address, this.options);
-        conn.onClose((e) => {
-          if (this.current === conn) for (const l of this.listeners) l(e);
-        });
-      }
-      try {
-        await conn.connect();
-        if (this.current && this.current !== conn) void this.current.close();
-        this.current = conn;
-        this.index = (this.index + i) % this.addresses.length;
-        return conn;
-      } catch (e) {
-        errors.push(e);
-        if (!(e instanceof BrokerUnreachableError)) throw e;
-      }
-    }
-    this.index = (this.index + 1) % this.addresses.length;
-    if (errors.length === 1) throw errors[0];
-    throw new BrokerUnreachableError(
-      this.addresses.join(','),
-      `cannot connect to any broker: ${errors.map((e) => errorMessage(e).replace(/^cannot connect to broker /, '')).join('; ')}`,
-      { cause: errors[0] },
-    );
-  }
-
-  private readonly listeners: ((e: unknown) => void)[] = [];
-
-  /** Called when the current connection closes. */
-  onClose(listener: (e: unknown) => void): void {
-    this.listeners.push(listener);
-  }
-
-  /** One request on the current connection (connecting first if needed). */
-  async request<K extends ApiKey>(
-    apiKey: K,
-    body: RequestTypes[K],
-    opts?: RequestOptions,
-  ): Promise<ResponseTypes[K]> {
-    const conn = await this.get();
-    return conn.request(apiKey, body, opts);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.current?.close();
-    this.current = undefined;
-  }
 }

@@ -1,9 +1,13 @@
 import type { BatchPointer, ObjectStorage } from '@barge/core';
+import type { CommonClientOptions } from './client-options.js';
 import type { DedupOptions } from './dedup.js';
-import type { RetryOptions } from './retry.js';
 import type { ConsumedMessage, PointerSource } from './types.js';
 
-export interface ConsumerOptions {
+/**
+ * See `CommonClientOptions` for `retry` (also of failed handlers, reads and polls),
+ * `connectionTimeout`, `requestTimeout`, `logLevel`, `logCreator` and `logger`.
+ */
+export interface ConsumerOptions extends CommonClientOptions {
   /** Broker addresses (`host:port`). Needed unless both `pointers` and `storage` are given. */
   brokers?: string[];
   groupId: string;
@@ -38,13 +42,8 @@ export interface ConsumerOptions {
   prefetchBatches?: number;
   /** Skip messages a producer retry delivered twice. Default true. */
   dedup?: boolean | DedupOptions;
-  /** Retries of failed handlers, reads and polls. */
-  retry?: RetryOptions;
   /** What to do with a batch that fails its checksums: stop the consumer (default) or skip it. */
   onCorruptBatch?: 'fail' | 'skip';
-  /** Connection settings (broker mode). */
-  connectTimeoutMs?: number;
-  requestTimeoutMs?: number;
 }
 
 export interface EachMessagePayload {

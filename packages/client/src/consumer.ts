@@ -1,15 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { type CommitPosition, ConfigError, GroupRebalanceError, InvalidInputError } from '@barge/core';
+import { type CommitPosition, errorMessage, GroupRebalanceError, InvalidInputError } from '@barge/core';
 import { BatchFetcher, StopSignal } from './batch-fetcher.js';
-import { BatchReader, type ObjectSource, StorageObjectSource } from './batch-reader.js';
+import { BatchReader } from './batch-reader.js';
+import { type ResolvedCommonOptions, resolveCommonOptions } from './client-options.js';
 import { CommitSchedule } from './commit-schedule.js';
+import { CONSUMER_EVENTS, type ConsumerEventPayloads } from './consumer-events.js';
+import {
+  checkConsumerOptions,
+  checkRunOptions,
+  commitPosition,
+  type SubscribeInput,
+  seekTarget,
+  subscribedTopics,
+  type TopicPartitionOffsetInput,
+} from './consumer-input.js';
+import { ConsumerReporter } from './consumer-reporter.js';
+import { openConsumerSources } from './consumer-sources.js';
 import type { ConsumerEvents, ConsumerOptions, RunOptions, TopicPartitionOffset } from './consumer-types.js';
 import { DedupTracker } from './dedup.js';
 import { type Delivery, DeliveryLoop, type Grain } from './delivery-loop.js';
+import type { InstrumentationEvent, RemoveInstrumentationEventListener } from './instrumentation.js';
 import type { PartitionCursor, Position } from './partition-cursor.js';
-import { openBrokerSources } from './remote.js';
-import { type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
+import { RemotePointerConsumer } from './remote.js';
+import { type ResolvedRetry, withRetry } from './retry.js';
 import { grainOf, handlerOf } from './run-handlers.js';
 import { type Subscription, Subscriptions } from './subscriptions.js';
 import type { ConsumedMessage, PointerSource } from './types.js';
@@ -34,13 +47,16 @@ export {
 export class Consumer {
   readonly groupId: string;
   readonly clientId: string;
+  /** The instrumentation event names `on` takes: `consumer.events.GROUP_JOIN` is `'consumer.group_join'`. */
+  readonly events = CONSUMER_EVENTS;
   private readonly opts: ConsumerOptions;
+  private readonly common: ResolvedCommonOptions;
   private readonly retry: ResolvedRetry;
+  private readonly report: ConsumerReporter;
   private readonly dedup: DedupTracker | undefined;
   private readonly subscriptions: Subscriptions;
   private readonly schedule: CommitSchedule;
   private readonly delivery: DeliveryLoop;
-  private readonly events = new EventEmitter<ConsumerEvents>();
   private pointerSource: PointerSource | undefined;
   private reader: BatchReader | undefined;
   private closeSources: (() => Promise<void>) | undefined;
@@ -52,35 +68,14 @@ export class Consumer {
   private iterating = false;
 
   constructor(options: ConsumerOptions) {
-    if (typeof options?.groupId !== 'string' || options.groupId === '') {
-      throw new ConfigError('consumer groupId must be a non-empty string', 'groupId');
-    }
-    if (!options.pointers || !options.storage) {
-      if (!Array.isArray(options.brokers) || options.brokers.length === 0) {
-        throw new ConfigError(
-          'consumer brokers must list at least one "host:port" unless both pointers and storage are given',
-          'brokers',
-        );
-      }
-    }
-    for (const [k, min] of [
-      ['sessionTimeoutMs', 1],
-      ['heartbeatIntervalMs', 1],
-      ['autoCommitIntervalMs', 0],
-      ['autoCommitThreshold', 1],
-      ['maxPollRecords', 1],
-      ['pollTimeoutMs', 0],
-      ['prefetchBatches', 1],
-    ] as const) {
-      const v = options[k];
-      if (v !== undefined && (!Number.isSafeInteger(v) || v < min)) {
-        throw new ConfigError(`consumer ${k} must be an integer >= ${min}, got ${String(v)}`, k);
-      }
-    }
+    checkConsumerOptions(options);
+    const common = resolveCommonOptions(options, 'consumer', 'Consumer');
     this.opts = options;
     this.groupId = options.groupId;
     this.clientId = options.clientId ?? `barge-consumer-${randomUUID().slice(0, 8)}`;
-    this.retry = resolveRetry(options.retry);
+    this.common = common;
+    this.retry = common.retry;
+    this.report = new ConsumerReporter(options.groupId, common.log);
     if (options.dedup !== false) this.dedup = new DedupTracker(options.dedup === true ? {} : options.dedup);
     this.subscriptions = new Subscriptions(this.dedup);
     this.schedule = new CommitSchedule(options);
@@ -91,9 +86,19 @@ export class Consumer {
     });
   }
 
-  on<E extends keyof ConsumerEvents>(event: E, listener: (...args: ConsumerEvents[E]) => void): this {
-    this.events.on(event, listener as never);
-    return this;
+  /**
+   * Listens to an instrumentation event (kafkajs style, one of `consumer.events`, e.g.
+   * `consumer.group_join`): the listener gets `{ id, type, timestamp, payload }`, and the
+   * returned function removes it. The short names `crash`, `rebalance` and `commit` are the
+   * earlier events with positional arguments; they return the consumer. Unknown names throw.
+   */
+  on<E extends keyof ConsumerEvents>(event: E, listener: (...args: ConsumerEvents[E]) => void): this;
+  on<E extends keyof ConsumerEventPayloads>(
+    event: E,
+    listener: (event: InstrumentationEvent<ConsumerEventPayloads[E]>) => void,
+  ): RemoveInstrumentationEventListener;
+  on(event: string, listener: (...args: never[]) => void): this | RemoveInstrumentationEventListener {
+    return this.report.on(event, listener) ?? this;
   }
 
   /** Messages skipped because a producer retry delivered them twice. */
@@ -106,41 +111,30 @@ export class Consumer {
     return this.delivery.delivered;
   }
 
-  /** Connects to the broker (unless pointers and storage were both given directly). */
+  /**
+   * Connects to the broker (unless pointers and storage were both given directly). Unreachable
+   * brokers are retried (`retry`) until `connectionTimeout`; then it throws
+   * `BrokerUnreachableError` naming the addresses.
+   */
   async connect(): Promise<void> {
     if (this.connected) return;
-    const o = this.opts;
-    let objects: ObjectSource | undefined = o.storage ? new StorageObjectSource(o.storage) : undefined;
-    let pointers = o.pointers;
-    let close: (() => Promise<void>) | undefined;
-    if (!objects || !pointers) {
-      const remote = await openBrokerSources({
-        brokers: o.brokers ?? [],
-        clientId: this.clientId,
-        connectTimeoutMs: o.connectTimeoutMs,
-        requestTimeoutMs: o.requestTimeoutMs,
-        heartbeatIntervalMs: o.heartbeatIntervalMs,
-        retry: this.retry,
-      });
-      objects ??= remote.objects;
-      pointers ??= remote.pointers;
-      close = remote.close;
-    }
-    if (!objects || !pointers)
-      throw new ConfigError('consumer needs brokers, or both pointers and storage', 'brokers');
-    this.reader = new BatchReader(objects, { retry: this.retry });
-    this.pointerSource = pointers;
-    this.closeSources = close;
+    const sources = await openConsumerSources(this.opts, this.clientId, this.common, this.report);
+    this.reader = new BatchReader(sources.objects, { retry: this.retry });
+    this.pointerSource = sources.pointers;
+    this.closeSources = sources.close;
     this.connected = true;
+    this.report.connected(this.opts.brokers ?? [], sources.broker);
   }
 
-  /** Subscribe to a topic (before `run` or iterating). */
-  async subscribe(options: { topic?: string; topics?: string[]; fromBeginning?: boolean }): Promise<void> {
-    const topics = options.topics ?? (options.topic !== undefined ? [options.topic] : []);
-    if (topics.length === 0) throw new InvalidInputError('subscribe needs a topic');
+  /**
+   * Subscribe to topics by name (before `run` or iterating): `{ topic }` or `{ topics: [...] }`.
+   * Anything else (e.g. a RegExp) throws `InvalidInputError` at once.
+   */
+  async subscribe(options: SubscribeInput): Promise<void> {
+    const { topics, fromBeginning } = subscribedTopics(options);
     if (this.running) throw new InvalidInputError('subscribe before run() or iterating');
     for (const topic of topics) {
-      this.subscriptions.add(topic, options.fromBeginning ?? this.opts.fromBeginning ?? true);
+      this.subscriptions.add(topic, fromBeginning ?? this.opts.fromBeginning ?? true);
     }
   }
 
@@ -155,13 +149,11 @@ export class Consumer {
    * event fires, the failed message is not committed and is redelivered after a restart.
    */
   async run(options: RunOptions): Promise<void> {
-    if (!options.eachMessage === !options.eachBatch) {
-      throw new InvalidInputError('run needs exactly one of eachMessage or eachBatch');
-    }
+    checkRunOptions(options);
     await this.start();
     this.loop = this.runHandlers(options).catch((e) => {
       this.crashError = e;
-      this.events.emit('crash', e);
+      this.report.crashed(e);
     });
   }
 
@@ -212,18 +204,24 @@ export class Consumer {
         cursor.committed(at);
     }
     this.schedule.committed();
-    if (done.length > 0) this.events.emit('commit', done);
+    this.report.committed(done);
   }
 
-  /** Commits the given positions (manual commit), e.g. `{ topic, partition, offset, messageIndex }`. */
-  async commitOffsets(positions: readonly TopicPartitionOffset[]): Promise<void> {
-    for (const p of positions) {
-      const sub = this.joined(p.topic);
-      const at = { offset: p.offset, messageIndex: p.messageIndex ?? 0 };
+  /**
+   * Commits the given positions (manual commit), e.g. `{ topic, partition, offset, messageIndex }`;
+   * offsets may be strings of digits, as kafkajs passes them.
+   */
+  async commitOffsets(positions: readonly TopicPartitionOffsetInput[]): Promise<void> {
+    if (!Array.isArray(positions))
+      throw new InvalidInputError('commitOffsets needs an array of { topic, partition, offset }');
+    const checked = positions.map(commitPosition);
+    for (const p of checked) {
+      const sub = this.subscribed(p.topic);
+      const at = { offset: p.offset, messageIndex: p.messageIndex };
       await withRetry(() => sub.pc!.commit([{ partition: p.partition, ...at }]), this.retry);
       this.subscriptions.cursor(p.topic, p.partition).committed(at);
     }
-    if (positions.length > 0) this.events.emit('commit', [...positions]);
+    this.report.committed(checked);
   }
 
   /** Committed positions of the given partitions (undefined where nothing is committed). */
@@ -231,12 +229,22 @@ export class Consumer {
     topic: string,
     partitions: readonly number[],
   ): Promise<(TopicPartitionOffset | undefined)[]> {
-    const got = await this.joined(topic).pc!.committed(partitions);
+    const got = await this.subscribed(topic).pc!.committed(partitions);
     return got.map((c) =>
       c === undefined
         ? undefined
         : { topic, partition: c.partition, offset: c.offset, messageIndex: c.messageIndex ?? 0 },
     );
+  }
+
+  /**
+   * Where an owned partition continues: the next message to process (what `commit()` would
+   * commit). Undefined for a partition not owned, and for one where nothing was processed or
+   * sought yet and no committed position was looked up (it is looked up with the first pointer).
+   */
+  position(topic: string, partition: number): TopicPartitionOffset | undefined {
+    const at = this.subscriptions.existingCursor(topic, partition)?.position;
+    return at && { topic, partition, offset: at.offset, messageIndex: at.messageIndex };
   }
 
   /** Marks a message (and everything before it in its partition) processed; for manual control with the iterator. */
@@ -249,19 +257,32 @@ export class Consumer {
 
   /**
    * Continue reading `partition` from pointer `offset` (and `messageIndex` within it). Takes
-   * effect at the next poll; work already handed out for the partition is dropped.
+   * effect at the next poll; work already handed out for the partition is dropped. Offsets may
+   * be strings of digits (kafkajs); -1 goes to the latest (only batches appended from now on),
+   * -2 to the earliest: those look up the partition's watermarks first, which the returned
+   * promise waits for (for other offsets it is resolved already). Invalid targets throw at once.
    */
-  seek(target: TopicPartitionOffset): void {
-    const sub = this.subscriptions.get(target.topic);
-    if (!Number.isSafeInteger(target.offset) || target.offset < 0) {
-      throw new InvalidInputError(`seek offset must be a non-negative integer, got ${target.offset}`);
+  seek(target: TopicPartitionOffsetInput): Promise<void> {
+    const t = seekTarget(target);
+    const sub = this.subscribed(t.topic);
+    const to = (offset: number, messageIndex: number) =>
+      this.subscriptions.seek(sub, this.subscriptions.cursor(t.topic, t.partition), { offset, messageIndex });
+    const { offset } = t;
+    if (typeof offset === 'number') {
+      to(offset, t.messageIndex);
+      return Promise.resolve();
     }
-    if (!sub.pc)
-      throw new InvalidInputError(
-        `not joined to topic ${target.topic} yet; seek after run() or the first message`,
-      );
-    const cursor = this.subscriptions.cursor(target.topic, target.partition);
-    this.subscriptions.seek(sub, cursor, { offset: target.offset, messageIndex: target.messageIndex ?? 0 });
+    const done = this.requireSource()
+      .watermarks(t.topic, t.partition)
+      .then((w) => {
+        if (sub.pc) to(offset === 'latest' ? w.high : w.low, 0);
+      });
+    done.catch((e) =>
+      this.report.log.error(`seek to the ${offset} of ${t.topic}/${t.partition} failed`, {
+        error: errorMessage(e),
+      }),
+    );
+    return done;
   }
 
   /**
@@ -302,9 +323,12 @@ export class Consumer {
     }
     await this.subscriptions.close();
     await this.closeSources?.();
+    const wasConnected = this.connected;
     this.closeSources = undefined;
     this.connected = false;
     this.running = false;
+    if (!wasConnected) return;
+    this.report.disconnected();
   }
 
   /** The error that stopped `run`, if any. */
@@ -320,9 +344,12 @@ export class Consumer {
   }
 
   /** The subscription of `topic`, once its group was joined. */
-  private joined(topic: string): Subscription {
+  private subscribed(topic: string): Subscription {
     const sub = this.subscriptions.get(topic);
-    if (!sub.pc) throw new InvalidInputError(`not joined to topic ${topic} yet`);
+    if (!sub.pc)
+      throw new InvalidInputError(
+        `not joined to topic ${topic} yet: call it after run() or the first message`,
+      );
     return sub;
   }
 
@@ -345,14 +372,25 @@ export class Consumer {
         clientId: this.clientId,
       });
       sub.pc = pc;
+      // Broker-served groups report their joins themselves (`joined`), rejoins included.
+      if (!(pc instanceof RemotePointerConsumer)) {
+        this.report.joined({
+          group: this.groupId,
+          topic: sub.topic,
+          memberId: '',
+          assignment: pc.assignment(),
+          durationMs: 0,
+        });
+      }
       pc.onAssignment((partitions) => this.onAssignment(sub, partitions));
       this.onAssignment(sub, pc.assignment());
     }
   }
 
   private onAssignment(sub: Subscription, partitions: readonly number[]): void {
-    this.subscriptions.assigned(sub, partitions);
-    this.events.emit('rebalance', sub.topic, [...partitions]);
+    const previous = this.subscriptions.assigned(sub, partitions);
+    const memberId = sub.pc instanceof RemotePointerConsumer ? sub.pc.currentMemberId : '';
+    this.report.assigned(sub.topic, [...partitions], previous, memberId);
   }
 
   /** The one delivery loop, over batches fetched for this run or iteration. */
@@ -364,12 +402,18 @@ export class Consumer {
       retry: this.retry,
       options: this.opts,
       stop: this.stop,
+      log: this.report.log,
     });
     return this.delivery.deliveries(fetcher.batches(), grain);
   }
 
   private async runHandlers(options: RunOptions): Promise<void> {
-    const handle = handlerOf(options, { loop: this.delivery, retry: this.retry, stop: this.stop });
+    const handle = handlerOf(options, {
+      loop: this.delivery,
+      retry: this.retry,
+      stop: this.stop,
+      log: this.report.log,
+    });
     try {
       for await (const d of this.deliveries(grainOf(options))) await handle(d);
     } catch (e) {

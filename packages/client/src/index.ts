@@ -1,9 +1,12 @@
+export { ADMIN_EVENTS, Admin, type AdminEventPayloads, type AdminOptions } from './admin.js';
 export { BatchReader, type LoadedBatch, type ObjectSource, StorageObjectSource } from './batch-reader.js';
+export { BrokerPool, type ConnectPolicy } from './broker-pool.js';
+export type { CommonClientOptions } from './client-options.js';
 export {
   BrokerConnection,
-  BrokerPool,
   BrokerUnreachableError,
   ConnectionClosedError,
+  type ConnectionObserver,
   type ConnectionOptions,
   parseAddress,
   RequestTimeoutError,
@@ -19,8 +22,35 @@ export {
   type RunOptions,
   type TopicPartitionOffset,
 } from './consumer.js';
+export {
+  CONSUMER_EVENTS,
+  type CommitOffsetsPayload,
+  type ConsumerEventPayloads,
+  type CrashPayload,
+  type GroupJoinPayload,
+  type RebalancingPayload,
+} from './consumer-events.js';
+export type { SubscribeInput, TopicPartitionOffsetInput } from './consumer-input.js';
 export { type DedupOptions, DedupTracker, type StreamId } from './dedup.js';
+export type {
+  InstrumentationEvent,
+  NetworkEventPayloads,
+  RemoveInstrumentationEventListener,
+  RequestEventPayload,
+  RequestTimeoutEventPayload,
+} from './instrumentation.js';
+export {
+  type LogCreator,
+  type LogEntry,
+  type LoggingOptions,
+  type LogLevel,
+  type LogLevelName,
+  logLevel,
+  type PinoLikeLogger,
+} from './logger.js';
 export { murmur2, partitionForKey, StickyPartitioner } from './partitioner.js';
+export type { KafkaAcks } from './producer/acks.js';
+export { type BatchAckedPayload, PRODUCER_EVENTS, type ProducerEventPayloads } from './producer/events.js';
 export { ProduceError, Producer, type ProducerOptions, type SendOptions } from './producer.js';
 export {
   openBrokerSources,
@@ -28,7 +58,14 @@ export {
   RemotePointerConsumer,
   RemotePointerSource,
 } from './remote.js';
-export { backoffMs, type RetryOptions, resolveRetry } from './retry.js';
+export {
+  backoffMs,
+  isProgrammingError,
+  isRetryableFailure,
+  type ResolvedRetry,
+  type RetryOptions,
+  resolveRetry,
+} from './retry.js';
 export type {
   AckLevel,
   ConsumedMessage,

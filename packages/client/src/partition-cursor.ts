@@ -65,6 +65,14 @@ export class PartitionCursor {
     return generation === this.#generation;
   }
 
+  /**
+   * The next message to process: past what was processed, sought, or resumed from the group's
+   * commit. Undefined before any of these happened.
+   */
+  get position(): Position | undefined {
+    return this.#processed;
+  }
+
   /** The processed position when it differs from the last one committed. */
   get uncommitted(): Position | undefined {
     const p = this.#processed;

@@ -1,16 +1,25 @@
 import {
   type CodecName,
+  errorMessage,
   InvalidInputError,
-  isAckLevel,
   type TopicInfo,
   validateTopicName,
 } from '@barge/core';
 import { Accumulator, type ClosedChunk } from './accumulator.js';
+import { BrokerPool } from './broker-pool.js';
 import { ByteBudget } from './budget.js';
-import { BrokerPool } from './connection.js';
+import {
+  Instrumentation,
+  type InstrumentationEvent,
+  type RemoveInstrumentationEventListener,
+} from './instrumentation.js';
+import type { Logger } from './logger.js';
+import { networkObserver } from './network-observer.js';
 import { StickyPartitioner } from './partitioner.js';
+import { toAckLevel } from './producer/acks.js';
 import { ChunkSender } from './producer/chunk-sender.js';
-import { prepareMessages } from './producer/messages.js';
+import { PRODUCER_EVENTS, type ProducerEventPayloads } from './producer/events.js';
+import { prepareMessages, writePartitionOf } from './producer/messages.js';
 import {
   type ProducerOptions,
   type ResolvedProducerOptions,
@@ -22,6 +31,7 @@ import { type ProduceTarget, ProduceTargets } from './producer/target.js';
 import { TopicMetadata } from './producer/topic-metadata.js';
 import type { RecordMetadata } from './types.js';
 
+export type { BatchAckedPayload, ProducerEventPayloads } from './producer/events.js';
 export type { ProducerOptions, SendOptions } from './producer/options.js';
 export { ProduceError } from './producer/produce-error.js';
 
@@ -35,7 +45,11 @@ export { ProduceError } from './producer/produce-error.js';
 export class Producer {
   readonly producerId: number;
   readonly clientId: string;
+  /** The event names `on` takes: `producer.events.CONNECT` is `'producer.connect'`. */
+  readonly events = PRODUCER_EVENTS;
   private readonly options: ResolvedProducerOptions;
+  private readonly log: Logger;
+  private readonly instrumentation: Instrumentation<ProducerEventPayloads>;
   private readonly pool: BrokerPool;
   private readonly metadata: TopicMetadata;
   private readonly budget: ByteBudget;
@@ -46,18 +60,23 @@ export class Producer {
   private flushing = 0;
   private readonly outstanding = new Set<Promise<unknown>>();
   private connected = false;
-  private closed = false;
+  private connecting: Promise<void> | undefined;
+  /** Set when `disconnect` starts: no more sends. */
+  private closing: Promise<void> | undefined;
 
   constructor(options: ProducerOptions) {
     const o = resolveProducerOptions(options);
     this.options = o;
     this.producerId = o.producerId;
     this.clientId = o.clientId;
+    this.log = o.log;
+    this.instrumentation = new Instrumentation(PRODUCER_EVENTS, o.log);
     this.budget = new ByteBudget(o.bufferBytes);
     this.pool = new BrokerPool(o.brokers, {
       clientId: o.clientId,
-      connectTimeoutMs: o.connectTimeoutMs,
+      connectTimeoutMs: o.connectionTimeoutMs,
       requestTimeoutMs: o.requestTimeoutMs + 5_000,
+      observer: networkObserver(this.instrumentation, 'producer', o.log),
     });
     this.metadata = new TopicMetadata(this.pool, o.retry, o.metadataMaxAgeMs);
     this.sender = new ChunkSender({
@@ -65,9 +84,18 @@ export class Producer {
       metadata: this.metadata,
       budget: this.budget,
       producerId: o.producerId,
-      maxInFlight: o.maxInFlight,
+      inFlight: o.inFlight,
       requestTimeoutMs: o.requestTimeoutMs,
       retry: o.retry,
+      onAcked: (ack) => this.instrumentation.emit(PRODUCER_EVENTS.BATCH_ACKED, ack),
+      onRetry: (target, error, retry, delayMs) =>
+        this.log.warn(
+          `produce to ${target.topic}/${target.writePartition} failed, retrying in ${delayMs} ms`,
+          {
+            retry,
+            error: errorMessage(error),
+          },
+        ),
     });
     this.accumulator = new Accumulator({
       maxChunkBytes: o.maxChunkBytes,
@@ -82,11 +110,45 @@ export class Producer {
     return this.budget.used;
   }
 
-  /** Connects to a broker and loads topic metadata. Throws `BrokerUnreachableError` naming the address. */
+  /**
+   * Adds an instrumentation listener (kafkajs style) for one of `producer.events`; returns a
+   * function that removes it. Unknown event names throw.
+   */
+  on<E extends keyof ProducerEventPayloads>(
+    event: E,
+    listener: (event: InstrumentationEvent<ProducerEventPayloads[E]>) => void,
+  ): RemoveInstrumentationEventListener {
+    return this.instrumentation.on(event, listener);
+  }
+
+  /**
+   * Connects to a broker and loads topic metadata. Unreachable brokers are retried (`retry`)
+   * until `connectionTimeout`; then it throws `BrokerUnreachableError` naming the addresses.
+   */
   async connect(): Promise<void> {
-    if (this.closed) throw new InvalidInputError('the producer was disconnected; create a new one');
+    if (this.closing) throw new InvalidInputError('the producer was disconnected; create a new Producer');
+    if (this.connected) return;
+    this.connecting ??= this.open().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const o = this.options;
+    const conn = await this.pool.connect({
+      timeoutMs: o.connectionTimeoutMs,
+      retry: o.retry,
+      onRetry: (e, retry, delayMs) =>
+        this.log.warn(`cannot connect yet, retrying in ${delayMs} ms`, {
+          retry: retry + 1,
+          error: errorMessage(e),
+        }),
+    });
     await this.metadata.loadAll();
     this.connected = true;
+    this.log.info(`connected to broker ${conn.address}`, { producerId: this.producerId });
+    this.instrumentation.emit(PRODUCER_EVENTS.CONNECT, { brokers: this.pool.brokers, broker: conn.address });
   }
 
   /**
@@ -103,23 +165,27 @@ export class Producer {
   }
 
   private async doSend(options: SendOptions): Promise<RecordMetadata[]> {
-    if (this.closed) throw new InvalidInputError('the producer was disconnected');
+    if (this.closing)
+      throw new InvalidInputError(
+        'send after disconnect(): the producer was disconnected; create a new Producer',
+      );
     const { topic, messages } = options ?? ({} as SendOptions);
-    if (typeof topic !== 'string') throw new InvalidInputError('send needs a topic');
+    if (typeof topic !== 'string')
+      throw new InvalidInputError(`send needs a topic name (a string), got ${JSON.stringify(topic)}`);
     validateTopicName(topic);
     if (!Array.isArray(messages)) throw new InvalidInputError('send needs messages: an array');
-    const acks = options.acks ?? this.options.acks;
-    if (!isAckLevel(acks))
-      throw new InvalidInputError(`acks must be none, received or durable, got ${JSON.stringify(acks)}`);
+    const acks = toAckLevel(options.acks ?? this.options.acks, (why) => new InvalidInputError(`send ${why}`));
+    // Wrong types fail here, before any request.
+    const { prepared, totalBytes } = prepareMessages(messages, Date.now());
     if (messages.length === 0) return [];
     if (!this.connected) await this.connect();
     const info = await this.metadata.get(topic);
-    const { prepared, totalBytes } = prepareMessages(topic, messages, info.writePartitions, Date.now());
+    const partitions = prepared.map((p, i) => writePartitionOf(topic, p, i, info.writePartitions));
     await this.budget.acquire(totalBytes);
     const tracker = new SendTracker(prepared.length);
     for (let i = 0; i < prepared.length; i++) {
       const p = prepared[i]!;
-      const writePartition = p.writePartition ?? this.sticky.partition(topic, info.writePartitions);
+      const writePartition = partitions[i] ?? this.sticky.partition(topic, info.writePartitions);
       const target = this.targets.get(topic, writePartition, acks);
       this.accumulator.append(target, { message: p.message, size: p.size, tracker, index: i }, p.size);
       if (this.flushing > 0) this.accumulator.flush(target);
@@ -142,14 +208,20 @@ export class Producer {
   }
 
   /** Flushes, then closes the connection. */
-  async disconnect(): Promise<void> {
-    if (this.closed) return;
+  disconnect(): Promise<void> {
+    this.closing ??= this.close();
+    return this.closing;
+  }
+
+  private async close(): Promise<void> {
+    if (this.connecting) await this.connecting.catch(() => {});
     await this.flush();
-    this.closed = true;
     this.metadata.close();
     this.sender.close();
     this.budget.rejectAll(new InvalidInputError('the producer was disconnected'));
     await this.pool.close();
+    this.log.info('disconnected', { producerId: this.producerId });
+    this.instrumentation.emit(PRODUCER_EVENTS.DISCONNECT, {});
   }
 
   /** Topic metadata, from the cache or the broker. */

@@ -6,7 +6,6 @@ import {
   ErrorCode,
   GroupRebalanceError,
   type GroupState,
-  isRetryable,
   MAX_FETCH_WAIT_MS,
   type MetadataResponse,
   type PointerConsumer,
@@ -14,8 +13,10 @@ import {
   type SubscribeOptions,
 } from '@barge/core';
 import type { ObjectSource } from './batch-reader.js';
-import { BrokerPool, ConnectionClosedError } from './connection.js';
-import { type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
+import { BrokerPool } from './broker-pool.js';
+import { DEFAULT_CONNECTION_TIMEOUT_MS } from './client-options.js';
+import { ConnectionClosedError, type ConnectionObserver } from './connection.js';
+import { isRetryableFailure, type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
 import type { PointerSource } from './types.js';
 
 function isRebalance(e: unknown): boolean {
@@ -61,6 +62,17 @@ export interface RemoteOptions {
   /** Extra time allowed for a response beyond a long poll's wait. Default 30,000 ms. */
   requestTimeoutMs?: number;
   retry?: ResolvedRetry;
+  /** Told of every join of the group: the first, and again after the member was lost. */
+  onJoin?: (join: GroupJoin) => void;
+}
+
+/** A member joined its group. */
+export interface GroupJoin {
+  readonly group: string;
+  readonly topic: string;
+  readonly memberId: string;
+  readonly assignment: readonly number[];
+  readonly durationMs: number;
 }
 
 /** Pointers served by the broker's consumer groups (JoinGroup, FetchPointers, CommitOffsets, …). */
@@ -117,12 +129,14 @@ export class RemotePointerConsumer implements PointerConsumer {
   private readonly heartbeatIntervalMs: number;
   private readonly requestTimeoutMs: number;
   private readonly sessionTimeoutMs: number;
+  private readonly onJoin: RemoteOptions['onJoin'];
 
   constructor(
     private readonly pool: BrokerPool,
     private readonly sub: SubscribeOptions,
     options: RemoteOptions = {},
   ) {
+    this.onJoin = options.onJoin;
     this.group = sub.group;
     this.topic = sub.topic;
     this.retry = options.retry ?? resolveRetry();
@@ -139,6 +153,7 @@ export class RemotePointerConsumer implements PointerConsumer {
 
   /** JoinGroup; retried while the broker is unreachable. */
   async join(): Promise<void> {
+    const started = Date.now();
     const r = await withRetry(
       () =>
         this.pool.request(ApiKey.JoinGroup, {
@@ -156,6 +171,13 @@ export class RemotePointerConsumer implements PointerConsumer {
     this.nextOffsets.clear();
     this.update(r, true);
     this.startHeartbeats();
+    this.onJoin?.({
+      group: this.group,
+      topic: this.topic,
+      memberId: this.memberId,
+      assignment: this.partitions,
+      durationMs: Date.now() - started,
+    });
   }
 
   private startHeartbeats(): void {
@@ -283,7 +305,7 @@ export class RemotePointerConsumer implements PointerConsumer {
           this.pool.request(ApiKey.FetchCommitted, { memberId, partitions: [...partitions] }),
         ),
       this.retry,
-      { retryable: (e) => isRetryable(e) || isUnknownMember(e) },
+      { retryable: (e) => isRetryableFailure(e) || isUnknownMember(e) },
     );
     return r.positions.map((p) =>
       p.committed
@@ -317,31 +339,48 @@ export class RemotePointerConsumer implements PointerConsumer {
 export interface BrokerSourcesOptions extends RemoteOptions {
   brokers: string[];
   clientId: string;
+  /** Connecting gives up after this long (retrying unreachable brokers until then). Default 5,000 ms. */
   connectTimeoutMs?: number | undefined;
   requestTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
+  observer?: ConnectionObserver | undefined;
+  /** Told before each retry of connecting. */
+  onConnectRetry?: (error: unknown, retry: number, delayMs: number) => void;
 }
 
-/** Opens a connection and the broker-served pointer source and read proxy. */
+/**
+ * Opens a connection (within `connectTimeoutMs`, retrying unreachable brokers) and the
+ * broker-served pointer source and read proxy.
+ */
 export async function openBrokerSources(options: BrokerSourcesOptions): Promise<{
   pointers: RemotePointerSource;
   objects: ProxyObjectSource;
   metadata: MetadataResponse;
   pool: BrokerPool;
+  /** The address connected to. */
+  broker: string;
   close: () => Promise<void>;
 }> {
+  const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
   const pool = new BrokerPool(options.brokers, {
     clientId: options.clientId,
-    connectTimeoutMs: options.connectTimeoutMs,
+    connectTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
+    observer: options.observer,
   });
   try {
+    const conn = await pool.connect({
+      timeoutMs: connectTimeoutMs,
+      retry: options.retry ?? resolveRetry(),
+      ...(options.onConnectRetry && { onRetry: options.onConnectRetry }),
+    });
     const metadata = await pool.request(ApiKey.Metadata, { topics: [] });
     return {
       pointers: new RemotePointerSource(pool, options),
       objects: new ProxyObjectSource(pool, metadata.maxReadBytes),
       metadata,
       pool,
+      broker: conn.address,
       close: () => pool.close(),
     };
   } catch (e) {

@@ -7,6 +7,7 @@ import {
   type RunOptions,
 } from './consumer-types.js';
 import type { Delivery, DeliveryLoop, Grain } from './delivery-loop.js';
+import type { Logger } from './logger.js';
 import { type ResolvedRetry, withRetry } from './retry.js';
 
 /** The grain `run` delivers at: per message for `eachMessage`, per batch for `eachBatch`. */
@@ -23,12 +24,19 @@ export function grainOf(options: RunOptions): Grain {
  */
 export function handlerOf(
   options: RunOptions,
-  ctx: { loop: DeliveryLoop; retry: ResolvedRetry; stop: StopSignal },
+  ctx: { loop: DeliveryLoop; retry: ResolvedRetry; stop: StopSignal; log: Logger },
 ): (d: Delivery) => Promise<void> {
   const { eachMessage, eachBatch } = options;
   const call = async (d: Delivery, handler: () => Promise<void>, what: string): Promise<void> => {
     try {
-      await withRetry(handler, ctx.retry, { retryable: () => d.batch.isCurrent() });
+      await withRetry(handler, ctx.retry, {
+        retryable: () => d.batch.isCurrent(),
+        onRetry: (e, retry, delayMs) =>
+          ctx.log.warn(`handler failed on ${what}, retrying in ${delayMs} ms`, {
+            retry: retry + 1,
+            error: errorMessage(e),
+          }),
+      });
     } catch (e) {
       if (!d.batch.isCurrent()) return;
       throw new ConsumerCrashError(`handler failed on ${what}: ${errorMessage(e)}`, { cause: e });

@@ -7,6 +7,8 @@ export interface Subscription {
   readonly fromBeginning: boolean;
   /** The group's pointer consumer for the topic, from the first `run` or iteration until `disconnect`. */
   pc: PointerConsumer | undefined;
+  /** The partitions last assigned; undefined before the first assignment. */
+  assignment: readonly number[] | undefined;
 }
 
 /**
@@ -28,7 +30,8 @@ export class Subscriptions {
   }
 
   add(topic: string, fromBeginning: boolean): void {
-    if (!this.#list.some((s) => s.topic === topic)) this.#list.push({ topic, fromBeginning, pc: undefined });
+    if (!this.#list.some((s) => s.topic === topic))
+      this.#list.push({ topic, fromBeginning, pc: undefined, assignment: undefined });
   }
 
   find(topic: string): Subscription | undefined {
@@ -62,8 +65,13 @@ export class Subscriptions {
     return this.#cursors.values();
   }
 
-  /** The group assigned `partitions` of the subscription's topic: cursors of the others are revoked. */
-  assigned(sub: Subscription, partitions: readonly number[]): void {
+  /**
+   * The group assigned `partitions` of the subscription's topic: cursors of the others are
+   * revoked. Returns the previous assignment (undefined at the first).
+   */
+  assigned(sub: Subscription, partitions: readonly number[]): readonly number[] | undefined {
+    const previous = sub.assignment;
+    sub.assignment = [...partitions];
     const owned = new Set(partitions);
     for (const c of [...this.#cursors.values()]) {
       if (c.topic !== sub.topic || owned.has(c.partition)) continue;
@@ -72,6 +80,7 @@ export class Subscriptions {
       this.#cursors.delete(c.scope);
     }
     for (const p of partitions) this.cursor(sub.topic, p);
+    return previous;
   }
 
   /** The application moves a partition to `to` (see `PartitionCursor.seeked`). */
@@ -102,6 +111,7 @@ export class Subscriptions {
     for (const sub of this.#list) {
       const pc = sub.pc;
       sub.pc = undefined;
+      sub.assignment = undefined;
       if (pc) await pc.close().catch(() => {});
     }
     for (const c of this.#cursors.values()) c.revoked();

@@ -14,8 +14,8 @@ export interface ProducerMessage {
   value: Bytes;
   /** An ordered list, or a kafkajs-style object (`{ name: value | value[] }`). */
   headers?: readonly HeaderInput[] | Record<string, Bytes | readonly Bytes[] | undefined>;
-  /** ms since the epoch; default: when the message is added to `send`. */
-  timestamp?: number;
+  /** ms since the epoch (a number, or a string of digits as kafkajs users pass it); default: when the message is added to `send`. */
+  timestamp?: number | string;
   /** Pin the write partition (overrides the key hash). */
   writePartition?: number;
 }

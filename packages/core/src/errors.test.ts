@@ -10,6 +10,7 @@ import {
   bargeErrorCode,
   ConfigError,
   CorruptDataError,
+  GroupNotEmptyError,
   GroupRebalanceError,
   hasErrorCode,
   InvalidInputError,
@@ -30,6 +31,7 @@ describe('error classes', () => {
     CorruptDataError,
     ConfigError,
     GroupRebalanceError,
+    GroupNotEmptyError,
   ] as const;
 
   for (const C of classes) {

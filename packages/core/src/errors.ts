@@ -10,7 +10,8 @@ export type BargeErrorCode =
   | 'INVALID_INPUT'
   | 'CORRUPT'
   | 'CONFIG'
-  | 'REBALANCE';
+  | 'REBALANCE'
+  | 'GROUP_NOT_EMPTY';
 
 /**
  * Marks Barge errors so they are recognised across copies of `@barge/core`: a plugin installed
@@ -54,6 +55,7 @@ const CODES: ReadonlySet<string> = new Set<BargeErrorCode>([
   'CORRUPT',
   'CONFIG',
   'REBALANCE',
+  'GROUP_NOT_EMPTY',
 ]);
 
 /**
@@ -143,6 +145,16 @@ export class ConfigError extends BargeError {
 export class GroupRebalanceError extends BargeError {
   static readonly code = 'REBALANCE';
   readonly code = GroupRebalanceError.code;
+  readonly retryable = false;
+}
+
+/**
+ * An operation that needs a consumer group without members (resetting its offsets) found
+ * members in it. Stop the group's consumers, or wait until their sessions time out, and retry.
+ */
+export class GroupNotEmptyError extends BargeError {
+  static readonly code = 'GROUP_NOT_EMPTY';
+  readonly code = GroupNotEmptyError.code;
   readonly retryable = false;
 }
 

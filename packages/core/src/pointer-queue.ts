@@ -38,6 +38,30 @@ export interface PointerQueue {
   /** Join `group` on `topic`; partitions are split between the group's members. */
   subscribe(options: SubscribeOptions): Promise<PointerConsumer>;
 
+  /**
+   * The consumer groups the queue knows: every group with members now or committed positions,
+   * only those on `topic` when it is given, sorted by name.
+   */
+  listGroups(topic?: string): Promise<GroupListing[]>;
+
+  /**
+   * One group: its members with their assignments (the embedded queue coordinates every member
+   * in its process; Kafka's group coordinator knows every member, wherever it runs) and its
+   * committed positions on every topic. Throws `NotFoundError` when the group has neither
+   * members nor committed positions.
+   */
+  describeGroup(group: string): Promise<GroupDescription>;
+
+  /**
+   * Overwrites the committed positions of `group` on `topic` for the partitions given (the
+   * others keep theirs) and clears their message index, so each restarts at the first message
+   * of the pointer at `offset`. Only for a group without members (Kafka's rule: a member would
+   * overwrite the reset with its next commit): throws `GroupNotEmptyError` otherwise,
+   * `NotFoundError` for an unknown topic or partition, `InvalidInputError` for an offset below
+   * 0 or above the high watermark. Creates the group's positions when it has none yet.
+   */
+  resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void>;
+
   close(): Promise<void>;
 }
 
@@ -93,6 +117,50 @@ export interface PointerConsumer {
   onAssignment(listener: (partitions: readonly number[]) => void): void;
   /** Leave the group. Idempotent. */
   close(): Promise<void>;
+}
+
+/** A read partition and an offset in it. */
+export interface PartitionOffset {
+  partition: number;
+  offset: number;
+}
+
+/**
+ * Where a group stands: `empty` (no members; only then can its offsets be reset), `stable`
+ * (members own their partitions) or `rebalancing` (members are joining or leaving).
+ */
+export type GroupStatus = 'empty' | 'stable' | 'rebalancing';
+
+export interface GroupListing {
+  group: string;
+  status: GroupStatus;
+  /** Members now. */
+  members: number;
+  /** Topics the group has members or committed positions on, sorted. */
+  topics: string[];
+}
+
+export interface GroupMember {
+  memberId: string;
+  clientId: string;
+  /** Where the member connects from, when the queue knows it; '' otherwise. */
+  host: string;
+  /** Read partitions assigned to this member, per topic. */
+  assignment: { topic: string; partitions: number[] }[];
+}
+
+/** A committed position on one topic. */
+export interface TopicCommitPosition extends CommitPosition {
+  topic: string;
+}
+
+export interface GroupDescription {
+  group: string;
+  status: GroupStatus;
+  /** Sorted by member id. */
+  members: GroupMember[];
+  /** Committed positions, sorted by topic then partition. */
+  committed: TopicCommitPosition[];
 }
 
 /** The read partition that carries the pointers of one write partition. */

@@ -296,9 +296,9 @@ describe('EmbeddedPointerQueue', () => {
       const c = (await queue.subscribe({ group, topic, clientId: 'c' })) as EmbeddedConsumer;
       assert.deepEqual([a.assignment(), b.assignment(), c.assignment()], [[0, 1], [2], [3]]);
       await b.close();
-      assert.equal(queue.describeGroup(group, topic)?.generation, 4);
+      assert.equal(queue.membership(group, topic)?.generation, 4);
       assert.deepEqual(
-        queue.describeGroup(group, topic)?.members.map((m) => [m.clientId, m.partitions]),
+        queue.membership(group, topic)?.members.map((m) => [m.clientId, m.partitions]),
         [
           ['a', [0, 1]],
           ['c', [2, 3]],

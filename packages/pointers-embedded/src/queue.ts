@@ -4,9 +4,14 @@ import {
   ConfigError,
   encodePointer,
   errorMessage,
+  type GroupDescription,
+  type GroupListing,
+  type GroupMember,
+  GroupNotEmptyError,
   InvalidInputError,
   MAX_POINTER_BYTES,
   NotFoundError,
+  type PartitionOffset,
   PermanentError,
   type PointerConsumer,
   type PointerQueue,
@@ -183,12 +188,71 @@ export class EmbeddedPointerQueue implements PointerQueue {
   }
 
   /** Generation and members of a group on a topic, or undefined if it never had a member here. */
-  describeGroup(
-    group: string,
-    topic: string,
-  ): { generation: number; members: GroupMemberInfo[] } | undefined {
+  membership(group: string, topic: string): { generation: number; members: GroupMemberInfo[] } | undefined {
     const g = this.#groups.get(groupKey(group, topic));
     return g ? { generation: g.generation, members: g.members() } : undefined;
+  }
+
+  async listGroups(topic?: string): Promise<GroupListing[]> {
+    this.#assertOpen();
+    const found = new Map<string, { topics: Set<string>; members: number }>();
+    const entry = (group: string) => {
+      const e = found.get(group) ?? { topics: new Set<string>(), members: 0 };
+      found.set(group, e);
+      return e;
+    };
+    for (const c of this.#store.committedGroups()) entry(c.group).topics.add(c.topic);
+    for (const g of this.#groups.values()) {
+      const members = g.members().length;
+      if (members === 0) continue;
+      const e = entry(g.group);
+      e.topics.add(g.topic);
+      e.members += members;
+    }
+    return [...found]
+      .filter(([, e]) => topic === undefined || e.topics.has(topic))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([group, e]) => ({
+        group,
+        status: e.members > 0 ? 'stable' : 'empty',
+        members: e.members,
+        topics: [...e.topics].sort(),
+      }));
+  }
+
+  async describeGroup(group: string): Promise<GroupDescription> {
+    this.#assertOpen();
+    checkGroupName(group);
+    const members = this.#membersOf(group);
+    const committed = this.#store.committedOfGroup(group);
+    if (members.length === 0 && committed.length === 0) {
+      throw new NotFoundError(`consumer group ${group} has no members and no committed offsets`);
+    }
+    return { group, status: members.length > 0 ? 'stable' : 'empty', members, committed };
+  }
+
+  async resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void> {
+    this.#assertOpen();
+    checkGroupName(group);
+    if (!Array.isArray(positions)) throw new InvalidInputError('resetOffsets needs an array of positions');
+    // No await from the member check to the write: no member can join in between.
+    const items = positions.map(({ partition, offset }) => {
+      this.#checkPartition(topic, partition);
+      const { high } = this.#store.watermarks(topic, partition);
+      if (!Number.isSafeInteger(offset) || offset < 0 || offset > high) {
+        throw new InvalidInputError(
+          `reset offset of ${topic}/${partition} must be an integer in [0, ${high}] (the high watermark), got ${offset}`,
+        );
+      }
+      return { partition, offset, metadata: JSON.stringify({ reset: true }) };
+    });
+    const members = this.#membersOf(group);
+    if (members.length > 0) {
+      throw new GroupNotEmptyError(
+        `consumer group ${group} has ${members.length} member(s) (${members.map((m) => m.memberId).join(', ')}); offsets can only be reset while it has none: stop its consumers first`,
+      );
+    }
+    if (items.length > 0) this.#store.commit(group, topic, items);
   }
 
   /** Topics and their read partition counts. */
@@ -247,6 +311,22 @@ export class EmbeddedPointerQueue implements PointerQueue {
     this.#log('info', 'embedded pointer queue closed', { path: this.path });
   }
 
+  #membersOf(group: string): GroupMember[] {
+    const out: GroupMember[] = [];
+    for (const g of this.#groups.values()) {
+      if (g.group !== group) continue;
+      for (const m of g.members()) {
+        out.push({
+          memberId: m.memberId,
+          clientId: m.clientId,
+          host: '',
+          assignment: [{ topic: g.topic, partitions: [...m.partitions] }],
+        });
+      }
+    }
+    return out.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+  }
+
   #assertOpen(): void {
     if (this.#closed) throw new PermanentError(`embedded pointer queue ${this.path} is closed`);
   }
@@ -289,6 +369,12 @@ export class EmbeddedPointerQueue implements PointerQueue {
 
 function groupKey(group: string, topic: string): string {
   return `${group}\u0000${topic}`;
+}
+
+function checkGroupName(group: string): void {
+  if (typeof group !== 'string' || group.length === 0) {
+    throw new InvalidInputError('a consumer group name must be a non-empty string');
+  }
 }
 
 function checkTopicName(topic: string): void {

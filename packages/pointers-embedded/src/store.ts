@@ -10,6 +10,7 @@ import {
   type PointerRecord,
   type PublishedPointer,
   readPartitionFor,
+  type TopicCommitPosition,
   TransientError,
 } from '@barge/core';
 import Database from 'better-sqlite3';
@@ -92,6 +93,12 @@ function prepareStatements(db: Database.Database) {
     ),
     committed: db.prepare<[string, string, number], CommittedRow>(
       'SELECT "offset", message_index FROM committed WHERE group_id = ? AND topic = ? AND partition = ?',
+    ),
+    committedOfGroup: db.prepare<[string], CommittedRow & { topic: string; partition: number }>(
+      'SELECT topic, partition, "offset", message_index FROM committed WHERE group_id = ? ORDER BY topic, partition',
+    ),
+    committedGroups: db.prepare<[], { group_id: string; topic: string }>(
+      'SELECT DISTINCT group_id, topic FROM committed ORDER BY group_id, topic',
     ),
     commit: db.prepare<[string, string, number, number, number | null, string | null, number]>(
       `INSERT INTO committed (group_id, topic, partition, "offset", message_index, metadata, committed_at)
@@ -349,6 +356,22 @@ export class PointerStore {
     return row.message_index === null
       ? { partition, offset: row.offset }
       : { partition, offset: row.offset, messageIndex: row.message_index };
+  }
+
+  /** Every committed position of `group`, by topic then partition. */
+  committedOfGroup(group: string): TopicCommitPosition[] {
+    const rows = this.#run(`read committed offsets of ${group}`, () => this.#s.committedOfGroup.all(group));
+    return rows.map((r) =>
+      r.message_index === null
+        ? { topic: r.topic, partition: r.partition, offset: r.offset }
+        : { topic: r.topic, partition: r.partition, offset: r.offset, messageIndex: r.message_index },
+    );
+  }
+
+  /** The (group, topic) pairs with committed positions, sorted. */
+  committedGroups(): { group: string; topic: string }[] {
+    const rows = this.#run('list groups with committed offsets', () => this.#s.committedGroups.all());
+    return rows.map((r) => ({ group: r.group_id, topic: r.topic }));
   }
 
   commit(group: string, topic: string, positions: readonly StoredCommit[]): void {

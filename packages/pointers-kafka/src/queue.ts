@@ -2,8 +2,11 @@ import {
   type BatchPointer,
   ConfigError,
   encodePointer,
+  type GroupDescription,
+  type GroupListing,
   InvalidInputError,
   NotFoundError,
+  type PartitionOffset,
   PermanentError,
   type PointerConsumer,
   type PointerQueue,
@@ -14,8 +17,11 @@ import {
   TransientError,
 } from '@barge/core';
 import { type Admin, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { chunkBySize } from './chunks.js';
 import { KafkaPointerConsumer } from './consumer.js';
+import { settleBy } from './deadline.js';
 import { isUnknownTopicError, mapKafkaError } from './errors.js';
+import { KafkaGroupAdmin } from './group-admin.js';
 import { createKafka, pointerTopicName, toSafeNumber } from './kafka.js';
 import {
   type AdapterLog,
@@ -62,6 +68,7 @@ export class KafkaPointerQueue implements PointerQueue {
   private adminSlot: AdminSlot | undefined;
   private readonly partitionCounts = new Map<string, number>();
   private readonly consumers = new Set<KafkaPointerConsumer>();
+  private readonly groupAdmin: KafkaGroupAdmin;
   private closed = false;
 
   constructor(options: KafkaPointerQueueOptions) {
@@ -70,6 +77,11 @@ export class KafkaPointerQueue implements PointerQueue {
     this.location = this.config.brokers.join(',');
     this.log = log ?? defaultLog;
     this.kafka = createKafka(this.config, this.log);
+    this.groupAdmin = new KafkaGroupAdmin({
+      config: this.config,
+      withAdmin: (what, fn) => this.withAdmin(what, fn),
+      partitions: (topic) => this.partitions(topic),
+    });
   }
 
   /** The Kafka topic that holds the pointers of Barge topic `topic`. */
@@ -206,6 +218,21 @@ export class KafkaPointerQueue implements PointerQueue {
       throw e;
     }
     return consumer;
+  }
+
+  async listGroups(topic?: string): Promise<GroupListing[]> {
+    this.checkOpen();
+    return this.groupAdmin.listGroups(topic);
+  }
+
+  async describeGroup(group: string): Promise<GroupDescription> {
+    this.checkOpen();
+    return this.groupAdmin.describeGroup(group);
+  }
+
+  async resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void> {
+    this.checkOpen();
+    return this.groupAdmin.resetOffsets(group, topic, positions);
   }
 
   async close(): Promise<void> {
@@ -409,47 +436,11 @@ export class KafkaPointerQueue implements PointerQueue {
 
   /** `p`, or a `TransientError` once `deadline` passes (then `onTimeout` runs). */
   private withDeadline<T>(p: Promise<T>, deadline: number, what: string, onTimeout?: () => void): Promise<T> {
-    const ms = deadline - Date.now();
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          onTimeout?.();
-          reject(
-            new TransientError(
-              `${what}: no answer from Kafka within publishTimeoutMs (${this.config.publishTimeoutMs} ms); brokers ${this.config.brokers.join(',')}`,
-            ),
-          );
-        },
-        Math.max(0, ms),
+    const { publishTimeoutMs, brokers } = this.config;
+    const timeout = () =>
+      new TransientError(
+        `${what}: no answer from Kafka within publishTimeoutMs (${publishTimeoutMs} ms); brokers ${brokers.join(',')}`,
       );
-      p.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      );
-    });
+    return settleBy(p, deadline, timeout, onTimeout);
   }
-}
-
-function chunkBySize(messages: Message[], maxBytes: number): Message[][] {
-  const out: Message[][] = [];
-  let cur: Message[] = [];
-  let size = 0;
-  for (const m of messages) {
-    const n = (m.value as Buffer).length + 64;
-    if (cur.length > 0 && size + n > maxBytes) {
-      out.push(cur);
-      cur = [];
-      size = 0;
-    }
-    cur.push(m);
-    size += n;
-  }
-  if (cur.length > 0) out.push(cur);
-  return out;
 }

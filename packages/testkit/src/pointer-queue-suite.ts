@@ -30,6 +30,7 @@ import {
   readPartitionFor,
   type SubscribeOptions,
 } from '@barge/core';
+import { groupAdminTests } from './group-admin-suite.js';
 
 /** What the factory hands to one test. */
 export interface PointerQueueTestContext {
@@ -942,6 +943,8 @@ export function describePointerQueue(
         assert.equal(await q.close(), undefined, 'a second close resolves');
       });
     });
+
+    describe('group administration', () => groupAdminTests(test, o));
 
     describe('durability', () => {
       test(

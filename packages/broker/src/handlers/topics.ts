@@ -85,7 +85,7 @@ export function topicHandlers(d: TopicHandlerDeps): HandlerTable {
 }
 
 /** Runs a pointer-queue call, mapping its failure to a protocol error code. */
-async function pointerCall<T>(f: () => Promise<T>): Promise<T> {
+export async function pointerCall<T>(f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {

@@ -2,7 +2,11 @@ import { startBrokerFromConfig } from '@barge/broker';
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { parseHostPort } from '../fail.js';
+import { exitAfter, firstShutdownSignal, ignoreBrokenPipes } from '../shutdown.js';
 import { importer, loadCliConfig } from '../storage.js';
+
+/** Beyond `broker.shutdownTimeoutMs`: the broker abandons what is left and closes its adapters. */
+const SHUTDOWN_MARGIN_MS = 10_000;
 
 interface BrokerFlags {
   config?: string;
@@ -39,34 +43,35 @@ export function brokerCommand(program: Command): void {
       const config = await loadCliConfig(flags.config, flags.data);
       if (flags.listen !== undefined) config.broker.listen = flags.listen;
       if (flags.admin !== undefined) config.broker.admin = flags.admin;
+      ignoreBrokenPipes();
+      // Synchronous writes: no exit-time flush, which loops forever on EPIPE once a pipe's
+      // reader is gone (sonic-boom's flushSync retries every error).
       const logger = pino(
         { level: flags.logLevel ?? process.env.BARGE_LOG_LEVEL ?? 'info' },
-        pino.destination(2),
+        pino.destination({ dest: 2, sync: true }),
       );
+      const signal = firstShutdownSignal();
       const running = await startBrokerFromConfig(config, { importer, logger });
       const { broker } = running;
       const { host, port } = broker.address;
       process.stdout.write(
         `barge broker ${config.broker.id} listening on ${host}:${port}; ${running.describe()}\n`,
       );
-      await new Promise<void>((done) => {
-        let stopping = false;
-        const stop = (signal: NodeJS.Signals) => {
-          if (stopping) {
-            process.stderr.write(`${signal} again: exiting without waiting\n`);
-            process.exit(1);
-          }
-          stopping = true;
-          process.stderr.write(`${signal}: flushing open batches and acks, then stopping\n`);
-          broker.stop().then(done, (e: unknown) => {
-            process.stderr.write(`stop failed: ${(e as Error).message}\n`);
-            process.exitCode = 1;
-            done();
-          });
-        };
-        process.on('SIGTERM', stop);
-        process.on('SIGINT', stop);
-      });
+      const received = await signal;
+      const deadlineMs = config.broker.shutdownTimeoutMs + SHUTDOWN_MARGIN_MS;
+      process.stderr.write(
+        `${received}: flushing open batches and acks, then stopping (at most ${deadlineMs} ms; send it again to exit at once)\n`,
+      );
+      exitAfter(deadlineMs, 1, `barge broker did not stop within ${deadlineMs} ms; exiting\n`);
+      const stopped = await broker.stop().then(
+        () => true,
+        (e: unknown) => {
+          process.stderr.write(`stop failed: ${(e as Error).message}\n`);
+          return false;
+        },
+      );
       process.stdout.write('barge broker stopped\n');
+      // Whatever an adapter left behind (a timer, a socket) must not keep a stopped broker alive.
+      process.exit(stopped ? 0 : 1);
     });
 }

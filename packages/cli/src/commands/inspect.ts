@@ -1,58 +1,116 @@
 import { readFile, stat } from 'node:fs/promises';
-import { type BatchHeader, codecName, type DecodedMessage, decodeBatch } from '@barge/core';
+import {
+  type BatchHeader,
+  codecName,
+  type DecodedMessage,
+  decodeBatch,
+  type ObjectStorage,
+} from '@barge/core';
 import type { Command } from 'commander';
-import { CliError } from '../fail.js';
+import { CliError, parseNonNegativeInt } from '../fail.js';
+import { latestBatchKey } from '../latest-object.js';
 import { openConfiguredStorage } from '../storage.js';
 
 interface InspectFlags {
   config?: string;
   data?: string;
+  topic?: string;
+  latest?: boolean;
+  partition?: number;
   messages?: boolean;
   json?: boolean;
 }
 
+/** What to decode: a file or storage key named on the command line, or a topic's newest object. */
+type InspectTarget =
+  | { kind: 'path-or-key'; target: string }
+  | { kind: 'latest'; topic: string; partition?: number };
+
 export function inspectCommand(program: Command): void {
   program
     .command('inspect')
-    .description('decode a batch object (a file, or a key in the configured storage): header, chunks, counts')
-    .argument('<file-or-key>', 'path of a batch object file, or its storage key')
+    .description(
+      'decode a batch object (a file, a key in the configured storage, or the newest object of a topic): header, chunks, counts',
+    )
+    .argument('[file-or-key]', 'path of a batch object file, or its storage key')
+    .option('--topic <name>', 'with --latest: inspect the newest batch object of this topic')
+    .option('--latest', 'with --topic: pick the most recently stored batch object')
+    .option('--partition <n>', 'with --topic: only this write partition', (v) =>
+      parseNonNegativeInt(v, '--partition'),
+    )
     .option('--config <file>', 'broker config naming the storage to read keys from')
     .option('--data <dir>', 'data directory of the embedded default (default ./barge-data)')
     .option('--messages', 'also print every message (key, headers, value)')
     .option('--json', 'print JSON')
-    .action(async (target: string, flags: InspectFlags) => {
-      const bytes = await load(target, flags);
+    .addHelpText(
+      'after',
+      '\nExamples:\n  barge inspect --topic logs --latest --messages\n  barge inspect barge-data/objects/topics/logs/1/0000000000000000-1-0a1b2c3d4e5f',
+    )
+    .action(async (target: string | undefined, flags: InspectFlags) => {
+      const { bytes, key } = await load(inspectTarget(target, flags), flags);
       const { header, messages } = decodeBatch(bytes);
       if (flags.json) {
         const out = {
+          ...(key === undefined ? {} : { key }),
           header: { ...header, chunks: header.chunks.map((c) => ({ ...c, codec: codecName(c.codec) })) },
         } as Record<string, unknown>;
         if (flags.messages) out.messages = messages.map(messageJson);
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         return;
       }
+      if (key !== undefined) process.stdout.write(`object ${key}\n`);
       process.stdout.write(describeHeader(header));
       if (flags.messages) for (const m of messages) process.stdout.write(`${describeMessage(m)}\n`);
     });
 }
 
-async function load(target: string, flags: InspectFlags): Promise<Buffer> {
-  const isFile = await stat(target).then(
-    (s) => s.isFile(),
-    () => false,
-  );
-  if (isFile) return readFile(target);
+function inspectTarget(target: string | undefined, flags: InspectFlags): InspectTarget {
+  if (flags.topic === undefined) {
+    if (flags.latest || flags.partition !== undefined) {
+      throw new CliError('--latest and --partition need --topic <name>', 2);
+    }
+    if (target === undefined) {
+      throw new CliError('name a batch object file or key, or use --topic <name> --latest', 2);
+    }
+    return { kind: 'path-or-key', target };
+  }
+  if (target !== undefined) throw new CliError(`give either ${target} or --topic, not both`, 2);
+  if (!flags.latest) throw new CliError('--topic needs --latest (inspect the newest batch object)', 2);
+  return {
+    kind: 'latest',
+    topic: flags.topic,
+    ...(flags.partition === undefined ? {} : { partition: flags.partition }),
+  };
+}
+
+async function load(what: InspectTarget, flags: InspectFlags): Promise<{ bytes: Buffer; key?: string }> {
+  if (what.kind === 'path-or-key' && (await isFile(what.target)))
+    return { bytes: await readFile(what.target) };
   const storage = await openConfiguredStorage(flags.config, flags.data);
   try {
-    return await storage.get(target);
-  } catch (e) {
-    throw new CliError(
-      `${target} is neither a file nor a key in ${storage.adapter} storage ${storage.location}: ${(e as Error).message}`,
-    );
+    const key =
+      what.kind === 'latest' ? await latestBatchKey(storage, what.topic, what.partition) : what.target;
+    return { bytes: await get(storage, key), key };
   } finally {
     await storage.close();
   }
 }
+
+async function get(storage: ObjectStorage, key: string): Promise<Buffer> {
+  try {
+    return await storage.get(key);
+  } catch (e) {
+    throw new CliError(
+      `${key} is neither a file nor a key in ${storage.adapter} storage ${storage.location}: ${(e as Error).message}`,
+    );
+  }
+}
+
+const isFile = (path: string) =>
+  stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 
 function describeHeader(h: BatchHeader): string {
   const lines = [

@@ -6,13 +6,15 @@ import {
   ErrorCode,
   encodeChunk,
   errorMessage,
-  isRetryable,
   type ProduceRequest,
   type ProduceResponse,
 } from '@barge/core';
+import type { BrokerPool } from '../broker-pool.js';
 import type { ByteBudget } from '../budget.js';
-import { type BrokerPool, ConnectionClosedError } from '../connection.js';
-import { backoffMs, type ResolvedRetry } from '../retry.js';
+import { ConnectionClosedError } from '../connection.js';
+import { backoffMs, isRetryableFailure, type ResolvedRetry } from '../retry.js';
+import type { BatchAckedPayload } from './events.js';
+import { InFlightWindow, type InFlightWindowOptions } from './in-flight-window.js';
 import {
   CHUNK_OVERHEAD,
   PartitionQueue,
@@ -31,27 +33,36 @@ export interface ChunkSenderOptions {
   /** Released as chunks settle. */
   budget: ByteBudget;
   producerId: number;
-  maxInFlight: number;
+  /** How many requests, and bytes of them, may be in flight. */
+  inFlight: InFlightWindowOptions;
   requestTimeoutMs: number;
   retry: ResolvedRetry;
+  /** Told of every acknowledged request (the producer's `batch_acked` event). */
+  onAcked?: (ack: BatchAckedPayload) => void;
+  /** Told of every retry of a failed request. */
+  onRetry?: (partition: WritePartition, error: unknown, retry: number, delayMs: number) => void;
 }
 
 /**
- * Sends closed chunks in Produce requests, many in flight at a time, in round robin over the
- * write partitions and in sequence order within each. A retry re-sends the same chunk bytes
- * under the same producer id and sequence numbers, so a duplicate it creates is detected by
- * consumers. A settled chunk (acknowledged or failed for good) answers its messages' `send`
+ * Sends closed chunks in Produce requests, as many in flight at a time as the `InFlightWindow`
+ * allows, in round robin over the write partitions and in sequence order within each. A retry
+ * re-sends the same chunk bytes under the same producer id and sequence numbers, so a duplicate
+ * it creates is detected by consumers. A settled chunk (acknowledged or failed for good) answers its messages' `send`
  * calls and releases their budget bytes.
  */
 export class ChunkSender {
   private readonly queues = new Map<WritePartition, PartitionQueue>();
-  private inFlight = 0;
+  private readonly window: InFlightWindow;
+  /** A queue whose next request did not fit the window's free bytes: it goes first, nothing overtakes it. */
+  private waitingForRoom: PartitionQueue | undefined;
   private pumpTimer: NodeJS.Timeout | undefined;
   private unsettled = 0;
   private settledWaiters: (() => void)[] = [];
   private closed = false;
 
-  constructor(private readonly options: ChunkSenderOptions) {}
+  constructor(private readonly options: ChunkSenderOptions) {
+    this.window = new InFlightWindow(options.inFlight);
+  }
 
   /** Encodes the messages of a closed chunk under the next sequence numbers of its write partition and queues it. */
   enqueue(target: ProduceTarget, messages: PendingMessage[], bytes: number, codec: CodecName): void {
@@ -104,27 +115,42 @@ export class ChunkSender {
     return queue;
   }
 
-  /** Starts requests while the in-flight limit allows, one partition at a time in round robin. */
+  /**
+   * Starts requests while the window allows, one partition at a time in round robin. A request
+   * larger than the free bytes waits for room and the others wait behind it, so smaller
+   * requests of other partitions cannot starve it. (Some request is in flight then, and its end
+   * pumps again.)
+   */
   private pump(): void {
     if (this.closed) return;
-    const { maxInFlight, metadata } = this.options;
+    const window = this.window;
     const now = Date.now();
+    const first = this.waitingForRoom;
+    if (first !== undefined) {
+      if (first.readyAt(now) === now) {
+        if (!window.admits(first.nextRequestBytes)) return;
+        this.start(first, now);
+      }
+      this.waitingForRoom = undefined;
+    }
     let wake = Number.POSITIVE_INFINITY;
     let progress = true;
-    while (progress && this.inFlight < maxInFlight) {
+    pass: while (progress && window.hasRoom) {
       progress = false;
       for (const queue of this.queues.values()) {
-        if (this.inFlight >= maxInFlight) break;
+        if (!window.hasRoom) break;
         const readyAt = queue.readyAt(now);
         if (readyAt === undefined) continue;
         if (readyAt > now) {
           wake = Math.min(wake, readyAt);
           continue;
         }
-        const request = queue.take(metadata);
-        this.inFlight++;
+        if (!window.admits(queue.nextRequestBytes)) {
+          this.waitingForRoom = queue;
+          break pass;
+        }
+        this.start(queue, now);
         progress = true;
-        void this.dispatch(queue, request);
       }
     }
     if (wake !== Number.POSITIVE_INFINITY && !this.pumpTimer) {
@@ -138,7 +164,18 @@ export class ChunkSender {
     }
   }
 
-  private async dispatch(queue: PartitionQueue, request: PendingRequest): Promise<void> {
+  /** Takes the queue's next request, as large as the window's free bytes allow, and sends it. */
+  private start(queue: PartitionQueue, now: number): void {
+    const { metadata } = this.options;
+    const request = queue.take({
+      maxFrameBytes: Math.min(metadata.maxFrameBytes, this.window.roomBytes),
+      maxMessagesPerRequest: metadata.maxMessagesPerRequest,
+    });
+    this.window.started(request.bytes, now);
+    void this.dispatch(queue, request, now);
+  }
+
+  private async dispatch(queue: PartitionQueue, request: PendingRequest, startedAt: number): Promise<void> {
     const { target } = request;
     const { pool, producerId, requestTimeoutMs } = this.options;
     const body: ProduceRequest = {
@@ -159,7 +196,8 @@ export class ChunkSender {
       error = e;
     }
     queue.requestEnded(error === undefined);
-    this.inFlight--;
+    if (error === undefined) this.window.acked(request.bytes, startedAt, Date.now());
+    else this.window.failed(request.bytes, Date.now());
     if (error === undefined) this.complete(request, response);
     else this.failed(queue, request, error);
     this.pump();
@@ -187,18 +225,32 @@ export class ChunkSender {
       if (r) messageIndex += c.messages.length;
       this.settle(c);
     }
+    this.options.onAcked?.({
+      topic,
+      writePartition: r?.writePartition ?? writePartition,
+      acks: target.acks,
+      messages: chunks.reduce((n, c) => n + c.messages.length, 0),
+      bytes: chunks.reduce((n, c) => n + c.bytes, 0),
+      firstSequence: chunks[0]!.encoded.meta.baseSequence,
+      retries: chunks[0]!.retries,
+      batchSequence: r?.sequence ?? -1,
+      partition: r?.readPartition ?? -1,
+      offset: r?.offset ?? -1,
+    });
   }
 
   private failed(queue: PartitionQueue, { target, chunks }: PendingRequest, error: unknown): void {
     const { topic, writePartition } = target.partition;
     const { retry } = this.options;
     const first = chunks[0]!;
-    const retryable = isRetryable(error) || error instanceof ConnectionClosedError;
+    const retryable = isRetryableFailure(error) || error instanceof ConnectionClosedError;
     const exhausted = first.retries >= retry.retries;
     if (retryable && !exhausted && !this.closed) {
       // Same bytes, same producer id and sequences.
       for (const c of chunks) c.retries++;
-      queue.retryLater(chunks, Date.now() + backoffMs(first.retries - 1, retry));
+      const delayMs = backoffMs(first.retries - 1, retry);
+      this.options.onRetry?.(target.partition, error, first.retries, delayMs);
+      queue.retryLater(chunks, Date.now() + delayMs);
       if (error instanceof BrokerResponseError && error.errorCode === ErrorCode.INVALID_PARTITION) {
         this.options.metadata.forget(topic);
       }

@@ -1,15 +1,24 @@
 import { randomInt } from 'node:crypto';
-import { type CodecName, ConfigError, codecId, errorMessage, isAckLevel } from '@barge/core';
-import { type ResolvedRetry, type RetryOptions, resolveRetry } from '../retry.js';
+import { type CodecName, ConfigError, codecId, errorMessage } from '@barge/core';
+import { type CommonClientOptions, resolveCommonOptions } from '../client-options.js';
+import type { Logger } from '../logger.js';
+import type { ResolvedRetry, RetryOptions } from '../retry.js';
 import type { AckLevel, ProducerMessage } from '../types.js';
+import { type KafkaAcks, toAckLevel } from './acks.js';
+import {
+  ADAPTIVE_MAX_REQUESTS,
+  ADAPTIVE_MIN_REQUESTS,
+  type InFlightWindowOptions,
+} from './in-flight-window.js';
 
-export interface ProducerOptions {
+/** See `CommonClientOptions` for `retry`, `connectionTimeout`, `logLevel`, `logCreator` and `logger`. */
+export interface ProducerOptions extends CommonClientOptions {
   /** Broker addresses, `host:port`. The first reachable one is used. */
   brokers: string[];
   /** Default `barge-producer`. */
   clientId?: string;
-  /** Default ack level of `send`. Default `durable`. */
-  acks?: AckLevel;
+  /** Default ack level of `send`. Default `durable`. kafkajs's numbers work too: -1 durable, 1 received, 0 none. */
+  acks?: AckLevel | KafkaAcks;
   /** Chunk codec. Default: the topic's configured compression. */
   compression?: CodecName;
   /** How long a chunk waits for more messages. Default 5 ms; 0 = the messages of one `send` call only. */
@@ -18,16 +27,22 @@ export interface ProducerOptions {
   maxChunkBytes?: number;
   /** A chunk closes at this many messages. Default 10,000 (and at most the broker's limit per request). */
   maxChunkMessages?: number;
-  /** Produce requests in flight on the connection. Default 16. */
+  /**
+   * Produce requests in flight on the connection, fixed. Default: sized from the measured ack
+   * latency and throughput (16 to 1024), within `maxInFlightBytes`.
+   */
   maxInFlight?: number;
+  /**
+   * Bytes of produce requests in flight (sent, not yet acknowledged); `bufferBytes` counts them
+   * too. Default three quarters of `bufferBytes` (48 MiB).
+   */
+  maxInFlightBytes?: number;
   /** Bytes buffered (accumulating, in flight, awaiting ack) before `send` waits. Default 64 MiB. */
   bufferBytes?: number;
   /** Retries of produce requests that fail with a retryable error. Default 10 retries, 100 ms → 10 s backoff. */
   retry?: RetryOptions;
-  /** Per-request ack deadline (sent to the broker too). Default 30,000 ms. */
+  /** Per-request ack deadline (sent to the broker too); `requestTimeout` is the same. Default 30,000 ms. */
   requestTimeoutMs?: number;
-  /** Default 10,000 ms. */
-  connectTimeoutMs?: number;
   /** Refresh topic metadata this often. Default 300,000 ms. */
   metadataMaxAgeMs?: number;
   /** Producer id written with every chunk. Default: random per instance. Never share one between live producers. */
@@ -37,8 +52,8 @@ export interface ProducerOptions {
 export interface SendOptions {
   topic: string;
   messages: readonly ProducerMessage[];
-  /** Overrides the producer's ack level for these messages. */
-  acks?: AckLevel;
+  /** Overrides the producer's ack level for these messages (kafkajs's -1, 1, 0 work too). */
+  acks?: AckLevel | KafkaAcks;
 }
 
 /** `ProducerOptions` checked, with every default filled in. */
@@ -51,11 +66,12 @@ export interface ResolvedProducerOptions {
   readonly lingerMs: number;
   readonly maxChunkBytes: number;
   readonly maxChunkMessages: number;
-  readonly maxInFlight: number;
+  readonly inFlight: InFlightWindowOptions;
   readonly bufferBytes: number;
   readonly retry: ResolvedRetry;
   readonly requestTimeoutMs: number;
-  readonly connectTimeoutMs: number | undefined;
+  readonly connectionTimeoutMs: number;
+  readonly log: Logger;
   readonly metadataMaxAgeMs: number;
   readonly producerId: number;
 }
@@ -71,12 +87,8 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
       throw new ConfigError(`producer ${name} must be an integer >= ${min}, got ${v}`, name);
     return v;
   };
-  if (options.acks !== undefined && !isAckLevel(options.acks)) {
-    throw new ConfigError(
-      `producer acks must be none, received or durable, got ${JSON.stringify(options.acks)}`,
-      'acks',
-    );
-  }
+  const common = resolveCommonOptions(options, 'producer', 'Producer');
+  const acks = toAckLevel(options.acks ?? 'durable', (why) => new ConfigError(`producer ${why}`, 'acks'));
   if (options.compression !== undefined) {
     try {
       codecId(options.compression);
@@ -87,10 +99,21 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
   const lingerMs = int('lingerMs', options.lingerMs, 0, 5);
   const maxChunkBytes = int('maxChunkBytes', options.maxChunkBytes, 1, 1024 * 1024);
   const maxChunkMessages = int('maxChunkMessages', options.maxChunkMessages, 1, 10_000);
-  const maxInFlight = int('maxInFlight', options.maxInFlight, 1, 16);
-  const requestTimeoutMs = int('requestTimeoutMs', options.requestTimeoutMs, 1, 30_000);
   const metadataMaxAgeMs = int('metadataMaxAgeMs', options.metadataMaxAgeMs, 0, 300_000);
   const bufferBytes = int('bufferBytes', options.bufferBytes, 1, 64 * 1024 * 1024);
+  const inFlight: InFlightWindowOptions = {
+    // A quarter of the buffer stays for chunks being filled and encoded while the rest is in flight.
+    maxBytes: int(
+      'maxInFlightBytes',
+      options.maxInFlightBytes,
+      1,
+      Math.max(1, Math.floor(bufferBytes * 0.75)),
+    ),
+    requests:
+      options.maxInFlight === undefined
+        ? { adaptive: { min: ADAPTIVE_MIN_REQUESTS, max: ADAPTIVE_MAX_REQUESTS } }
+        : { fixed: int('maxInFlight', options.maxInFlight, 1, 1) },
+  };
   const producerId =
     options.producerId !== undefined
       ? int('producerId', options.producerId, 0, 0)
@@ -98,16 +121,17 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
   return {
     brokers: options.brokers,
     clientId: options.clientId ?? 'barge-producer',
-    acks: options.acks ?? 'durable',
+    acks,
     compression: options.compression,
     lingerMs,
     maxChunkBytes,
     maxChunkMessages,
-    maxInFlight,
+    inFlight,
     bufferBytes,
-    retry: resolveRetry(options.retry),
-    requestTimeoutMs,
-    connectTimeoutMs: options.connectTimeoutMs,
+    retry: common.retry,
+    requestTimeoutMs: common.requestTimeoutMs,
+    connectionTimeoutMs: common.connectionTimeoutMs,
+    log: common.log,
     metadataMaxAgeMs,
     producerId,
   };

@@ -22,6 +22,8 @@ export interface QueuedChunk {
 export interface PendingRequest {
   readonly target: ProduceTarget;
   readonly chunks: readonly QueuedChunk[];
+  /** Bytes of the request on the wire (generous). */
+  readonly bytes: number;
 }
 
 /** The broker's limits on one Produce request. */
@@ -67,11 +69,20 @@ export class PartitionQueue {
     return now;
   }
 
-  /** Takes the next request: chunks of the same target, within the broker's frame and message limits. */
+  /** Bytes of the smallest next request (its first chunk alone); 0 if nothing waits. */
+  get nextRequestBytes(): number {
+    const first = this.chunks[0];
+    return first ? requestBytesOf(first) : 0;
+  }
+
+  /**
+   * Takes the next request: at least the first chunk, and the chunks after it of the same target
+   * while the request stays within `limits` (the broker's frame and message limits, or less).
+   */
   take(limits: RequestLimits): PendingRequest {
     const first = this.chunks.shift()!;
     const chunks = [first];
-    let bytes = REQUEST_OVERHEAD + first.encoded.bytes.length + CHUNK_OVERHEAD;
+    let bytes = requestBytesOf(first);
     let messages = first.messages.length;
     while (this.chunks.length > 0) {
       const next = this.chunks[0]!;
@@ -84,7 +95,7 @@ export class PartitionQueue {
       messages += next.messages.length;
     }
     this.inFlight++;
-    return { target: first.target, chunks };
+    return { target: first.target, chunks, bytes };
   }
 
   /** A request taken from this queue ended; a success ends the recovery once no retried chunk waits. */
@@ -100,4 +111,9 @@ export class PartitionQueue {
     this.recovering = true;
     this.notBefore = notBefore;
   }
+}
+
+/** Bytes of a request that carries `first` alone. */
+function requestBytesOf(first: QueuedChunk): number {
+  return REQUEST_OVERHEAD + first.encoded.bytes.length + CHUNK_OVERHEAD;
 }

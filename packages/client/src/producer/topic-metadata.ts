@@ -1,6 +1,6 @@
-import { ApiKey, InvalidInputError, isRetryable, type MetadataResponse, type TopicInfo } from '@barge/core';
-import type { BrokerPool } from '../connection.js';
-import { type ResolvedRetry, withRetry } from '../retry.js';
+import { ApiKey, InvalidInputError, type MetadataResponse, type TopicInfo } from '@barge/core';
+import type { BrokerPool } from '../broker-pool.js';
+import { isRetryableFailure, type ResolvedRetry, withRetry } from '../retry.js';
 
 /** Frame limit assumed before the broker has told its own. */
 const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
@@ -72,7 +72,7 @@ export class TopicMetadata {
   /** A Metadata request, retried on retryable errors while open. */
   private request(body: { topics: string[] }): Promise<MetadataResponse> {
     return withRetry(() => this.pool.request(ApiKey.Metadata, body), this.retry, {
-      retryable: (e) => isRetryable(e) && !this.closed,
+      retryable: (e) => isRetryableFailure(e) && !this.closed,
     });
   }
 }

@@ -70,13 +70,16 @@ export async function startBroker(config: Omit<BrokerConfigInput, 'broker'> = {}
 
 /**
  * A TCP proxy in front of a broker that can cut every connection going through it: a real
- * connection failure at a chosen moment (requests in flight, acks lost).
+ * connection failure at a chosen moment (requests in flight, acks lost). While `stalled`, the
+ * broker's answers are dropped: a broker that hangs.
  */
 export class CuttableProxy {
   private readonly server: net.Server;
   private readonly pairs = new Set<[net.Socket, net.Socket]>();
   /** Bytes forwarded from clients to the broker. */
   upstreamBytes = 0;
+  /** Drop what the broker sends while true. */
+  stalled = false;
   address = '';
 
   constructor(private readonly target: string) {
@@ -89,7 +92,9 @@ export class CuttableProxy {
         this.upstreamBytes += d.length;
         upstream.write(d);
       });
-      upstream.on('data', (d) => client.write(d));
+      upstream.on('data', (d) => {
+        if (!this.stalled) client.write(d);
+      });
       const end = () => {
         this.pairs.delete(pair);
         client.destroy();
@@ -102,8 +107,9 @@ export class CuttableProxy {
     });
   }
 
-  async start(): Promise<void> {
-    this.server.listen(0, '127.0.0.1');
+  /** Listens on `port` (default: a free one). */
+  async start(port = 0): Promise<void> {
+    this.server.listen(port, '127.0.0.1');
     await once(this.server, 'listening');
     const a = this.server.address() as net.AddressInfo;
     this.address = `127.0.0.1:${a.port}`;
@@ -124,4 +130,34 @@ export class CuttableProxy {
     this.cut();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+/** A port nothing listens on (it was free a moment ago): connecting to it is refused. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/** A server that accepts TCP connections and never answers: a hung broker. */
+export async function silentServer(): Promise<{ address: string; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    address: `127.0.0.1:${port}`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }

@@ -2,6 +2,17 @@ import type { ChunkMeta, EncodedChunk } from '../batch/chunk.js';
 import { errorMessage } from '../errors.js';
 import { type BatchPointer, decodePointer, encodePointer } from '../pointer.js';
 import { LENGTH_PREFIX_BYTES, type RequestHeader } from './frame.js';
+import {
+  type DescribeGroupRequest,
+  type DescribeGroupResponse,
+  describeGroupCodecs,
+  type ListGroupsRequest,
+  type ListGroupsResponse,
+  listGroupsCodecs,
+  type ResetOffsetsRequest,
+  type ResetOffsetsResponse,
+  resetOffsetsCodecs,
+} from './group-admin.js';
 import { ProtocolError, Reader, Writer } from './wire.js';
 
 /**
@@ -26,6 +37,9 @@ export const ApiKey = {
   OffsetForTimestamp: 17,
   Watermarks: 18,
   ReadObject: 20,
+  ListGroups: 21,
+  DescribeGroup: 22,
+  ResetOffsets: 23,
 } as const;
 
 export type ApiName = keyof typeof ApiKey;
@@ -54,6 +68,9 @@ export const SUPPORTED_VERSIONS: Readonly<Record<ApiKey, VersionRange>> = {
   17: { min: 1, max: 1 },
   18: { min: 1, max: 1 },
   20: { min: 1, max: 1 },
+  21: { min: 1, max: 1 },
+  22: { min: 1, max: 1 },
+  23: { min: 1, max: 1 },
 };
 
 export const API_KEYS: readonly ApiKey[] = Object.values(ApiKey);
@@ -343,6 +360,9 @@ export interface RequestTypes {
   [ApiKey.OffsetForTimestamp]: OffsetForTimestampRequest;
   [ApiKey.Watermarks]: WatermarksRequest;
   [ApiKey.ReadObject]: ReadObjectRequest;
+  [ApiKey.ListGroups]: ListGroupsRequest;
+  [ApiKey.DescribeGroup]: DescribeGroupRequest;
+  [ApiKey.ResetOffsets]: ResetOffsetsRequest;
 }
 
 export interface ResponseTypes {
@@ -362,6 +382,9 @@ export interface ResponseTypes {
   [ApiKey.OffsetForTimestamp]: OffsetForTimestampResponse;
   [ApiKey.Watermarks]: WatermarksResponse;
   [ApiKey.ReadObject]: ReadObjectResponse;
+  [ApiKey.ListGroups]: ListGroupsResponse;
+  [ApiKey.DescribeGroup]: DescribeGroupResponse;
+  [ApiKey.ResetOffsets]: ResetOffsetsResponse;
 }
 
 /** A decoded request of any api, discriminated by `apiKey`. */
@@ -881,6 +904,9 @@ const codecs: { [K in ApiKey]: Codecs<K> } = {
       read: (r) => ({ objectSize: r.u64('objectSize'), offset: r.u64('offset'), data: r.bytes32('data') }),
     },
   },
+  [ApiKey.ListGroups]: listGroupsCodecs,
+  [ApiKey.DescribeGroup]: describeGroupCodecs,
+  [ApiKey.ResetOffsets]: resetOffsetsCodecs,
 };
 
 function codecFor(apiKey: number, apiVersion: number): Codecs<ApiKey> {

@@ -56,6 +56,10 @@ export const ErrorCode = {
   OFFSET_OUT_OF_RANGE: 32,
   /** The group name is invalid. */
   INVALID_GROUP: 33,
+  /** ResetOffsets on a group that has members: stop them (or wait for their sessions to time out) first. */
+  GROUP_NOT_EMPTY: 34,
+  /** DescribeGroup: the group has neither members nor committed offsets. */
+  UNKNOWN_GROUP: 35,
   /** ReadObject: no object under this key. */
   OBJECT_NOT_FOUND: 40,
   /** ReadObject: the key is outside the broker's batch key space. */
@@ -106,6 +110,8 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   31: info('REBALANCE_IN_PROGRESS', false, 'REBALANCE'),
   32: info('OFFSET_OUT_OF_RANGE', false, 'INVALID_INPUT'),
   33: info('INVALID_GROUP', false, 'INVALID_INPUT'),
+  34: info('GROUP_NOT_EMPTY', false, 'GROUP_NOT_EMPTY'),
+  35: info('UNKNOWN_GROUP', false, 'NOT_FOUND'),
   40: info('OBJECT_NOT_FOUND', false, 'NOT_FOUND'),
   41: info('ACCESS_DENIED', false, 'AUTH'),
 };

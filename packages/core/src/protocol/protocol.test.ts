@@ -166,6 +166,56 @@ const samples: { [K in ApiKey]: { req: RequestTypes[K]; res: ResponseTypes[K] } 
     res: { offset: 3 },
   },
   [ApiKey.Watermarks]: { req: { topic: 'logs', partition: 0 }, res: { low: 0, high: 10 } },
+  [ApiKey.ListGroups]: {
+    req: { topic: 'logs' },
+    res: {
+      groups: [
+        { group: 'readers', status: 'stable', members: 2, topics: ['logs', 'ünïcode'] },
+        { group: 'idle', status: 'empty', members: 0, topics: [] },
+      ],
+    },
+  },
+  [ApiKey.DescribeGroup]: {
+    req: { group: 'readers' },
+    res: {
+      group: 'readers',
+      status: 'rebalancing',
+      members: [
+        {
+          memberId: 'm-1',
+          clientId: 'c1',
+          host: '10.0.0.1',
+          assignment: [{ topic: 'logs', partitions: [0, 2] }],
+        },
+        { memberId: 'm-2', clientId: 'c2', host: '', assignment: [] },
+      ],
+      partitions: [
+        {
+          topic: 'logs',
+          partition: 0,
+          low: 3,
+          high: 2 ** 50,
+          committed: { offset: 7, messageIndex: 2, lag: 2 ** 50 - 7 },
+        },
+        { topic: 'logs', partition: 1, low: 0, high: 0 },
+      ],
+    },
+  },
+  [ApiKey.ResetOffsets]: {
+    req: {
+      group: 'readers',
+      topic: 'logs',
+      target: { to: 'timestamp', timestamp: -5 },
+      partitions: [1],
+      execute: true,
+    },
+    res: {
+      partitions: [
+        { partition: 0, previous: { offset: 9, messageIndex: 4 }, offset: 0 },
+        { partition: 1, offset: 2 ** 40 },
+      ],
+    },
+  },
   [ApiKey.ReadObject]: {
     req: { key: pointer.storage.key, offset: 0, length: 0xffffffff },
     res: { objectSize: 5000, offset: 0, data: big },

@@ -1,0 +1,72 @@
+import type { PointerSource } from '@barge/client';
+import type { CommitPosition, PointerConsumer, PointerRecord, SubscribeOptions } from '@barge/core';
+
+/**
+ * `consume --partition`: pointers of the chosen read partitions only. The member of a group of
+ * its own owns every read partition of the topic; this source hides the others from the consumer,
+ * so it never fetches their batches. (Their pointers still arrive and are dropped: they are small.)
+ * Only for a group nobody else uses and nothing is committed in.
+ */
+export class PartitionFilter implements PointerSource {
+  constructor(
+    private readonly inner: PointerSource,
+    private readonly partitions: ReadonlySet<number>,
+  ) {}
+
+  async subscribe(options: SubscribeOptions): Promise<PointerConsumer> {
+    return new FilteredConsumer(await this.inner.subscribe(options), this.partitions);
+  }
+
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number> {
+    return this.inner.offsetForTimestamp(topic, partition, timestamp);
+  }
+
+  watermarks(topic: string, partition: number): Promise<{ low: number; high: number }> {
+    return this.inner.watermarks(topic, partition);
+  }
+}
+
+class FilteredConsumer implements PointerConsumer {
+  readonly group: string;
+  readonly topic: string;
+
+  constructor(
+    private readonly inner: PointerConsumer,
+    private readonly partitions: ReadonlySet<number>,
+  ) {
+    this.group = inner.group;
+    this.topic = inner.topic;
+  }
+
+  #chosen(partitions: readonly number[]): number[] {
+    return partitions.filter((p) => this.partitions.has(p));
+  }
+
+  assignment(): readonly number[] {
+    return this.#chosen(this.inner.assignment());
+  }
+
+  async poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]> {
+    return (await this.inner.poll(options)).filter((r) => this.partitions.has(r.partition));
+  }
+
+  commit(positions: readonly CommitPosition[]): Promise<void> {
+    return this.inner.commit(positions);
+  }
+
+  committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]> {
+    return this.inner.committed(partitions);
+  }
+
+  seek(partition: number, offset: number): void {
+    this.inner.seek(partition, offset);
+  }
+
+  onAssignment(listener: (partitions: readonly number[]) => void): void {
+    this.inner.onAssignment((partitions) => listener(this.#chosen(partitions)));
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
