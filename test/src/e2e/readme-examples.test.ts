@@ -40,6 +40,11 @@ const FRAGMENTS: BlockRef[] = [
     marker: "import { createGcsStorage } from '@barge/storage-gcs';",
   },
   { file: 'packages/storage-s3/README.md', marker: "import { createS3Storage } from '@barge/storage-s3';" },
+  {
+    file: 'packages/client/README.md',
+    marker: "import { Producer } from '@barge/client'; // events are on every client",
+  },
+  { file: 'packages/client/README.md', marker: "import { logLevel, Producer } from '@barge/client';" },
   { file: 'packages/testkit/README.md', marker: "import { describeObjectStorage } from '@barge/testkit';" },
   {
     file: 'packages/testkit/README.md',
