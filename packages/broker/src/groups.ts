@@ -37,6 +37,10 @@ interface Member {
   lastSeen: number;
   generation: number;
   lastAssignment: string;
+  /** Whether the member speaks the revoke phase (JoinGroup v2 and later). */
+  revokes: boolean;
+  /** Partitions in their revoke phase the member has not released yet, and who waits for them. */
+  release: { waiting: Set<number>; done: () => void } | undefined;
   /** Requests of this member in progress (a long poll keeps the session alive). */
   active: number;
   /** Member requests run one after another. */
@@ -48,11 +52,14 @@ interface Member {
  * the broker). Each JoinGroup subscribes one `PointerConsumer`, kept per member id; it is
  * closed on LeaveGroup, when the member's connection closes, or when the member sends nothing
  * for `sessionTimeoutMs` (the group then rebalances). Committed offsets live in the pointer
- * queue, so they survive broker restarts.
+ * queue, so they survive broker restarts. Members that speak v2 take part in the revoke phase:
+ * their partitions in it are listed in every GroupState until the member releases them
+ * (Heartbeat `released`), leaves, or the queue's revoke timeout passes.
  */
 export class GroupCoordinator {
   readonly #members = new Map<string, Member>();
   readonly #sweeper: NodeJS.Timeout;
+  #closing = false;
 
   constructor(
     private readonly pointers: PointerQueue,
@@ -69,7 +76,7 @@ export class GroupCoordinator {
     return this.#members.size;
   }
 
-  async join(owner: MemberOwner, req: JoinGroupRequest): Promise<JoinGroupResponse> {
+  async join(owner: MemberOwner, req: JoinGroupRequest, version = 1): Promise<JoinGroupResponse> {
     if (!GROUP_NAME.test(req.group)) {
       throw new RequestError(
         ErrorCode.INVALID_GROUP,
@@ -107,9 +114,12 @@ export class GroupCoordinator {
       lastSeen: Date.now(),
       generation: 0,
       lastAssignment: '\0',
+      revokes: version >= 2,
+      release: undefined,
       active: 0,
       chain: Promise.resolve(),
     };
+    if (m.revokes) consumer.onRevoke((partitions) => this.#awaitRelease(m, partitions));
     this.#members.set(id, m);
     this.metrics.groupMembers.set(this.#members.size);
     this.log.info(
@@ -125,9 +135,13 @@ export class GroupCoordinator {
     return { memberId: id, readPartitions: topic.readPartitions, ...this.#state(m) };
   }
 
-  heartbeat(memberId: string): GroupState {
+  heartbeat(memberId: string, released: readonly number[] = []): GroupState {
     const m = this.#member(memberId);
     m.lastSeen = Date.now();
+    if (m.release && released.length > 0) {
+      for (const p of released) m.release.waiting.delete(p);
+      if (m.release.waiting.size === 0) this.#released(m);
+    }
     return this.#state(m);
   }
 
@@ -236,6 +250,8 @@ export class GroupCoordinator {
   }
 
   async closeAll(): Promise<void> {
+    this.#closing = true;
+    for (const m of this.#members.values()) this.#released(m);
     clearInterval(this.#sweeper);
     await Promise.all([...this.#members.values()].map((m) => this.#remove(m, 'broker stopping')));
   }
@@ -265,16 +281,33 @@ export class GroupCoordinator {
 
   #state(m: Member): GroupState {
     const assignment = [...m.consumer.assignment()];
-    const key = assignment.join(',');
+    const revoking = m.revokes ? [...m.consumer.revoking()] : [];
+    const key = `${assignment.join(',')}/${revoking.join(',')}`;
     if (key !== m.lastAssignment) {
       m.generation++;
       m.lastAssignment = key;
     }
-    return { generation: m.generation, assignment };
+    return { generation: m.generation, assignment, revoking };
+  }
+
+  /** The queue's revoke phase for a v2 member: done when the member releases the partitions. */
+  #awaitRelease(m: Member, partitions: readonly number[]): Promise<void> {
+    if (this.#closing || !this.#members.has(m.id)) return Promise.resolve();
+    this.#released(m);
+    return new Promise<void>((done) => {
+      m.release = { waiting: new Set(partitions), done };
+    });
+  }
+
+  #released(m: Member): void {
+    const r = m.release;
+    m.release = undefined;
+    r?.done();
   }
 
   async #remove(m: Member, reason: string): Promise<void> {
     if (!this.#members.delete(m.id)) return;
+    this.#released(m);
     this.metrics.groupMembers.set(this.#members.size);
     this.log.info({ group: m.group, topic: m.topic, memberId: m.id, reason }, 'group member removed');
     try {

@@ -1,5 +1,11 @@
 import type { PointerSource } from '@barge/client';
-import type { CommitPosition, PointerConsumer, PointerRecord, SubscribeOptions } from '@barge/core';
+import type {
+  CommitPosition,
+  PointerConsumer,
+  PointerRecord,
+  RevokeListener,
+  SubscribeOptions,
+} from '@barge/core';
 
 /**
  * `consume --partition`: pointers of the chosen read partitions only. The member of a group of
@@ -64,6 +70,17 @@ class FilteredConsumer implements PointerConsumer {
 
   onAssignment(listener: (partitions: readonly number[]) => void): void {
     this.inner.onAssignment((partitions) => listener(this.#chosen(partitions)));
+  }
+
+  onRevoke(listener: RevokeListener): void {
+    this.inner.onRevoke((partitions) => {
+      const chosen = this.#chosen(partitions);
+      return chosen.length > 0 ? listener(chosen) : undefined;
+    });
+  }
+
+  revoking(): readonly number[] {
+    return this.#chosen(this.inner.revoking());
   }
 
   close(): Promise<void> {

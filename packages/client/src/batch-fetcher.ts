@@ -153,9 +153,9 @@ export class BatchFetcher {
     const out: ClaimedRecord[] = [];
     for (const record of records) {
       if (!owned.has(record.partition)) continue;
-      const cursor = this.#deps.subscriptions.existingCursor(sub.topic, record.partition);
-      const claim = cursor?.fetched(record);
-      if (cursor && claim) out.push({ sub, cursor, record, claim });
+      const cursor = this.#deps.subscriptions.cursor(sub.topic, record.partition);
+      const claim = cursor.fetched(record);
+      if (claim) out.push({ sub, cursor, record, claim });
     }
     return out;
   }
@@ -164,10 +164,10 @@ export class BatchFetcher {
   async #start(sub: Subscription, owned: ReadonlySet<number>, records: PointerRecord[]): Promise<void> {
     const { subscriptions, retry, options } = this.#deps;
     const pc = sub.pc!;
-    const fresh = [...new Set(records.map((r) => r.partition))].filter((p) => {
-      const cursor = subscriptions.existingCursor(sub.topic, p);
-      return owned.has(p) && cursor !== undefined && !cursor.started;
-    });
+    // An owned partition without a cursor was given back after its revoke phase: a fresh start.
+    const fresh = [...new Set(records.map((r) => r.partition))].filter(
+      (p) => owned.has(p) && !subscriptions.cursor(sub.topic, p).started,
+    );
     if (fresh.length === 0) return;
     const generations = fresh.map((p) => subscriptions.cursor(sub.topic, p).generation);
     let committed: (CommitPosition | undefined)[];
@@ -215,7 +215,7 @@ export class BatchFetcher {
       const b = await Promise.race([queue.shift()!, this.#deps.stop.stopped]);
       if (b === undefined) return;
       fill();
-      if (b.isCurrent()) yield b;
+      if (b.isCurrent() && !b.cursor.isDraining) yield b;
     }
   }
 

@@ -23,6 +23,7 @@ import type { InstrumentationEvent, RemoveInstrumentationEventListener } from '.
 import type { PartitionCursor, Position } from './partition-cursor.js';
 import { RemotePointerConsumer } from './remote.js';
 import { type ResolvedRetry, withRetry } from './retry.js';
+import { givePartitionsUp } from './revoke-phase.js';
 import { grainOf, handlerOf } from './run-handlers.js';
 import { type Subscription, Subscriptions } from './subscriptions.js';
 import type { ConsumedMessage, PointerSource } from './types.js';
@@ -383,6 +384,18 @@ export class Consumer {
         });
       }
       pc.onAssignment((partitions) => this.onAssignment(sub, partitions));
+      pc.onRevoke((partitions) =>
+        givePartitionsUp(
+          {
+            subscriptions: this.subscriptions,
+            delivery: this.delivery,
+            commit: this.schedule.enabled && this.connected ? () => this.commit() : undefined,
+            log: this.report.log,
+          },
+          sub,
+          partitions,
+        ),
+      );
       this.onAssignment(sub, pc.assignment());
     }
   }

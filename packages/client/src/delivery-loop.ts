@@ -29,6 +29,9 @@ export interface DeliveryDeps {
 export class DeliveryLoop {
   readonly #deps: DeliveryDeps;
   #delivered = 0;
+  /** The delivery the application holds right now. */
+  #current: Delivery | undefined;
+  #waiters: (() => void)[] = [];
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
@@ -43,10 +46,21 @@ export class DeliveryLoop {
     batches: AsyncIterable<FetchedBatch>,
     grain: Grain,
   ): AsyncGenerator<Delivery, void, undefined> {
-    for await (const batch of batches) {
-      if (grain.each === 'message') yield* this.#oneByOne(batch);
-      else yield* this.#allAtOnce(batch, grain.autoResolve);
-      await this.commitIfDue();
+    try {
+      for await (const batch of batches) {
+        if (grain.each === 'message') yield* this.#oneByOne(batch);
+        else yield* this.#allAtOnce(batch, grain.autoResolve);
+        await this.commitIfDue();
+      }
+    } finally {
+      this.#handedBack();
+    }
+  }
+
+  /** Resolves once the application holds no delivery from the partitions named by `scopes`. */
+  async idle(scopes: ReadonlySet<string>): Promise<void> {
+    while (this.#current && scopes.has(this.#current.batch.cursor.scope)) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
     }
   }
 
@@ -62,18 +76,33 @@ export class DeliveryLoop {
   async *#oneByOne(batch: FetchedBatch): AsyncGenerator<Delivery, void, undefined> {
     for (const message of batch.messages) {
       if (!batch.isCurrent()) break;
+      if (batch.cursor.isDraining) return; // the rest is redelivered to the partition's next owner
       if (!this.#firstDelivery(batch, message)) continue;
-      yield { batch, messages: [message] };
+      yield this.#handOut({ batch, messages: [message] });
       this.processedThrough(batch, message.messageIndex);
+      this.#handedBack();
       await this.commitIfDue();
     }
     this.#finished(batch);
   }
 
   async *#allAtOnce(batch: FetchedBatch, autoResolve: boolean): AsyncGenerator<Delivery, void, undefined> {
+    if (batch.cursor.isDraining) return;
     const messages = batch.messages.filter((m) => this.#firstDelivery(batch, m));
-    if (messages.length > 0) yield { batch, messages };
+    if (messages.length > 0) yield this.#handOut({ batch, messages });
     if (autoResolve || messages.length === 0) this.#finished(batch);
+    this.#handedBack();
+  }
+
+  #handOut(d: Delivery): Delivery {
+    this.#current = d;
+    return d;
+  }
+
+  /** The application is done with the delivery it held (what it processed is recorded). */
+  #handedBack(): void {
+    this.#current = undefined;
+    for (const w of this.#waiters.splice(0)) w();
   }
 
   /** False for a message a producer retry already delivered; otherwise counts it delivered. */

@@ -44,6 +44,8 @@ export class PartitionCursor {
   #fetchedUpTo = -1;
   /** Where the first batch claimed since the last (re)start began. */
   #firstClaimed: Position | undefined;
+  /** In the group's revoke phase: nothing more is delivered from this partition. */
+  #draining = false;
 
   constructor(topic: string, partition: number) {
     this.topic = topic;
@@ -53,6 +55,11 @@ export class PartitionCursor {
 
   get started(): boolean {
     return this.#started;
+  }
+
+  /** Whether the partition is being revoked (see `draining()`). */
+  get isDraining(): boolean {
+    return this.#draining;
   }
 
   /** Starts anew at every restart and at the revocation. */
@@ -167,6 +174,14 @@ export class PartitionCursor {
   rewound(): void {
     const from = this.unprocessedFrom;
     if (from !== undefined) this.#restart(from);
+  }
+
+  /**
+   * The group's revoke phase began: the delivery in progress may finish (and count as
+   * processed), nothing after it is delivered; what was processed is committed next.
+   */
+  draining(): void {
+    this.#draining = true;
   }
 
   /** The partition is no longer this member's: all claimed work is stale. */

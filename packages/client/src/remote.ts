@@ -10,6 +10,7 @@ import {
   type MetadataResponse,
   type PointerConsumer,
   type PointerRecord,
+  type RevokeListener,
   type SubscribeOptions,
 } from '@barge/core';
 import type { ObjectSource } from './batch-reader.js';
@@ -109,7 +110,8 @@ export class RemotePointerSource implements PointerSource {
  * A `PointerConsumer` (core contract) over the broker protocol. Heartbeats run on a timer, so a
  * member whose application takes long to process a batch keeps its partitions. When the
  * connection drops or the broker forgets the member (session expired), it joins again: the
- * broker then starts the partitions at their committed positions.
+ * broker then starts the partitions at their committed positions. Partitions the broker lists
+ * as `revoking` go to the `onRevoke` listeners, then back to the broker as `released`.
  */
 export class RemotePointerConsumer implements PointerConsumer {
   readonly group: string;
@@ -118,6 +120,10 @@ export class RemotePointerConsumer implements PointerConsumer {
   private generation = -1;
   private partitions: number[] = [];
   private readonly listeners: ((p: readonly number[]) => void)[] = [];
+  private readonly revokeListeners: RevokeListener[] = [];
+  private revokingNow: readonly number[] = [];
+  /** Partitions of the current revoke phase handed to the listeners already. */
+  private readonly releasing = new Set<number>();
   private readonly pendingSeeks = new Map<number, number>();
   /** Next offset per partition as this member last saw it (records returned, seeks). */
   private readonly nextOffsets = new Map<number, number>();
@@ -156,19 +162,24 @@ export class RemotePointerConsumer implements PointerConsumer {
     const started = Date.now();
     const r = await withRetry(
       () =>
-        this.pool.request(ApiKey.JoinGroup, {
-          group: this.group,
-          topic: this.topic,
-          sessionTimeoutMs: this.sessionTimeoutMs,
-          fromBeginning: this.sub.fromBeginning ?? true,
-          clientId: this.sub.clientId ?? '',
-        }),
+        this.pool.request(
+          ApiKey.JoinGroup,
+          {
+            group: this.group,
+            topic: this.topic,
+            sessionTimeoutMs: this.sessionTimeoutMs,
+            fromBeginning: this.sub.fromBeginning ?? true,
+            clientId: this.sub.clientId ?? '',
+          },
+          { timeoutMs: this.sessionTimeoutMs + this.requestTimeoutMs },
+        ), // may wait out others' revoke phase
       this.retry,
     );
     this.memberId = r.memberId;
     this.lastRequestAt = Date.now();
     this.pendingSeeks.clear(); // a new member starts at the committed positions
     this.nextOffsets.clear();
+    this.releasing.clear();
     this.update(r, true);
     this.startHeartbeats();
     this.onJoin?.({
@@ -193,12 +204,40 @@ export class RemotePointerConsumer implements PointerConsumer {
   private update(state: GroupState, force = false): void {
     if (!force && state.generation === this.generation) return;
     this.generation = state.generation;
+    const before = this.partitions.join(',');
     this.partitions = [...state.assignment].sort((a, b) => a - b);
     for (const p of [...this.pendingSeeks.keys()])
       if (!this.partitions.includes(p)) this.pendingSeeks.delete(p);
     for (const p of [...this.nextOffsets.keys()])
       if (!this.partitions.includes(p)) this.nextOffsets.delete(p);
-    for (const l of this.listeners) l(this.partitions);
+    this.revokingNow = [...state.revoking].sort((a, b) => a - b);
+    for (const p of [...this.releasing]) if (!this.revokingNow.includes(p)) this.releasing.delete(p);
+    const fresh = this.revokingNow.filter((p) => !this.releasing.has(p));
+    for (const p of fresh) this.releasing.add(p);
+    if (fresh.length > 0) void this.release(fresh);
+    if (force || before !== this.partitions.join(',')) for (const l of this.listeners) l(this.partitions);
+  }
+
+  /** The revoke phase of `partitions`: the listeners commit, then the broker hears they are released. */
+  private async release(partitions: number[]): Promise<void> {
+    const memberId = this.memberId;
+    let timer: NodeJS.Timeout | undefined;
+    // The broker moves the partitions on after the session timeout anyway.
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.sessionTimeoutMs);
+      timer.unref();
+    });
+    await Promise.race([Promise.allSettled(this.revokeListeners.map(async (l) => l(partitions))), timeout]);
+    clearTimeout(timer);
+    if (this.closed || this.memberId !== memberId) return;
+    try {
+      const s = await this.asMember((id) =>
+        this.pool.request(ApiKey.Heartbeat, { memberId: id, released: partitions }),
+      );
+      this.update(s);
+    } catch {
+      // Not released: the broker's revoke timeout moves the partitions on.
+    }
   }
 
   /** Joins again after the member was lost (connection closed, session expired). */
@@ -321,6 +360,14 @@ export class RemotePointerConsumer implements PointerConsumer {
 
   onAssignment(listener: (partitions: readonly number[]) => void): void {
     this.listeners.push(listener);
+  }
+
+  onRevoke(listener: RevokeListener): void {
+    this.revokeListeners.push(listener);
+  }
+
+  revoking(): readonly number[] {
+    return this.revokingNow;
   }
 
   async close(): Promise<void> {

@@ -83,6 +83,20 @@ export class Subscriptions {
     return previous;
   }
 
+  /**
+   * The partitions' revoke phase ended (what was processed is committed): their cursors go.
+   * Should the group give one back, it starts afresh at the committed position.
+   */
+  released(sub: Subscription, partitions: readonly number[]): void {
+    for (const p of partitions) {
+      const c = this.#cursors.get(scopeOf(sub.topic, p));
+      if (!c) continue;
+      c.revoked();
+      this.#dedup?.forget(c.scope);
+      this.#cursors.delete(c.scope);
+    }
+  }
+
   /** The application moves a partition to `to` (see `PartitionCursor.seeked`). */
   seek(sub: Subscription, cursor: PartitionCursor, to: Position, minTimestamp?: number): void {
     this.#restart(sub, cursor, to, () => cursor.seeked(to, minTimestamp));

@@ -115,9 +115,23 @@ export interface PointerConsumer {
   seek(partition: number, offset: number): void;
   /** Called with the new assignment after every rebalance. */
   onAssignment(listener: (partitions: readonly number[]) => void): void;
+  /**
+   * The revoke phase of a rebalance: called with the partitions about to move to another member
+   * (a member joined or left), before the new owner reads them. While the returned promise runs,
+   * the partitions stay in `assignment()` and `commit` accepts them, but `poll` returns no more
+   * of their records; the member commits what it processed. The new owner starts at the
+   * committed positions once every listener settled, or after the revoke timeout (the member's
+   * session timeout) passed. A listener that throws counts as settled.
+   */
+  onRevoke(listener: RevokeListener): void;
+  /** Partitions in their revoke phase right now (see `onRevoke`); empty outside a rebalance. */
+  revoking(): readonly number[];
   /** Leave the group. Idempotent. */
   close(): Promise<void>;
 }
+
+/** Commits what was processed of `partitions` before they move to another member. */
+export type RevokeListener = (partitions: readonly number[]) => Promise<void> | void;
 
 /** A read partition and an offset in it. */
 export interface PartitionOffset {

@@ -6,6 +6,7 @@ import {
   PermanentError,
   type PointerConsumer,
   type PointerRecord,
+  type RevokeListener,
 } from '@barge/core';
 import { Notifier } from './notifier.js';
 import type { PointerStore, StoredCommit } from './store.js';
@@ -46,7 +47,10 @@ export function assignRange(memberIds: readonly string[], partitions: number): M
 }
 
 const ASSIGN = Symbol('assign');
+const REVOKE = Symbol('revoke');
 const SHUTDOWN = Symbol('shutdown');
+/** How long a revoke phase waits for a member without a session timeout. */
+export const DEFAULT_REVOKE_TIMEOUT_MS = 30_000;
 
 export interface GroupMemberInfo {
   memberId: string;
@@ -55,14 +59,19 @@ export interface GroupMemberInfo {
 }
 
 /**
- * One consumer group on one topic, coordinated in this process. Every join and every leave
- * is a rebalance: the generation goes up by one and partitions are reassigned with
- * `assignRange`. Members live until closed (see `EmbeddedPointerQueue` on session timeouts).
+ * One consumer group on one topic, coordinated in this process. Joins and leaves cause a
+ * rebalance: first the revoke phase (every member losing partitions under the new
+ * `assignRange` plan gives them up, committing what it processed; see `onRevoke`), then the
+ * generation goes up by one and the plan is applied. Joins and leaves during a rebalance are
+ * folded into it. Members live until closed (see `EmbeddedPointerQueue` on session timeouts).
  */
 export class ConsumerGroup {
   #generation = 0;
   #nextMember = 0;
   readonly #members = new Map<string, EmbeddedConsumer>();
+  /** Why a rebalance is due: joins and leaves not yet applied. */
+  #pending: string[] = [];
+  #rebalancing: Promise<void> | undefined;
 
   constructor(
     readonly group: string,
@@ -71,7 +80,7 @@ export class ConsumerGroup {
     private readonly host: GroupHost,
   ) {}
 
-  /** Increases by one at every join and leave. 0 before the first member joined. */
+  /** Increases by one at every rebalance (joins and leaves during one count once). 0 before the first member joined. */
   get generation(): number {
     return this.#generation;
   }
@@ -91,13 +100,18 @@ export class ConsumerGroup {
     const memberId = `${options.clientId}-${String(seq).padStart(8, '0')}`;
     const member = new EmbeddedConsumer(this, this.host, memberId, options);
     this.#members.set(memberId, member);
-    this.#rebalance(`${memberId} joined`);
+    this.#requestRebalance(`${memberId} joined`);
     return member;
   }
 
   /** Called by a member's close(). */
   leave(member: EmbeddedConsumer): void {
-    if (this.#members.delete(member.memberId)) this.#rebalance(`${member.memberId} left`);
+    if (this.#members.delete(member.memberId)) this.#requestRebalance(`${member.memberId} left`);
+  }
+
+  /** Resolves when no rebalance is due or running. */
+  async settled(): Promise<void> {
+    while (this.#rebalancing) await this.#rebalancing;
   }
 
   /** Closes every member without rebalancing (the queue is closing). */
@@ -106,17 +120,34 @@ export class ConsumerGroup {
     this.#members.clear();
   }
 
-  #rebalance(reason: string): void {
-    this.#generation += 1;
-    const plan = assignRange([...this.#members.keys()], this.partitions);
-    for (const [id, member] of this.#members) member[ASSIGN](plan.get(id) ?? [], this.#generation);
-    this.host.log('info', 'embedded pointer queue: group rebalanced', {
-      group: this.group,
-      topic: this.topic,
-      generation: this.#generation,
-      reason,
-      members: this.#members.size,
+  #requestRebalance(reason: string): void {
+    this.#pending.push(reason);
+    this.#rebalancing ??= this.#rebalance().finally(() => {
+      this.#rebalancing = undefined;
     });
+  }
+
+  async #rebalance(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const reasons: string[] = [];
+      // The revoke phase, again while members come and go during it: afterwards, no member owns
+      // a partition the plan gives to another.
+      while (this.#pending.length > 0) {
+        reasons.push(...this.#pending.splice(0));
+        const plan = assignRange([...this.#members.keys()], this.partitions);
+        await Promise.all([...this.#members].map(([id, m]) => m[REVOKE](plan.get(id) ?? [])));
+      }
+      this.#generation += 1;
+      const plan = assignRange([...this.#members.keys()], this.partitions);
+      for (const [id, member] of this.#members) member[ASSIGN](plan.get(id) ?? [], this.#generation);
+      this.host.log('info', 'embedded pointer queue: group rebalanced', {
+        group: this.group,
+        topic: this.topic,
+        generation: this.#generation,
+        reason: reasons.join(', '),
+        members: this.#members.size,
+      });
+    }
   }
 }
 
@@ -129,7 +160,7 @@ export class EmbeddedConsumer implements PointerConsumer {
   readonly topic: string;
   readonly clientId: string;
   readonly fromBeginning: boolean;
-  /** Accepted for the contract; in-process members stay until closed (see the README). */
+  /** In-process members stay until closed (see the README); this bounds their revoke phase. */
   readonly sessionTimeoutMs: number | undefined;
   #assigned: readonly number[] = Object.freeze([]);
   #owned = new Set<number>();
@@ -139,6 +170,13 @@ export class EmbeddedConsumer implements PointerConsumer {
   #cursor = 0;
   #closed = false;
   #listeners: ((partitions: readonly number[]) => void)[] = [];
+  #revokeListeners: RevokeListener[] = [];
+  #revoking: readonly number[] = Object.freeze([]);
+  /** Resolved at close: ends a revoke phase waiting for this member. */
+  #closedSignal: () => void = () => {};
+  readonly #closedPromise = new Promise<'closed'>((resolve) => {
+    this.#closedSignal = () => resolve('closed');
+  });
   readonly #wake = new Notifier();
 
   constructor(
@@ -172,6 +210,15 @@ export class EmbeddedConsumer implements PointerConsumer {
     this.#listeners.push(listener);
   }
 
+  onRevoke(listener: RevokeListener): void {
+    if (typeof listener !== 'function') throw new InvalidInputError('onRevoke needs a function');
+    this.#revokeListeners.push(listener);
+  }
+
+  revoking(): readonly number[] {
+    return this.#revoking;
+  }
+
   async poll(options: { maxRecords?: number; timeoutMs?: number } = {}): Promise<PointerRecord[]> {
     const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     const timeoutMs = options.timeoutMs ?? DEFAULT_POLL_TIMEOUT_MS;
@@ -183,11 +230,13 @@ export class EmbeddedConsumer implements PointerConsumer {
     }
     if (this.#closed) throw new PermanentError(`${this.#who()} is closed; subscribe again`);
     const deadline = Date.now() + timeoutMs;
+    const revokingAtStart = this.#revoking;
     for (;;) {
       if (this.#closed) return [];
       this.host.assertOpen();
       const records = this.#read(maxRecords);
-      if (records.length > 0) return records;
+      // A revoke phase that starts ends the wait, so the member hears of it at once.
+      if (records.length > 0 || this.#revoking !== revokingAtStart) return records;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return [];
       await Notifier.waitAny([this.host.topicNotifier(this.topic), this.#wake], remaining);
@@ -269,17 +318,77 @@ export class EmbeddedConsumer implements PointerConsumer {
     this.#wake.notify();
   }
 
+  /** Leaves the group; resolves once the group rebalanced without this member. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#clear();
     this.coordinator.leave(this);
+    await this.coordinator.settled();
   }
 
   [SHUTDOWN](): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#clear();
+  }
+
+  /**
+   * The revoke phase for this member: gives up every partition not in `keep`, after the revoke
+   * listeners committed (or the session timeout passed, or the member closed).
+   */
+  async [REVOKE](keep: readonly number[]): Promise<void> {
+    const kept = new Set(keep);
+    const lost = this.#assigned.filter((p) => !kept.has(p));
+    if (lost.length === 0 || this.#closed) return;
+    this.#revoking = Object.freeze(lost);
+    this.#wake.notify();
+    try {
+      await this.#runRevokeListeners(lost);
+    } finally {
+      this.#revoking = Object.freeze([]);
+      if (!this.#closed) {
+        this.#assigned = Object.freeze(this.#assigned.filter((p) => kept.has(p)));
+        this.#owned = new Set(this.#assigned);
+        for (const p of lost) this.#positions.delete(p);
+      }
+    }
+  }
+
+  async #runRevokeListeners(lost: readonly number[]): Promise<void> {
+    if (this.#revokeListeners.length === 0) return;
+    const timeoutMs = this.sessionTimeoutMs ?? DEFAULT_REVOKE_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    const listeners = Promise.allSettled(this.#revokeListeners.map(async (l) => l(lost))).then((results) => {
+      for (const r of results) {
+        if (r.status === 'rejected') {
+          this.host.log('error', 'embedded pointer queue: onRevoke listener threw', {
+            group: this.group,
+            topic: this.topic,
+            memberId: this.memberId,
+            error: errorMessage(r.reason),
+          });
+        }
+      }
+      return 'settled' as const;
+    });
+    try {
+      const end = await Promise.race([listeners, timedOut, this.#closedPromise]);
+      if (end === 'timeout') {
+        this.host.log('warn', 'embedded pointer queue: revoke timed out; the partitions move on', {
+          group: this.group,
+          topic: this.topic,
+          memberId: this.memberId,
+          partitions: lost,
+          timeoutMs,
+        });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   [ASSIGN](partitions: readonly number[], generation: number): void {
@@ -318,6 +427,9 @@ export class EmbeddedConsumer implements PointerConsumer {
     this.#owned = new Set();
     this.#positions = new Map();
     this.#listeners = [];
+    this.#revokeListeners = [];
+    this.#revoking = Object.freeze([]);
+    this.#closedSignal();
     this.#wake.notify();
   }
 
@@ -365,7 +477,9 @@ export class EmbeddedConsumer implements PointerConsumer {
 
   /** Reads up to `max` records, rotating the first partition between calls for fairness. */
   #read(max: number): PointerRecord[] {
-    const parts = this.#assigned;
+    const revoking = this.#revoking;
+    const parts =
+      revoking.length === 0 ? this.#assigned : this.#assigned.filter((p) => !revoking.includes(p));
     if (parts.length === 0) return [];
     const first = this.#cursor % parts.length;
     this.#cursor = (first + 1) % parts.length;

@@ -180,11 +180,14 @@ export class EmbeddedPointerQueue implements PointerQueue {
       g = new ConsumerGroup(group, topic, partitions, this.#host);
       this.#groups.set(key, g);
     }
-    return g.join({
+    const member = g.join({
       clientId: clientId || 'consumer',
       fromBeginning: options.fromBeginning ?? true,
       sessionTimeoutMs,
     });
+    // Like Kafka's JoinGroup: answered once the rebalance (revoke phase included) is done.
+    await g.settled();
+    return member;
   }
 
   /** Generation and members of a group on a topic, or undefined if it never had a member here. */

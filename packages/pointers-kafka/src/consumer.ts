@@ -9,18 +9,23 @@ import {
   PermanentError,
   type PointerConsumer,
   type PointerRecord,
+  type RevokeListener,
   type SubscribeOptions,
 } from '@barge/core';
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import { type Consumer, type EachBatchPayload, PartitionAssigners } from 'kafkajs';
 import { mapKafkaError } from './errors.js';
 import { consumerGroupId, createKafka, toSafeNumber } from './kafka.js';
 import type { AdapterLog, KafkaPointersConfig } from './options.js';
-
-/** A committed offset as stored in Kafka: decimal offset string and the metadata string. */
-export interface StoredOffset {
-  offset: string;
-  metadata: string | null;
-}
+import {
+  commitMetadata,
+  type MemberWork,
+  type OwnershipDeps,
+  ownershipAssigner,
+  parseMessageIndex,
+  release,
+  type StoredOffset,
+  takeOver,
+} from './ownership.js';
 
 export interface KafkaPointerConsumerDeps {
   config: KafkaPointersConfig;
@@ -31,6 +36,9 @@ export interface KafkaPointerConsumerDeps {
   partitionCount: number;
   /** Reads committed offsets through the queue's admin client. */
   readCommitted(groupId: string, partitions: readonly number[]): Promise<(StoredOffset | undefined)[]>;
+  /** The Kafka group's members now, with the partitions each joined with. */
+  groupMembers(groupId: string): Promise<MemberWork[]>;
+  watermarks(partition: number): Promise<{ low: number; high: number }>;
   onClose(consumer: KafkaPointerConsumer): void;
 }
 
@@ -48,8 +56,9 @@ const DEFAULT_TIMEOUT_MS = 1000;
  * (autoCommit is off); `metadata` carries `{"messageIndex":n}`.
  *
  * At a rebalance the buffer is dropped. Partitions this member keeps continue from the position
- * `poll` reached (or the last `seek`); partitions it gains start at the group's committed offset
- * (or per `fromBeginning` when nothing is committed).
+ * `poll` reached (or the last `seek`); partitions it lost go through the revoke phase (see
+ * `ownership.ts`); partitions it gains start at the group's committed offset (or per
+ * `fromBeginning` when nothing is committed) once their previous owner released them.
  */
 export class KafkaPointerConsumer implements PointerConsumer {
   readonly group: string;
@@ -68,6 +77,19 @@ export class KafkaPointerConsumer implements PointerConsumer {
   /** Next offset `poll` hands out, per partition: after the last record returned, or a seek target. */
   private readonly positions = new Map<number, number>();
   private readonly listeners: ((partitions: readonly number[]) => void)[] = [];
+  private readonly revokeListeners: RevokeListener[] = [];
+  /** Lost at the last rebalance, still assigned until their revoke phase ends. */
+  private revokingNow: readonly number[] = [];
+  /** This member's id in the Kafka group (from the last join). */
+  private memberId = '';
+  /** Counts joins: work started for an older one is stale. */
+  private epoch = 0;
+  /** What kafkajs assigned at the last join. */
+  private joinedWith = new Set<number>();
+  /** Partitions work was handed out from since this member got them: the first offset handed out. */
+  private readonly worked = new Map<number, number>();
+  /** The first join's handover: `start` resolves after it. */
+  private firstHandOver: Promise<void> | undefined;
   private readonly waiters = new Set<() => void>();
   private joins = 0;
   private lastCrash: unknown;
@@ -105,6 +127,10 @@ export class KafkaPointerConsumer implements PointerConsumer {
       maxWaitTimeInMs: config.maxWaitTimeMs,
       maxBytesPerPartition: config.maxBytesPerPartition,
       allowAutoTopicCreation: false,
+      partitionAssigners: [
+        ownershipAssigner(() => [...this.worked.keys()].filter((p) => this.assignedSet.has(p))),
+        PartitionAssigners.roundRobin,
+      ],
       retry: {
         retries: config.retries,
         initialRetryTime: config.initialRetryTimeMs,
@@ -112,7 +138,9 @@ export class KafkaPointerConsumer implements PointerConsumer {
       },
     });
     this.consumer = consumer;
-    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onJoin(e.payload.memberAssignment[this.kt] ?? []));
+    consumer.on(consumer.events.GROUP_JOIN, (e) =>
+      this.onJoin(e.payload.memberAssignment[this.kt] ?? [], e.payload.memberId),
+    );
     consumer.on(consumer.events.CRASH, (e) => this.onCrash(e.payload.error, e.payload.restart));
     const what = `join consumer group "${this.groupId}" on "${this.kt}"`;
     try {
@@ -133,6 +161,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
       await this.abandon();
       throw mapKafkaError(crash ?? new Error('the consumer stopped before joining'), what);
     }
+    await this.firstHandOver;
   }
 
   /** Pointers fetched and not yet returned by `poll` (at most `maxBufferedRecords`). */
@@ -148,6 +177,14 @@ export class KafkaPointerConsumer implements PointerConsumer {
     this.listeners.push(listener);
   }
 
+  onRevoke(listener: RevokeListener): void {
+    this.revokeListeners.push(listener);
+  }
+
+  revoking(): readonly number[] {
+    return this.revokingNow;
+  }
+
   async poll(options: { maxRecords?: number; timeoutMs?: number } = {}): Promise<PointerRecord[]> {
     const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -160,10 +197,12 @@ export class KafkaPointerConsumer implements PointerConsumer {
     if (this.closed)
       throw new PermanentError(`consumer of group "${this.group}" on "${this.topic}" is closed`);
     const deadline = Date.now() + timeoutMs;
+    const revokingAtStart = this.revokingNow;
     for (;;) {
       if (this.fatal) throw this.fatal;
       const out = this.take(maxRecords);
-      if (out.length > 0 || this.closed) return out;
+      // A revoke phase that starts ends the wait, so the member hears of it at once.
+      if (out.length > 0 || this.closed || this.revokingNow !== revokingAtStart) return out;
       const left = deadline - Date.now();
       if (left <= 0) return out;
       await this.waitForRecords(left);
@@ -191,7 +230,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
           topic: this.kt,
           partition: p.partition,
           offset: String(p.offset),
-          metadata: p.messageIndex === undefined ? null : JSON.stringify({ messageIndex: p.messageIndex }),
+          metadata: commitMetadata(p.messageIndex, this.memberId),
         })),
       );
     } catch (e) {
@@ -242,6 +281,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
       this.setAssignment([], false);
       this.wake();
       try {
+        // Leaving the group is the release: the next owners see this member is gone.
         await this.consumer?.disconnect();
       } catch (e) {
         this.deps.log('warn', `kafka: leaving group "${this.groupId}" failed: ${errorMessage(e)}`);
@@ -254,13 +294,18 @@ export class KafkaPointerConsumer implements PointerConsumer {
 
   // ------------------------------------------------------------------ kafkajs callbacks
 
-  private onJoin(partitions: readonly number[]): void {
+  private onJoin(partitions: readonly number[], memberId: string): void {
     if (this.closed) return;
     const consumer = this.consumer;
     this.joins++;
+    this.epoch++;
+    this.memberId = memberId;
     this.lastCrash = undefined;
     const next = [...partitions].sort((a, b) => a - b);
     const keep = new Set(next);
+    this.joinedWith = keep;
+    const lost = this.assigned.filter((p) => !keep.has(p));
+    const gained = next.filter((p) => !this.assignedSet.has(p));
     // kafkajs refetches every partition after a join: drop what we buffered and unpause.
     this.buffers.clear();
     this.buffered = 0;
@@ -273,7 +318,91 @@ export class KafkaPointerConsumer implements PointerConsumer {
     for (const [partition, offset] of this.positions) {
       consumer?.seek({ topic: this.kt, partition, offset: String(offset) });
     }
-    this.setAssignment(next, true);
+    // Gained partitions wait (paused, unassigned) for their previous owner's release.
+    if (gained.length > 0) consumer?.pause([{ topic: this.kt, partitions: gained }]);
+    this.revokingNow = lost;
+    const now = [...next.filter((p) => !gained.includes(p)), ...lost].sort((a, b) => a - b);
+    this.setAssignment(now, gained.length === 0);
+    if (lost.length > 0) void this.revokePhase(lost);
+    if (gained.length > 0) {
+      const handing = this.handOver(gained, this.epoch);
+      this.firstHandOver ??= handing;
+    }
+  }
+
+  private get revokeTimeoutMs(): number {
+    return this.deps.options.sessionTimeoutMs ?? this.deps.config.sessionTimeoutMs;
+  }
+
+  /** The listeners commit what was processed of `lost`; then the partitions are marked released. */
+  private async revokePhase(lost: readonly number[]): Promise<void> {
+    this.wake();
+    if (this.revokeListeners.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.revokeTimeoutMs);
+      });
+      const listeners = Promise.allSettled(this.revokeListeners.map(async (l) => l(lost)));
+      await Promise.race([listeners, timeout]);
+      clearTimeout(timer);
+    }
+    if (this.closed) return;
+    await release(this.ownership(), new Map([...this.worked].filter(([p]) => lost.includes(p))));
+    for (const p of lost) if (!this.joinedWith.has(p)) this.worked.delete(p);
+    if (this.closed) return;
+    this.revokingNow = this.revokingNow.filter((p) => !lost.includes(p));
+    this.setAssignment(
+      this.assigned.filter((p) => !lost.includes(p) || this.joinedWith.has(p)),
+      true,
+    );
+  }
+
+  /** Starts reading gained partitions once their previous owner let go of them. */
+  private async handOver(gained: readonly number[], epoch: number): Promise<void> {
+    const deps = this.ownership(epoch);
+    let starts: Map<number, number> | undefined;
+    try {
+      starts = await takeOver(deps, gained, Date.now() + this.revokeTimeoutMs + 2_000);
+    } catch (e) {
+      this.deps.log('warn', `kafka: taking over partitions of "${this.kt}" failed: ${errorMessage(e)}`);
+      starts = new Map();
+    }
+    if (!starts || !deps.current()) return;
+    const consumer = this.consumer;
+    for (const [partition, offset] of starts) {
+      this.positions.set(partition, offset);
+      consumer?.seek({ topic: this.kt, partition, offset: String(offset) });
+    }
+    consumer?.resume([{ topic: this.kt, partitions: [...gained] }]);
+    this.setAssignment(
+      [...new Set([...this.assigned, ...gained])].sort((a, b) => a - b),
+      true,
+    );
+  }
+
+  private ownership(epoch = this.epoch): OwnershipDeps {
+    const { deps } = this;
+    return {
+      self: this.memberId,
+      readCommitted: (ps) => deps.readCommitted(this.groupId, ps),
+      members: () => deps.groupMembers(this.groupId),
+      start: async (p) => {
+        const w = await deps.watermarks(p);
+        return (deps.options.fromBeginning ?? true) ? w.low : w.high;
+      },
+      commit: async (entries) => {
+        await this.consumer?.commitOffsets(
+          entries.map((e) => ({
+            topic: this.kt,
+            partition: e.partition,
+            offset: String(e.offset),
+            metadata: e.metadata,
+          })),
+        );
+      },
+      current: () => !this.closed && this.epoch === epoch,
+      log: (level, msg, fields) => deps.log(level, msg, { group: this.groupId, topic: this.kt, ...fields }),
+    };
   }
 
   private onCrash(error: unknown, restart: boolean): void {
@@ -287,6 +416,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
     this.buffered = 0;
     this.paused.clear();
     this.positions.clear();
+    this.worked.clear();
     if (!restart && this.joins > 0) {
       this.fatal = mapKafkaError(error, `consumer of group "${this.groupId}" on "${this.kt}" stopped`);
     }
@@ -348,7 +478,9 @@ export class KafkaPointerConsumer implements PointerConsumer {
   /** Up to `max` buffered records, taken round-robin over partitions, in offset order per partition. */
   private take(max: number): PointerRecord[] {
     const out: PointerRecord[] = [];
-    const parts = this.assigned.filter((p) => (this.buffers.get(p)?.length ?? 0) > 0);
+    const parts = this.assigned.filter(
+      (p) => (this.buffers.get(p)?.length ?? 0) > 0 && !this.revokingNow.includes(p),
+    );
     if (parts.length === 0) return out;
     const start = this.rotation++ % parts.length;
     const order = [...parts.slice(start), ...parts.slice(0, start)];
@@ -372,6 +504,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
         buf.shift();
         this.buffered--;
         out.push(head.record);
+        if (!this.worked.has(p)) this.worked.set(p, head.record.offset);
         this.positions.set(p, head.record.offset + 1);
       }
     }
@@ -449,19 +582,4 @@ export class KafkaPointerConsumer implements PointerConsumer {
     }
     this.deps.onClose(this);
   }
-}
-
-/** `messageIndex` from commit metadata `{"messageIndex":n}`; undefined when absent or not ours. */
-export function parseMessageIndex(metadata: string | null | undefined): number | undefined {
-  if (!metadata) return undefined;
-  try {
-    const v = JSON.parse(metadata) as unknown;
-    if (typeof v === 'object' && v !== null && 'messageIndex' in v) {
-      const n = (v as { messageIndex: unknown }).messageIndex;
-      if (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0) return n;
-    }
-  } catch {
-    // metadata written by another tool: no message index
-  }
-  return undefined;
 }

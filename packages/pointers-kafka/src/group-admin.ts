@@ -11,9 +11,9 @@ import {
   type TopicCommitPosition,
 } from '@barge/core';
 import { type Admin, AssignerProtocol, type MemberDescription } from 'kafkajs';
-import { parseMessageIndex } from './consumer.js';
 import { consumerGroupId, pointerTopicName, toSafeNumber } from './kafka.js';
 import type { KafkaPointersConfig } from './options.js';
+import { parseMessageIndex } from './ownership.js';
 
 export interface KafkaGroupAdminDeps {
   config: KafkaPointersConfig;

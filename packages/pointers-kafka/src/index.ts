@@ -1,4 +1,4 @@
-export { KafkaPointerConsumer, parseMessageIndex } from './consumer.js';
+export { KafkaPointerConsumer } from './consumer.js';
 export { isRebalanceError, mapKafkaError } from './errors.js';
 export {
   type KafkaPointerQueueOptions,
@@ -7,5 +7,6 @@ export {
   kafkaPointersConfigSchema,
   parseKafkaPointersConfig,
 } from './options.js';
+export { parseMessageIndex } from './ownership.js';
 export { bargePlugin, createKafkaPointerQueue } from './plugin.js';
 export { KafkaPointerQueue } from './queue.js';

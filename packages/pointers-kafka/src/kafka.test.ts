@@ -323,7 +323,7 @@ describe('pointers-kafka on a real Kafka', () => {
     assert.equal(batchContext(control.message).producerId, '-1', 'a plain producer has no producer id');
   });
 
-  it('commit metadata is {"messageIndex":n}; a member of another client resumes from it', async (t) => {
+  it('commit metadata is {"messageIndex":n,"owner":id}; a member of another client resumes from it', async (t) => {
     const s = setup(t);
     const topic = s.topicName();
     await s.queue.ensureTopic(topic, 2);
@@ -342,8 +342,12 @@ describe('pointers-kafka on a real Kafka', () => {
     const raw = await admin.fetchOffsets({ groupId: first.groupId, topics: [s.kafkaTopic(topic)] });
     const stored = new Map(raw[0]?.partitions.map((p) => [p.partition, p]));
     assert.equal(first.groupId, `${s.options.groupPrefix}${group}`);
-    assert.deepEqual(stored.get(0), { partition: 0, offset: '1', metadata: '{"messageIndex":7}' });
-    assert.deepEqual(stored.get(1), { partition: 1, offset: '1', metadata: null });
+    const meta = (p: number) => JSON.parse(stored.get(p)?.metadata ?? 'null') as unknown;
+    assert.equal(stored.get(0)?.offset, '1');
+    assert.deepEqual(meta(0), { owner: meta(1) && (meta(1) as { owner: string }).owner, messageIndex: 7 });
+    assert.equal(stored.get(1)?.offset, '1');
+    assert.match((meta(1) as { owner: string }).owner, /^barge-test-/, 'the owner is the Kafka member id');
+    assert.deepEqual(Object.keys(meta(1) as object), ['owner']);
     await first.close();
 
     // A different client (new queue, new connections) as a restarted broker would have.

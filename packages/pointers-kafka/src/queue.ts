@@ -30,6 +30,7 @@ import {
   type KafkaPointersConfig,
   parseKafkaPointersConfig,
 } from './options.js';
+import { workedOf } from './ownership.js';
 
 /** Most pointer bytes sent in one produce request; bigger publishes go out in several, in order. */
 const MAX_SEND_BYTES = 512 * 1024;
@@ -208,6 +209,14 @@ export class KafkaPointerQueue implements PointerQueue {
       kafkaTopic: kt,
       partitionCount: partitions,
       readCommitted: (group, ps) => this.committedPositions(group, kt, ps),
+      groupMembers: (groupId) =>
+        this.withAdmin(`describe group "${groupId}"`, async (admin) => {
+          const { groups } = await admin.describeGroups([groupId]);
+          return groups.flatMap((g) =>
+            g.members.map((m) => ({ memberId: m.memberId, worked: workedOf(m.memberMetadata) })),
+          );
+        }),
+      watermarks: (p) => this.watermarks(options.topic, p),
       onClose: (c) => this.consumers.delete(c),
     });
     this.consumers.add(consumer);

@@ -31,6 +31,7 @@ import {
   type SubscribeOptions,
 } from '@barge/core';
 import { groupAdminTests } from './group-admin-suite.js';
+import { revokeTests } from './revoke-suite.js';
 
 /** What the factory hands to one test. */
 export interface PointerQueueTestContext {
@@ -242,6 +243,13 @@ export class PointerQueueHarness {
         ? {}
         : { sessionTimeoutMs: this.options.sessionTimeoutMs }),
     });
+    this.#consumers.push(consumer);
+    return consumer;
+  }
+
+  /** Registers a consumer subscribed by the test itself for closing. */
+  async adopt(subscribing: Promise<PointerConsumer>): Promise<PointerConsumer> {
+    const consumer = await subscribing;
     this.#consumers.push(consumer);
     return consumer;
   }
@@ -945,6 +953,7 @@ export function describePointerQueue(
     });
 
     describe('group administration', () => groupAdminTests(test, o));
+    describe('revoke phase', () => revokeTests(test, o));
 
     describe('durability', () => {
       test(

@@ -5,8 +5,8 @@ import type { HandlerTable } from './types.js';
 /** Consumer groups of the pointer queue, served by the broker: membership, pointers, offsets. */
 export function groupHandlers(groups: GroupCoordinator, maxFetchBytes: number): HandlerTable {
   return {
-    [ApiKey.JoinGroup]: (conn, body) => groups.join(conn, body),
-    [ApiKey.Heartbeat]: (_conn, body) => groups.heartbeat(body.memberId),
+    [ApiKey.JoinGroup]: (conn, body, version) => groups.join(conn, body, version),
+    [ApiKey.Heartbeat]: (_conn, body) => groups.heartbeat(body.memberId, body.released),
     [ApiKey.LeaveGroup]: async (_conn, body) => {
       await groups.leave(body.memberId);
       return {};

@@ -58,10 +58,10 @@ export const SUPPORTED_VERSIONS: Readonly<Record<ApiKey, VersionRange>> = {
   3: { min: 1, max: 1 },
   4: { min: 1, max: 1 },
   5: { min: 1, max: 1 },
-  10: { min: 1, max: 1 },
-  11: { min: 1, max: 1 },
+  10: { min: 1, max: 2 },
+  11: { min: 1, max: 2 },
   12: { min: 1, max: 1 },
-  13: { min: 1, max: 1 },
+  13: { min: 1, max: 2 },
   14: { min: 1, max: 1 },
   15: { min: 1, max: 1 },
   16: { min: 1, max: 1 },
@@ -246,6 +246,11 @@ export interface GroupState {
   /** Increases each time this member's assignment changes. */
   generation: number;
   assignment: number[];
+  /**
+   * v2: partitions of `assignment` in their revoke phase: the member stops processing them,
+   * commits what it processed and names them in `HeartbeatRequest.released`. Always empty in v1.
+   */
+  revoking: number[];
 }
 
 export interface JoinGroupResponse extends GroupState {
@@ -257,7 +262,10 @@ export interface MemberRequest {
   memberId: string;
 }
 
-export type HeartbeatRequest = MemberRequest;
+export interface HeartbeatRequest extends MemberRequest {
+  /** v2: partitions of `GroupState.revoking` this member committed and gives up. */
+  released?: number[];
+}
 export type HeartbeatResponse = GroupState;
 export type LeaveGroupRequest = MemberRequest;
 export type EmptyResponse = Record<string, never>;
@@ -490,6 +498,16 @@ const writeGroupState = (w: Writer, s: GroupState): void => {
 const readGroupState = (r: Reader): GroupState => ({
   generation: r.u32('generation'),
   assignment: readU32s(r, 'assignment'),
+  revoking: [],
+});
+
+/** v2 of JoinGroup, Heartbeat and FetchPointers responses: the v1 body, then `revoking`. */
+const withRevoking = <T extends GroupState>(v1: BodyCodec<T>): BodyCodec<T> => ({
+  write: (w, v) => {
+    v1.write(w, v);
+    writeU32s(w, v.revoking, 'revoking');
+  },
+  read: (r) => ({ ...v1.read(r), revoking: readU32s(r, 'revoking') }),
 });
 
 const member: BodyCodec<MemberRequest> = {
@@ -909,6 +927,34 @@ const codecs: { [K in ApiKey]: Codecs<K> } = {
   [ApiKey.ResetOffsets]: resetOffsetsCodecs,
 };
 
+/** Versions after v1, by api: only what changed (the revoke phase of consumer groups). */
+const laterVersions: { [K in ApiKey]?: Record<number, Codecs<K>> } = {
+  [ApiKey.JoinGroup]: {
+    2: {
+      request: codecs[ApiKey.JoinGroup].request,
+      response: withRevoking(codecs[ApiKey.JoinGroup].response),
+    },
+  },
+  [ApiKey.Heartbeat]: {
+    2: {
+      request: {
+        write: (w, v) => {
+          member.write(w, v);
+          writeU32s(w, v.released ?? [], 'released');
+        },
+        read: (r) => ({ ...member.read(r), released: readU32s(r, 'released') }),
+      },
+      response: withRevoking(codecs[ApiKey.Heartbeat].response),
+    },
+  },
+  [ApiKey.FetchPointers]: {
+    2: {
+      request: codecs[ApiKey.FetchPointers].request,
+      response: withRevoking(codecs[ApiKey.FetchPointers].response),
+    },
+  },
+};
+
 function codecFor(apiKey: number, apiVersion: number): Codecs<ApiKey> {
   if (!isApiKey(apiKey)) throw new ProtocolError(`unknown api key ${apiKey}`);
   const range = SUPPORTED_VERSIONS[apiKey];
@@ -917,7 +963,8 @@ function codecFor(apiKey: number, apiVersion: number): Codecs<ApiKey> {
       `${apiName(apiKey)} version ${apiVersion} is not supported (supported: ${range.min}-${range.max})`,
     );
   }
-  return codecs[apiKey] as Codecs<ApiKey>;
+  const later = (laterVersions[apiKey] as Record<number, Codecs<ApiKey>> | undefined)?.[apiVersion];
+  return later ?? (codecs[apiKey] as Codecs<ApiKey>);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -140,15 +140,16 @@ const samples: { [K in ApiKey]: { req: RequestTypes[K]; res: ResponseTypes[K] } 
   },
   [ApiKey.JoinGroup]: {
     req: { group: 'g', topic: 'logs', sessionTimeoutMs: 10_000, fromBeginning: true, clientId: 'c1' },
-    res: { memberId: 'm-1', generation: 3, readPartitions: 4, assignment: [0, 2] },
+    res: { memberId: 'm-1', generation: 3, readPartitions: 4, assignment: [0, 2], revoking: [] },
   },
-  [ApiKey.Heartbeat]: { req: { memberId: 'm-1' }, res: { generation: 4, assignment: [] } },
+  [ApiKey.Heartbeat]: { req: { memberId: 'm-1' }, res: { generation: 4, assignment: [], revoking: [] } },
   [ApiKey.LeaveGroup]: { req: { memberId: 'm-1' }, res: {} },
   [ApiKey.FetchPointers]: {
     req: { memberId: 'm-1', maxRecords: 100, maxWaitMs: 500 },
     res: {
       generation: 1,
       assignment: [0],
+      revoking: [],
       records: [{ partition: 0, offset: 7, timestamp: 1_700_000_000_000, pointer }],
     },
   },
@@ -246,6 +247,23 @@ describe('protocol round trips', () => {
       assert.deepEqual(roundTripResponse(k, s.res), s.res);
     });
   }
+
+  it('v2 of JoinGroup, Heartbeat and FetchPointers carry the revoke phase; v1 drops it', () => {
+    const state = { generation: 5, assignment: [0, 1, 2], revoking: [1, 2] };
+    const roundTrip = <K extends ApiKey>(k: K, v: number, res: ResponseTypes[K]) =>
+      decodeResponseBody(k, v, joinParts(encodeResponse(k, v, 9, res)).subarray(10));
+    const join = { ...state, memberId: 'm', readPartitions: 3 };
+    assert.deepEqual(roundTrip(ApiKey.JoinGroup, 2, join), join);
+    assert.deepEqual(roundTrip(ApiKey.Heartbeat, 2, state), state);
+    const fetch = { ...state, records: samples[ApiKey.FetchPointers].res.records };
+    assert.deepEqual(roundTrip(ApiKey.FetchPointers, 2, fetch), fetch);
+    assert.deepEqual(roundTrip(ApiKey.Heartbeat, 1, state), { ...state, revoking: [] });
+    const hb = { memberId: 'm', released: [2, 1] };
+    const body = joinParts(encodeRequest(ApiKey.Heartbeat, 2, 9, hb)).subarray(12);
+    assert.deepEqual(decodeRequestBody(ApiKey.Heartbeat, 2, body), hb);
+    const v1 = joinParts(encodeRequest(ApiKey.Heartbeat, 1, 9, hb)).subarray(12);
+    assert.deepEqual(decodeRequestBody(ApiKey.Heartbeat, 1, v1), { memberId: 'm' });
+  });
 
   it('a produce chunk whose meta disagrees with its bytes or the request is not encoded', () => {
     const req = samples[ApiKey.Produce].req;
