@@ -26,7 +26,9 @@ import { AdminServer, type HealthStatus } from './server/admin-http.js';
 import type { HostPort } from './server/listen.js';
 import { RequestRouter } from './server/router.js';
 import { TcpServer } from './server/tcp-server.js';
+import { retryStartupStep, type StartupRetryPolicy } from './startup-retry.js';
 import { TopicRegistry } from './topics.js';
+import { UnreadableObjects } from './unreadable-objects.js';
 import { UploadPipeline } from './upload.js';
 import { PartitionWriters } from './writers.js';
 
@@ -34,8 +36,12 @@ import { PartitionWriters } from './writers.js';
 export interface BrokerOptions {
   /** How long a batch's pointer publication is retried while the pointer queue is unavailable. Default: `upload.pointerRetryBudgetMs` of the config (300000, 5 minutes). */
   pointerRetryBudgetMs?: number;
+  /** How long pointer publication may fail before held durable acks are answered POINTER_QUEUE_UNAVAILABLE. Default: `upload.pointerUnavailableAfterMs` of the config (3000). */
+  pointerUnavailableAfterMs?: number;
   /** How long `stop()` waits for open batches to be stored and published before abandoning them. Default: `broker.shutdownTimeoutMs` of the config (30000). */
   shutdownTimeoutMs?: number;
+  /** How long `start()` retries what storage and the pointer queue fail transiently. Default: `broker.startupTimeoutMs` of the config (120000). */
+  startupTimeoutMs?: number;
   /** Sequence numbers leased per storage write. Default 1000. */
   sequenceBlockSize?: number;
   /** Session timeout for JoinGroup requests that ask for 0 (the default). Default 30000. */
@@ -74,6 +80,8 @@ export class Broker {
   #stopping: Promise<void> | undefined;
   #abandonAt = Number.POSITIVE_INFINITY;
   #wake = new AbortController();
+  /** Aborted by `stop()`: start-up retries end. */
+  readonly #startAbort = new AbortController();
 
   constructor(
     readonly config: BrokerConfig,
@@ -89,7 +97,7 @@ export class Broker {
     const countError = (code: ErrorCode) => this.metrics.requestErrors.inc({ error: errorCodeName(code) });
     this.#server = new TcpServer(
       this.log,
-      { maxConnections: config.limits.maxConnections, maxFrameBytes: this.maxFrameBytes },
+      { ...config.limits, maxFrameBytes: this.maxFrameBytes },
       {
         request: (conn, header, body) => router.route(conn, header, body),
         closed: (conn) => {
@@ -98,6 +106,8 @@ export class Broker {
         },
         countError,
         connectionCount: (n) => this.metrics.connections.set(n),
+        closedBy: (reason) => this.metrics.connectionsClosed.inc({ reason }),
+        frameBufferBytes: (n) => this.metrics.frameBufferBytes.set(n),
       },
     );
     this.#backpressure = new Backpressure(
@@ -144,6 +154,7 @@ export class Broker {
       backoffMaxMs: config.upload.backoffMaxMs,
       maxAttempts: config.upload.maxAttempts,
       pointerRetryBudgetMs: this.#options.pointerRetryBudgetMs,
+      pointerUnavailableAfterMs: this.#options.pointerUnavailableAfterMs,
       abandonAt: () => this.#abandonAt,
       wake: () => this.#wake.signal,
     });
@@ -157,6 +168,7 @@ export class Broker {
         backpressure: this.#backpressure,
         metrics: this.metrics,
         maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
+        validateChunks: config.limits.validateChunks,
         stopping: () => this.#stopping !== undefined,
         countError,
       }),
@@ -169,10 +181,13 @@ export class Broker {
           maxFrameBytes: this.maxFrameBytes,
           maxReadBytes: this.maxReadBytes,
           maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
+          maxTopics: config.limits.maxTopics,
         }),
         ...groupHandlers(this.groups, this.maxFrameBytes - 1024),
         ...adminGroupHandlers({ topics: this.topics, pointers }),
-        ...readHandlers(new ReadProxy(this.storage, this.maxReadBytes)),
+        ...readHandlers(
+          new ReadProxy(this.storage, this.maxReadBytes, new UnreadableObjects(this.metrics, this.log)),
+        ),
       },
     });
     this.#admin = config.broker.admin
@@ -227,11 +242,16 @@ export class Broker {
   /**
    * Loads topics (persisted ones, then the config file's), makes sure the pointer queue has
    * them (without waiting for an unreachable queue: publication retries later), and starts
-   * listening.
+   * listening. Loading topics is retried while storage fails transiently, until `deadline`
+   * (default: `startupTimeoutMs` from now); see `retryStartupStep`.
    */
-  async start(): Promise<void> {
+  async start(deadline = Date.now() + this.#options.startupTimeoutMs): Promise<void> {
     if (this.#started) return;
-    await this.topics.load(this.config.topics);
+    await retryStartupStep(
+      `load topic metadata from ${this.storage.adapter} storage ${this.storage.location}`,
+      () => this.topics.load(this.config.topics),
+      this.#startupRetry(deadline),
+    );
     await this.#ensurePointerTopics();
     await this.#server.start(this.config.broker.listen);
     if (this.#admin && this.config.broker.admin) await this.#admin.start(this.config.broker.admin);
@@ -255,6 +275,7 @@ export class Broker {
    * published and the acks sent, then closes connections, groups and adapters. Idempotent.
    */
   stop(): Promise<void> {
+    this.#startAbort.abort();
     this.#stopping ??= this.#stop();
     return this.#stopping;
   }
@@ -302,6 +323,13 @@ export class Broker {
     this.log.info({ ms: Date.now() - started }, 'broker stopped');
   }
 
+  #startupRetry(deadline: number): StartupRetryPolicy {
+    return {
+      ...startupRetryPolicy(this.config, this.log, deadline, this.#startAbort.signal),
+      timeoutMs: this.#options.startupTimeoutMs,
+    };
+  }
+
   async #ensurePointerTopics(): Promise<void> {
     const all = this.config.topics.map((t) =>
       this.topics.ensurePointerTopic(t).then(
@@ -332,11 +360,30 @@ export class Broker {
 function tunables(config: BrokerConfig, options: BrokerOptions): Tunables {
   return {
     pointerRetryBudgetMs: options.pointerRetryBudgetMs ?? config.upload.pointerRetryBudgetMs,
+    pointerUnavailableAfterMs: options.pointerUnavailableAfterMs ?? config.upload.pointerUnavailableAfterMs,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? config.broker.shutdownTimeoutMs,
+    startupTimeoutMs: options.startupTimeoutMs ?? config.broker.startupTimeoutMs,
     sequenceBlockSize: options.sequenceBlockSize ?? 1000,
     defaultSessionTimeoutMs: options.defaultSessionTimeoutMs ?? 30_000,
     uploadAttemptTimeoutMs: options.uploadAttemptTimeoutMs ?? 60_000,
     closeAdapters: options.closeAdapters ?? true,
+  };
+}
+
+/** Start-up retries until `deadline`, with the upload backoff settings (at least 100 ms apart). */
+export function startupRetryPolicy(
+  config: BrokerConfig,
+  log: Logger,
+  deadline: number,
+  signal?: AbortSignal,
+): StartupRetryPolicy {
+  return {
+    deadline,
+    timeoutMs: config.broker.startupTimeoutMs,
+    backoffBaseMs: Math.max(config.upload.backoffBaseMs, 100),
+    backoffMaxMs: config.upload.backoffMaxMs,
+    log,
+    signal,
   };
 }
 

@@ -8,7 +8,8 @@ import {
   TOKENS,
 } from '@barge/core';
 import { type Logger, pino } from 'pino';
-import { Broker, type BrokerOptions } from './broker.js';
+import { Broker, type BrokerOptions, startupRetryPolicy } from './broker.js';
+import { retryStartupStep } from './startup-retry.js';
 
 export interface StartOptions {
   /** Loads adapter packages; pass `(s) => import(s)` from the package that depends on them. */
@@ -17,6 +18,8 @@ export interface StartOptions {
   options?: BrokerOptions;
   /** A container to register into (a child of tsyringe's root is created otherwise). */
   container?: DependencyContainer;
+  /** Aborting it (e.g. on SIGTERM) ends start-up retries at once: the start fails. */
+  signal?: AbortSignal;
 }
 
 /** A started broker and what it runs on, for the program that started it. */
@@ -45,18 +48,30 @@ export async function startBrokerFromConfig(
     dataDir: config.broker.dataDir,
     log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   };
-  const { storage, pointers } = await registerAdapters(
-    container,
-    { storage: config.storage, pointers: config.pointers },
-    ctx,
-    opts.importer ?? ((s) => import(s)),
+  // One start-up deadline for opening the adapters (e.g. a busy or full SQLite file) and loading topics.
+  const deadline = Date.now() + (opts.options?.startupTimeoutMs ?? config.broker.startupTimeoutMs);
+  const { storage, pointers } = await retryStartupStep(
+    `open the ${config.storage.adapter} storage and the ${config.pointers.adapter} pointer queue`,
+    () =>
+      registerAdapters(
+        container,
+        { storage: config.storage, pointers: config.pointers },
+        ctx,
+        opts.importer ?? ((s) => import(s)),
+      ),
+    startupRetryPolicy(config, logger, deadline, opts.signal),
   );
   const broker = new Broker(config, storage, pointers, logger, opts.options);
+  const stopOnAbort = () => void broker.stop();
+  opts.signal?.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    await broker.start();
+    opts.signal?.throwIfAborted();
+    await broker.start(deadline);
   } catch (e) {
     await broker.stop().catch(() => {});
     throw e;
+  } finally {
+    opts.signal?.removeEventListener('abort', stopOnAbort);
   }
   return {
     broker,

@@ -81,6 +81,17 @@ export class BrokerMetrics {
     help: 'Open client connections',
     registers: [this.registry],
   });
+  readonly connectionsClosed = new Counter({
+    name: 'barge_connections_closed_total',
+    help: 'Connections the broker refused or closed on its own, by reason (max_connections, max_connections_per_address, idle, read_timeout, write_stalled)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly frameBufferBytes = new Gauge({
+    name: 'barge_frame_buffer_bytes',
+    help: 'Bytes reserved by large request frames being received (limits.frameBufferBytes)',
+    registers: [this.registry],
+  });
   readonly publishSeconds = new Histogram({
     name: 'barge_pointer_publish_seconds',
     help: 'Time to publish pointers (one call, possibly several pointers)',
@@ -95,6 +106,12 @@ export class BrokerMetrics {
   readonly orphans = new Counter({
     name: 'barge_orphans_total',
     help: 'Objects recorded for the retention sweeper (abandoned batches, losing hedges that could not be deleted)',
+    registers: [this.registry],
+  });
+  readonly unreadableReads = new Counter({
+    name: 'barge_read_unreadable_total',
+    help: 'ReadObject requests for batch objects that are missing or shorter than their size, by reason (not_found, truncated)',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
   readonly groupMembers = new Gauge({

@@ -6,7 +6,6 @@ import {
   type ChunkMeta,
   ErrorCode,
   errorMessage,
-  hasErrorCode,
   isRetryable,
   type ObjectStorage,
   type PointerQueue,
@@ -16,10 +15,11 @@ import {
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ByteBudget } from './budget.js';
-import { pointerErrorCode, storageErrorCode } from './errors.js';
+import { storageErrorCode } from './errors.js';
 import { batchKey } from './keys.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { OrphanRecorder } from './orphans.js';
+import { PointerPublication, type PublicationFailure } from './pointer-publication.js';
 import type { SequenceAllocator } from './sequences.js';
 import type { TopicRegistry } from './topics.js';
 import { UploadFailedError, type UploadPipeline } from './upload.js';
@@ -60,6 +60,8 @@ export interface WriterContext {
   maxAttempts: number;
   /** How long pointer publication of a batch is retried while the queue is unavailable. */
   pointerRetryBudgetMs: number;
+  /** After publication has failed this long, held durable acks are answered POINTER_QUEUE_UNAVAILABLE. */
+  pointerUnavailableAfterMs: number;
   /** The time (ms since the epoch) after which pending publications are abandoned (shutdown); Infinity otherwise. */
   abandonAt(): number;
   /** Aborted when the abandon deadline changes, to wake retry sleeps. */
@@ -68,13 +70,19 @@ export interface WriterContext {
 
 type BatchState = 'open' | 'closing' | 'stored' | 'failed' | 'done';
 
+/** A durable append waiting for its ack, and since when (ms since the epoch). */
+interface Waiter {
+  settle(outcome: DurableOutcome): void;
+  since: number;
+}
+
 interface Batch {
   chunks: Buffer[];
   metas: ChunkMeta[];
   payload: number;
   messages: number;
   /** Durable appends waiting for this batch to be published. */
-  waiters: ((outcome: DurableOutcome) => void)[];
+  waiters: Waiter[];
   state: BatchState;
   sequence: number;
   pointer?: BatchPointer | undefined;
@@ -97,7 +105,8 @@ export class PartitionWriter {
   #sequenceChain: Promise<void> = Promise.resolve();
   #draining = false;
   /** Batches taken off `#queue` by `#drain()` whose pointers are being published. */
-  #publishing = 0;
+  #publishing: Batch[] = [];
+  readonly #publication: PointerPublication;
   #busy = 0;
   #idleWaiters: (() => void)[] = [];
   readonly #topicBytes: number;
@@ -108,6 +117,9 @@ export class PartitionWriter {
     private readonly ctx: WriterContext,
   ) {
     this.#topicBytes = Buffer.byteLength(topic, 'utf8');
+    this.#publication = new PointerPublication(topic, writePartition, ctx, (failure) =>
+      this.#answerOverdue(failure),
+    );
   }
 
   /**
@@ -115,7 +127,7 @@ export class PartitionWriter {
    * published), plus the open one.
    */
   get pendingBatches(): number {
-    return this.#queue.length + this.#publishing + (this.#open ? 1 : 0);
+    return this.#queue.length + this.#publishing.length + (this.#open ? 1 : 0);
   }
 
   /**
@@ -152,7 +164,7 @@ export class PartitionWriter {
     this.ctx.metrics.inFlightBytes.set(this.ctx.budget.used);
     const open = b;
     const outcome = durable
-      ? new Promise<DurableOutcome>((resolve) => open.waiters.push(resolve))
+      ? new Promise<DurableOutcome>((settle) => open.waiters.push({ settle, since: Date.now() }))
       : undefined;
     if (batchHeaderLength(this.#topicBytes, b.chunks.length) + b.payload >= maxBytes) this.#close('bytes');
     else if (b.messages >= maxMessages) this.#close('messages');
@@ -229,7 +241,19 @@ export class PartitionWriter {
           );
           return;
         }
-        await sleep(backoffDelay(attempt - 1, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs));
+        const delay = backoffDelay(attempt - 1, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs);
+        this.ctx.log.warn(
+          {
+            topic: this.topic,
+            writePartition: this.writePartition,
+            attempt,
+            maxAttempts: this.ctx.maxAttempts,
+            nextDelayMs: delay,
+            err: errorMessage(e),
+          },
+          'cannot lease batch sequence numbers; retrying',
+        );
+        await sleep(delay);
       }
     }
   }
@@ -268,7 +292,7 @@ export class PartitionWriter {
     b.chunks = [];
     this.ctx.metrics.batchesFailed.inc({ stage });
     const outcome: DurableOutcome = { stored: false, code, message };
-    for (const settle of b.waiters) settle(outcome);
+    for (const w of b.waiters) w.settle(outcome);
     this.#release(b);
   }
 
@@ -296,12 +320,12 @@ export class PartitionWriter {
           this.#queue.shift();
         }
         if (ready.length === 0) break;
-        this.#publishing = ready.length;
+        this.#publishing = ready;
         let published: PublishedPointer[] | undefined;
         try {
           published = await this.#publish(ready);
         } finally {
-          this.#publishing = 0;
+          this.#publishing = [];
         }
         if (published) {
           ready.forEach((b, i) => {
@@ -314,7 +338,7 @@ export class PartitionWriter {
                   code: ErrorCode.UNKNOWN_SERVER_ERROR,
                   message: `the pointer queue returned no position for batch ${b.sequence}`,
                 };
-            for (const settle of b.waiters) settle(outcome);
+            for (const w of b.waiters) w.settle(outcome);
             this.#release(b);
           });
         }
@@ -325,86 +349,43 @@ export class PartitionWriter {
     }
   }
 
-  /**
-   * Publishes pointers, retrying with backoff while the pointer queue fails transiently, for up
-   * to `pointerRetryBudgetMs` (or until the shutdown deadline). Durable acks are held meanwhile.
-   * On abandonment the batches are negatively acknowledged and their objects recorded as
-   * orphans; they are never published later.
-   */
+  /** Publishes the pointers of `batches`; on abandonment they get negative acks and orphan markers. */
   async #publish(batches: Batch[]): Promise<PublishedPointer[] | undefined> {
-    const started = Date.now();
-    const pointers = batches.map((b) => b.pointer!);
-    for (let attempt = 0; ; attempt++) {
-      let error: unknown;
-      // The pointer-topic check this attempt relied on, forgotten if the topic turns out missing.
-      let checked: Promise<void> | undefined;
-      const topic = this.ctx.topics.get(this.topic);
-      try {
-        if (topic) {
-          checked = this.ctx.topics.ensurePointerTopic(topic);
-          await checked;
-        }
-        const t0 = performance.now();
-        const res = await this.ctx.pointers.publish(this.topic, pointers);
-        this.ctx.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
-        if (attempt > 0) {
-          this.ctx.log.info(
-            {
-              topic: this.topic,
-              writePartition: this.writePartition,
-              attempts: attempt + 1,
-              batches: batches.length,
-            },
-            'pointer queue recovered; pointers published',
-          );
-        }
-        return res;
-      } catch (e) {
-        error = e;
-      }
-      this.ctx.metrics.publishFailures.inc();
-      // The pointer topic vanished (e.g. Kafka restarted without its data) although the topic is
-      // in our registry: check it again (ensureTopic re-creates it) at the next attempt, within
-      // the same retry budget. A topic unknown to the registry stays a final UNKNOWN_TOPIC.
-      const topicMissing = hasErrorCode(error, 'NOT_FOUND') && topic !== undefined;
-      if (topicMissing) {
-        this.ctx.topics.forgetPointerTopic(this.topic, checked);
-        if (attempt === 0 || attempt % 10 === 0) {
-          this.ctx.log.warn(
-            { topic: this.topic, writePartition: this.writePartition, err: errorMessage(error) },
-            'pointer topic not found; re-creating it and retrying publication',
-          );
-        }
-      }
-      const delay = backoffDelay(attempt, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs);
-      const deadline = Math.min(started + this.ctx.pointerRetryBudgetMs, this.ctx.abandonAt());
-      const retry = (topicMissing || isRetryable(error)) && Date.now() + delay <= deadline;
-      const fields = {
-        topic: this.topic,
-        writePartition: this.writePartition,
-        sequences: batches.map((b) => b.sequence),
-        attempt: attempt + 1,
-        err: errorMessage(error),
-      };
-      if (!retry) {
-        this.ctx.log.error(
-          fields,
-          'giving up publishing pointers; producers get negative acks, objects become orphans',
-        );
-        const code = pointerErrorCode(error);
-        for (const b of batches) {
-          this.#fail(b, code, `pointer publication failed: ${errorMessage(error)}`, 'publish');
-          void this.ctx.orphans.record(b.pointer!.storage.key, 'pointer publication abandoned');
-        }
-        return undefined;
-      }
-      if (attempt === 0 || attempt % 10 === 0) {
-        this.ctx.log.error(
-          { ...fields, heldAcks: batches.reduce((n, b) => n + b.waiters.length, 0) },
-          'pointer queue unavailable; holding durable acks and retrying',
-        );
-      }
-      await sleep(delay, this.ctx.wake());
+    const outcome = await this.#publication.publish(
+      batches.map((b) => b.pointer!),
+      batches.map((b) => b.sequence),
+      () => batches.reduce((n, b) => n + b.waiters.length, 0),
+    );
+    if (outcome.published) return outcome.positions;
+    for (const b of batches) {
+      this.#fail(b, outcome.code, outcome.message, 'publish');
+      void this.ctx.orphans.record(b.pointer!.storage.key, 'pointer publication abandoned');
+    }
+    return undefined;
+  }
+
+  /**
+   * Pointer publication keeps failing: every durable ack held here (batches being published,
+   * queued behind them, and the open one) that has waited `pointerUnavailableAfterMs` since the
+   * failure began (or since it arrived, if later) is answered now with `POINTER_QUEUE_UNAVAILABLE`
+   * naming the cause. The batches stay: they are published when the queue recovers (acks of
+   * level `received` were sent for some), so a producer that resends may store its messages
+   * twice (consumers drop the copy by producer id and sequence).
+   */
+  #answerOverdue(failure: PublicationFailure): void {
+    const cutoff = Date.now() - this.ctx.pointerUnavailableAfterMs;
+    if (failure.since > cutoff) return;
+    const outcome: DurableOutcome = {
+      stored: false,
+      code: ErrorCode.POINTER_QUEUE_UNAVAILABLE,
+      message: `${failure.cause}; this request's messages were taken and may still be published, so a resend may store them twice`,
+    };
+    for (const b of [...this.#publishing, ...this.#queue, ...(this.#open ? [this.#open] : [])]) {
+      if (b.waiters.length === 0) continue;
+      const overdue = b.waiters.filter((w) => w.since <= cutoff);
+      if (overdue.length === 0) continue;
+      b.waiters = b.waiters.filter((w) => w.since > cutoff);
+      for (const w of overdue) w.settle(outcome);
     }
   }
 }

@@ -10,6 +10,7 @@ import {
 } from '@barge/core';
 import { RequestError, storageErrorCode } from './errors.js';
 import { BATCH_PREFIX } from './keys.js';
+import type { UnreadableObjects } from './unreadable-objects.js';
 
 /** Bytes of a ReadObject response frame besides `data`: length, header, objectSize, offset, data length. */
 export const READ_RESPONSE_OVERHEAD = 4 + 6 + 8 + 8 + 4;
@@ -26,9 +27,18 @@ export class ReadProxy {
   constructor(
     private readonly storage: ObjectStorage,
     readonly maxReadBytes: number,
+    private readonly unreadable?: UnreadableObjects,
   ) {}
 
-  async read(req: ReadObjectRequest): Promise<ReadObjectResponse> {
+  /**
+   * Reads the requested range. `holdResponseBytes` (the connection's response backlog) is
+   * awaited before storage is read, so a client that does not read its replies makes the broker
+   * wait instead of buffering them.
+   */
+  async read(
+    req: ReadObjectRequest,
+    holdResponseBytes: (bytes: number) => Promise<void> = async () => {},
+  ): Promise<ReadObjectResponse> {
     const { key, offset } = req;
     try {
       validateKey(key);
@@ -46,14 +56,18 @@ export class ReadProxy {
       if (offset >= objectSize) return { objectSize, offset, data: Buffer.alloc(0) };
       const wanted = req.length === READ_TO_END ? objectSize - offset : req.length;
       const length = Math.min(wanted, this.maxReadBytes, objectSize - offset);
+      await holdResponseBytes(READ_RESPONSE_OVERHEAD + length);
       const data =
         offset === 0 && length === objectSize && length <= 1024 * 1024
           ? await this.storage.get(key)
           : await this.storage.getRange(key, offset, length);
+      if (data.length < length)
+        this.unreadable?.found(key, 'truncated', `gave ${data.length} of ${length} bytes at ${offset}`);
       return { objectSize, offset, data: data.length > length ? data.subarray(0, length) : data };
     } catch (e) {
       if (hasErrorCode(e, 'NOT_FOUND')) {
         this.#sizes.delete(key);
+        this.unreadable?.found(key, 'not_found', 'is missing');
         throw new RequestError(ErrorCode.OBJECT_NOT_FOUND, `no object ${JSON.stringify(key)}`);
       }
       if (hasErrorCode(e, 'INVALID_INPUT'))

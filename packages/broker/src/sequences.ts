@@ -1,4 +1,4 @@
-import { errorMessage, hasErrorCode, type ObjectStorage } from '@barge/core';
+import { CorruptDataError, errorMessage, hasErrorCode, type ObjectStorage } from '@barge/core';
 import { sequenceMetaKey } from './keys.js';
 
 /**
@@ -52,7 +52,8 @@ export class SequenceAllocator {
     } catch (e) {
       if (!hasErrorCode(e, 'NOT_FOUND')) {
         if (e instanceof SyntaxError || (e instanceof Error && e.message.startsWith('"next"'))) {
-          throw new Error(`sequence lease ${key} is unreadable: ${errorMessage(e)}`, { cause: e });
+          // Not retryable: the same bytes would be read again.
+          throw new CorruptDataError(`sequence lease ${key} is unreadable: ${errorMessage(e)}`, { cause: e });
         }
         throw e;
       }

@@ -61,7 +61,7 @@ export class TopicRegistry {
     private readonly log: Logger,
   ) {}
 
-  /** Loads persisted topics, then creates or updates the config file's topics. */
+  /** Loads persisted topics, then creates or updates the config file's topics. Idempotent: start-up retries it. */
   async load(configTopics: readonly TopicConfig[]): Promise<void> {
     for await (const obj of listAll(this.storage, TOPICS_META_PREFIX)) {
       if (!obj.key.endsWith('.json')) continue;
@@ -69,7 +69,9 @@ export class TopicRegistry {
         const t = await this.#read(obj.key);
         if (t) this.#topics.set(t.name, t);
       } catch (e) {
-        if (hasErrorCode(e, 'TRANSIENT')) throw e;
+        // Only metadata that is there and unreadable is skipped; a failed read (a broken
+        // connection, credentials) fails the load, which start-up retries or reports.
+        if (!hasErrorCode(e, 'CONFIG', 'CORRUPT')) throw e;
         this.log.error({ key: obj.key, err: errorMessage(e) }, 'ignoring unreadable topic metadata');
       }
     }

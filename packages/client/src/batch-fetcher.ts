@@ -1,6 +1,5 @@
 import {
   type CommitPosition,
-  CorruptDataError,
   errorMessage,
   GroupRebalanceError,
   type PointerConsumer,
@@ -8,6 +7,13 @@ import {
 } from '@barge/core';
 import type { BatchReader } from './batch-reader.js';
 import type { ConsumerOptions } from './consumer-types.js';
+import {
+  DamagedDataHandler,
+  type DamageSink,
+  damagedDataPolicy,
+  describeDamage,
+  unreadableBatch,
+} from './damaged-data.js';
 import type { Logger } from './logger.js';
 import type { Claim, PartitionCursor } from './partition-cursor.js';
 import { backoffMs, isRetryableFailure, type ResolvedRetry, sleep, withRetry } from './retry.js';
@@ -66,7 +72,7 @@ export class FetchedBatch {
 
 export type FetchOptions = Pick<
   ConsumerOptions,
-  'maxPollRecords' | 'pollTimeoutMs' | 'prefetchBatches' | 'fromTime' | 'onCorruptBatch'
+  'maxPollRecords' | 'pollTimeoutMs' | 'prefetchBatches' | 'fromTime' | 'onCorruptBatch' | 'onDamagedData'
 >;
 
 export interface FetcherDeps {
@@ -77,6 +83,8 @@ export interface FetcherDeps {
   readonly options: FetchOptions;
   readonly stop: StopSignal;
   readonly log: Logger;
+  /** Told of every skip of damaged or missing data (log, count, event); without it skips are only logged. */
+  readonly report?: DamageSink;
 }
 
 interface ClaimedRecord {
@@ -97,9 +105,12 @@ type PollResult =
  */
 export class BatchFetcher {
   readonly #deps: FetcherDeps;
+  readonly #damaged: DamagedDataHandler;
 
   constructor(deps: FetcherDeps) {
     this.#deps = deps;
+    const sink = deps.report ?? { skipped: (d) => deps.log.warn(`skipped ${describeDamage(d)}`) };
+    this.#damaged = new DamagedDataHandler(damagedDataPolicy(deps.options), sink);
   }
 
   /** Batches ready for delivery, in offset order per partition, until the stop signal. */
@@ -227,12 +238,27 @@ export class BatchFetcher {
     if (claim.fromIndex >= p.messageCount) return batch([]);
     if (claim.minTimestamp !== undefined && p.lastTimestamp < claim.minTimestamp) return batch([]);
     let loaded: Awaited<ReturnType<BatchReader['load']>>;
+    const place = {
+      topic: c.sub.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: p.storage.key,
+    };
     try {
       // Prefetches outlive the loop that asked for them (a `break`): they stop retrying at the stop.
       loaded = await this.#deps.reader.load(p, claim.fromIndex, this.#deps.stop.signal);
     } catch (e) {
-      if (e instanceof CorruptDataError && this.#deps.options.onCorruptBatch === 'skip') return batch([]);
-      throw e;
+      const reason = unreadableBatch(e);
+      if (reason === undefined) throw e;
+      const [fromMessageIndex, toMessageIndex] = [claim.fromIndex, p.messageCount];
+      this.#damaged.found({ ...place, reason, fromMessageIndex, toMessageIndex, error: errorMessage(e) }, e);
+      return batch([]);
+    }
+    for (const { chunk, error } of loaded.damaged) {
+      const fromMessageIndex = Math.max(chunk.firstMessageIndex, claim.fromIndex);
+      const toMessageIndex = chunk.firstMessageIndex + chunk.messageCount;
+      const at = { ...place, fromMessageIndex, toMessageIndex, error: error.message };
+      this.#damaged.found({ ...at, reason: 'corrupt-chunk', chunk: chunk.index }, error);
     }
     const messages: ConsumedMessage[] = [];
     for (const m of loaded.messages) {

@@ -117,11 +117,15 @@ describe('BatchReader', () => {
     assert.equal(messages.length, 2);
   });
 
-  it('rejects a corrupted chunk and a header that does not match the pointer', async () => {
+  it('reports a corrupted chunk (with none of its messages) and rejects a header that does not match the pointer', async () => {
     const { object, pointer } = makeBatch([msgs('a', 3)]);
     const bad = Buffer.from(object);
     bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff;
-    await assert.rejects(new BatchReader(new BufferSource(bad)).load(pointer), CorruptDataError);
+    const { messages, damaged } = await new BatchReader(new BufferSource(bad)).load(pointer);
+    assert.deepEqual(messages, []);
+    assert.equal(damaged.length, 1);
+    assert.ok(damaged[0]!.error instanceof CorruptDataError);
+    assert.match(damaged[0]!.error.message, /chunk 0 checksum mismatch/);
     await assert.rejects(
       new BatchReader(new BufferSource(object)).load({ ...pointer, sequence: 8 }),
       /sequence/,

@@ -1,14 +1,17 @@
 import {
   type BatchHeader,
   type BatchPointer,
+  type ChunkEntry,
+  type ChunkOutcome,
   CorruptDataError,
   checkHeaderMatchesPointer,
   type DecodedMessage,
+  type DecodeOptions,
   decodeBatchHeader,
   guardStorage,
   InvalidInputError,
-  iterateChunk,
   type ObjectStorage,
+  readChunk,
 } from '@barge/core';
 import { type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
 
@@ -57,19 +60,21 @@ export interface BatchReaderOptions {
 
 /**
  * Reads the messages of one batch: the header (prefix `[0, headerLength)`, checked against the
- * pointer), then the chunks the caller needs by byte range, each verified (length, CRC-32) and
- * decompressed by the core decoders. Small objects are fetched whole in one read.
+ * pointer), then the chunks the caller needs by byte range, each verified (length, CRC-32),
+ * decompressed and decoded on its own by the core decoders. Small objects are fetched whole in one read.
  */
 export class BatchReader {
   private readonly wholeObjectBytes: number;
   private readonly retry: ResolvedRetry;
+  private readonly decode: DecodeOptions;
 
   constructor(
     readonly source: ObjectSource,
-    private readonly options: BatchReaderOptions = {},
+    options: BatchReaderOptions = {},
   ) {
     this.wholeObjectBytes = options.wholeObjectBytes ?? 1024 * 1024;
     this.retry = options.retry ?? resolveRetry({ retries: 5 });
+    this.decode = { maxUncompressedBytes: options.maxUncompressedBytes };
   }
 
   /** Bytes `[offset, offset + length)`, in reads of at most `maxReadBytes`, retried when transient. */
@@ -94,7 +99,10 @@ export class BatchReader {
 
   /**
    * The messages of the batch from message index `fromIndex` on, chunk by chunk. Chunks before
-   * the one holding `fromIndex` are not fetched. Once `signal` aborts, failed reads are not retried.
+   * the one holding `fromIndex` are not fetched. Each chunk is read and decoded on its own: one
+   * that fails its checks (or whose range read comes back short) is listed in `damaged`, with
+   * none of its messages, and the other chunks' messages are still returned. A damaged header
+   * or a missing object throws. Once `signal` aborts, failed reads are not retried.
    */
   async load(pointer: BatchPointer, fromIndex = 0, signal?: AbortSignal): Promise<LoadedBatch> {
     const whole = pointer.objectSize <= this.wholeObjectBytes;
@@ -102,21 +110,46 @@ export class BatchReader {
     const header = decodeBatchHeader(prefix);
     checkHeaderMatchesPointer(header, pointer);
     const messages: DecodedMessage[] = [];
-    const opts = { maxUncompressedBytes: this.options.maxUncompressedBytes };
+    const damaged: DamagedChunk[] = [];
     for (const c of header.chunks) {
       if (c.firstMessageIndex + c.messageCount <= fromIndex) continue;
-      const bytes = whole
-        ? prefix.subarray(c.offset, c.offset + c.length)
-        : await this.read(pointer, c.offset, c.length, signal);
-      for (const m of iterateChunk(header, c.index, bytes, opts)) {
-        if (m.index >= fromIndex) messages.push(m);
+      const got = whole
+        ? readChunk(header, c.index, prefix.subarray(c.offset, c.offset + c.length), this.decode)
+        : await this.#readChunk(pointer, header, c, signal);
+      if (!got.ok) {
+        damaged.push(got);
+        continue;
       }
+      for (const m of got.messages) if (m.index >= fromIndex) messages.push(m);
     }
-    return { header, messages };
+    return { header, messages, damaged };
+  }
+
+  /** Fetches one chunk by range and decodes it; a short read is that chunk's damage. */
+  async #readChunk(
+    pointer: BatchPointer,
+    header: BatchHeader,
+    c: ChunkEntry,
+    signal: AbortSignal | undefined,
+  ): Promise<ChunkOutcome> {
+    let bytes: Buffer;
+    try {
+      bytes = await this.read(pointer, c.offset, c.length, signal);
+    } catch (e) {
+      if (e instanceof CorruptDataError) return { ok: false, chunk: c, error: e };
+      throw e;
+    }
+    return readChunk(header, c.index, bytes, this.decode);
   }
 }
 
+/** A chunk that could not be read, and why. */
+export type DamagedChunk = Extract<ChunkOutcome, { ok: false }>;
+
 export interface LoadedBatch {
   header: BatchHeader;
+  /** The messages of the chunks that could be read, in order. */
   messages: DecodedMessage[];
+  /** The chunks that could not, in order: none of their messages are in `messages`. */
+  damaged: DamagedChunk[];
 }

@@ -1,3 +1,4 @@
+import type { DamagedData } from './damaged-data.js';
 import { eventNames, type NetworkEventPayloads, type Prefixed } from './instrumentation.js';
 
 /** The consumer's event names: `consumer.events.GROUP_JOIN` is `'consumer.group_join'` (kafkajs style). */
@@ -10,6 +11,7 @@ export const CONSUMER_EVENTS = eventNames('consumer', {
   REBALANCING: 'rebalancing',
   COMMIT_OFFSETS: 'commit_offsets',
   CRASH: 'crash',
+  SKIPPED: 'skipped',
 });
 
 /** Payload of `consumer.group_join`: this member joined the group of a topic (first time, or again after losing its session). */
@@ -46,6 +48,13 @@ export interface CrashPayload {
   restart: false;
 }
 
+/**
+ * Payload of `consumer.skipped`: under `onDamagedData: 'skip'`, data that could not be read was
+ * passed over: a damaged chunk (the rest of its batch was delivered), or a whole batch (damaged,
+ * or its object missing). `error` is what the reader found wrong.
+ */
+export type SkippedPayload = DamagedData & { groupId: string };
+
 export type ConsumerEventPayloads = Prefixed<
   'consumer',
   NetworkEventPayloads & {
@@ -53,5 +62,6 @@ export type ConsumerEventPayloads = Prefixed<
     rebalancing: RebalancingPayload;
     commit_offsets: CommitOffsetsPayload;
     crash: CrashPayload;
+    skipped: SkippedPayload;
   }
 >;

@@ -66,11 +66,11 @@ export function checkConsumerOptions(options: ConsumerOptions): void {
     if (v !== undefined && typeof v !== 'boolean')
       throw new ConfigError(`consumer ${k} must be true or false, got ${describe(v)}`, k);
   }
-  if (options.onCorruptBatch !== undefined && !['fail', 'skip'].includes(options.onCorruptBatch))
-    throw new ConfigError(
-      `consumer onCorruptBatch must be fail or skip, got ${describe(options.onCorruptBatch)}`,
-      'onCorruptBatch',
-    );
+  for (const k of ['onDamagedData', 'onCorruptBatch'] as const) {
+    const v = options[k];
+    if (v !== undefined && !['fail', 'skip'].includes(v))
+      throw new ConfigError(`consumer ${k} must be fail or skip, got ${describe(v)}`, k);
+  }
 }
 
 /** The topics of a `subscribe` call. A RegExp or any other non-name is refused with the reason. */

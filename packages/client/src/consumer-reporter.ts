@@ -3,6 +3,7 @@ import { errorMessage } from '@barge/core';
 import type { ConnectionObserver } from './connection.js';
 import { CONSUMER_EVENTS, type ConsumerEventPayloads } from './consumer-events.js';
 import type { ConsumerEvents, TopicPartitionOffset } from './consumer-types.js';
+import { type DamagedData, type DamagedDataCounts, type DamageSink, describeDamage } from './damaged-data.js';
 import { Instrumentation, type RemoveInstrumentationEventListener } from './instrumentation.js';
 import type { Logger } from './logger.js';
 import { networkObserver } from './network-observer.js';
@@ -12,11 +13,12 @@ import type { GroupJoin } from './remote.js';
  * What a consumer tells the world: its instrumentation events (`consumer.*`), the earlier
  * positional events (`crash`, `rebalance`, `commit`) and its log entries.
  */
-export class ConsumerReporter {
+export class ConsumerReporter implements DamageSink {
   readonly log: Logger;
   readonly #groupId: string;
   readonly #instrumentation: Instrumentation<ConsumerEventPayloads>;
   readonly #positional = new EventEmitter<ConsumerEvents>();
+  #skipped: DamagedDataCounts = { batches: 0, chunks: 0, messages: 0 };
 
   constructor(groupId: string, log: Logger) {
     this.#groupId = groupId;
@@ -103,6 +105,24 @@ export class ConsumerReporter {
     this.log.error('the consumer crashed', { groupId: this.#groupId, error: errorMessage(error) });
     this.#instrumentation.emit(CONSUMER_EVENTS.CRASH, { groupId: this.#groupId, error, restart: false });
     this.#positional.emit('crash', error);
+  }
+
+  /** Damaged or missing data skipped so far (`onDamagedData: 'skip'`). */
+  get skippedDamaged(): DamagedDataCounts {
+    return this.#skipped;
+  }
+
+  /** Data that could not be read was passed over: logged, counted, and emitted as `consumer.skipped`. */
+  skipped(d: DamagedData): void {
+    const s = this.#skipped;
+    const whole = d.reason !== 'corrupt-chunk';
+    this.#skipped = {
+      batches: s.batches + (whole ? 1 : 0),
+      chunks: s.chunks + (whole ? 0 : 1),
+      messages: s.messages + (d.toMessageIndex - d.fromMessageIndex),
+    };
+    this.log.warn(`skipped ${describeDamage(d)}`, { groupId: this.#groupId, reason: d.reason });
+    this.#instrumentation.emit(CONSUMER_EVENTS.SKIPPED, { ...d, groupId: this.#groupId });
   }
 
   disconnected(): void {

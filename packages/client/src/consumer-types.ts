@@ -1,5 +1,6 @@
 import type { BatchPointer, ObjectStorage } from '@barge/core';
 import type { CommonClientOptions } from './client-options.js';
+import type { DamagedDataPolicy } from './damaged-data.js';
 import type { DedupOptions } from './dedup.js';
 import type { ConsumedMessage, PointerSource } from './types.js';
 
@@ -42,8 +43,16 @@ export interface ConsumerOptions extends CommonClientOptions {
   prefetchBatches?: number;
   /** Skip messages a producer retry delivered twice. Default true. */
   dedup?: boolean | DedupOptions;
-  /** What to do with a batch that fails its checksums: stop the consumer (default) or skip it. */
-  onCorruptBatch?: 'fail' | 'skip';
+  /**
+   * What to do with data that cannot be read: a chunk or batch that fails its checks (checksum,
+   * decompression, records), or a batch object missing from storage. `fail` (default) stops the
+   * consumer there with a `DamagedDataError` naming topic, partition, offset, object key and
+   * chunk. `skip` delivers everything else (a damaged chunk's batch-mates too) and reports each
+   * skip: a warning in the log, a `consumer.skipped` event and the `skippedDamaged` counts.
+   */
+  onDamagedData?: DamagedDataPolicy;
+  /** The earlier name of `onDamagedData` (used when that is not given). */
+  onCorruptBatch?: DamagedDataPolicy;
 }
 
 export interface EachMessagePayload {

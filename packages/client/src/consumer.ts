@@ -17,6 +17,7 @@ import {
 import { ConsumerReporter } from './consumer-reporter.js';
 import { openConsumerSources } from './consumer-sources.js';
 import type { ConsumerEvents, ConsumerOptions, RunOptions, TopicPartitionOffset } from './consumer-types.js';
+import type { DamagedDataCounts } from './damaged-data.js';
 import { DedupTracker } from './dedup.js';
 import { type Delivery, DeliveryLoop, type Grain } from './delivery-loop.js';
 import type { InstrumentationEvent, RemoveInstrumentationEventListener } from './instrumentation.js';
@@ -105,6 +106,11 @@ export class Consumer {
   /** Messages skipped because a producer retry delivered them twice. */
   get skippedDuplicates(): number {
     return this.dedup?.skipped ?? 0;
+  }
+
+  /** Damaged or missing data passed over under `onDamagedData: 'skip'`: whole batches, chunks, and their messages. */
+  get skippedDamaged(): DamagedDataCounts {
+    return this.report.skippedDamaged;
   }
 
   /** Messages handed to the application. */
@@ -416,6 +422,7 @@ export class Consumer {
       options: this.opts,
       stop: this.stop,
       log: this.report.log,
+      report: this.report,
     });
     return this.delivery.deliveries(fetcher.batches(), grain);
   }

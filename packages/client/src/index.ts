@@ -1,5 +1,11 @@
 export { ADMIN_EVENTS, Admin, type AdminEventPayloads, type AdminOptions } from './admin.js';
-export { BatchReader, type LoadedBatch, type ObjectSource, StorageObjectSource } from './batch-reader.js';
+export {
+  BatchReader,
+  type DamagedChunk,
+  type LoadedBatch,
+  type ObjectSource,
+  StorageObjectSource,
+} from './batch-reader.js';
 export { BrokerPool, type ConnectPolicy } from './broker-pool.js';
 export type { CommonClientOptions } from './client-options.js';
 export {
@@ -29,8 +35,17 @@ export {
   type CrashPayload,
   type GroupJoinPayload,
   type RebalancingPayload,
+  type SkippedPayload,
 } from './consumer-events.js';
 export type { SubscribeInput, TopicPartitionOffsetInput } from './consumer-input.js';
+export {
+  type DamagedData,
+  type DamagedDataCounts,
+  DamagedDataError,
+  type DamagedDataPolicy,
+  damageOf,
+  describeDamage,
+} from './damaged-data.js';
 export { type DedupOptions, DedupTracker, type StreamId } from './dedup.js';
 export type {
   InstrumentationEvent,

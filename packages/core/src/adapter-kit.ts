@@ -132,7 +132,7 @@ export const keyPrefixSchema = z.string().superRefine((v, ctx) => {
   }
 });
 
-/** Node socket and DNS error codes for which a retry may succeed. */
+/** Node socket and DNS error codes (and undici's) for which a retry may succeed. */
 export const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -142,11 +142,70 @@ export const RETRYABLE_NETWORK_CODES: ReadonlySet<string> = new Set([
   'ESOCKETTIMEDOUT',
   'EHOSTUNREACH',
   'ENETUNREACH',
+  'ENETDOWN',
   'ENOTFOUND',
   'EAI_AGAIN',
   'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
   'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_HTTP2_STREAM_ERROR',
+  'ERR_HTTP2_SESSION_ERROR',
 ]);
+
+/** Error names (or codes) SDKs and HTTP clients give a request that got no (complete) answer in time. */
+const TIMEOUT_NAMES: ReadonlySet<string> = new Set([
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutError',
+  'ConnectTimeoutError',
+  'HeadersTimeoutError',
+  'BodyTimeoutError',
+  'SocketError',
+]);
+
+/**
+ * What a broken connection says in a message when its code got lost on the way (SDKs that
+ * rewrap errors keep only the text): Node's `aborted` (a response cut off mid-body), `socket
+ * hang up`, resets, premature close, undici's `terminated` / `other side closed`, timeouts.
+ */
+const BROKEN_CONNECTION_TEXT =
+  /^terminated$|\baborted\b|socket hang up|ECONNRESET|ECONNABORTED|EPIPE|ETIMEDOUT|premature close|other side closed|unexpected connection closure|connection (?:was )?(?:reset|closed|terminated)|response truncated|network timeout|timed out|\btimeout\b/i;
+
+/**
+ * True when `e`, or an error in its `cause` chain (or an `AggregateError`'s `errors`), means the
+ * connection broke or the server did not answer in time: a reset, an aborted or truncated
+ * response, a refused or timed-out connection, `socket hang up`, a premature close, an SDK
+ * `TimeoutError`/`RequestTimeout`. Every adapter maps these to `TransientError`. An abort the
+ * caller asked for (`AbortError`, `ABORT_ERR`) is not a broken connection.
+ */
+export function isConnectionBroken(e: unknown): boolean {
+  const seen = new Set<unknown>();
+  const visit = (x: unknown): boolean => {
+    if (typeof x !== 'object' || x === null || seen.has(x) || seen.size > 20) return false;
+    seen.add(x);
+    const err = x as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+    if (err.name === 'AbortError' || err.code === 'ABORT_ERR') return false;
+    if (
+      typeof err.code === 'string' &&
+      (RETRYABLE_NETWORK_CODES.has(err.code) || TIMEOUT_NAMES.has(err.code))
+    ) {
+      return true;
+    }
+    if (typeof err.name === 'string' && TIMEOUT_NAMES.has(err.name)) return true;
+    if (typeof err.message === 'string' && BROKEN_CONNECTION_TEXT.test(err.message)) return true;
+    if (Array.isArray(err.errors) && err.errors.some(visit)) return true;
+    return visit(err.cause);
+  };
+  return visit(e);
+}
+
+/** HTTP statuses worth retrying: 5xx, 408 Request Timeout, 429 Too Many Requests. */
+export function isRetryableHttpStatus(status: number | undefined): boolean {
+  return status !== undefined && (status >= 500 || status === 408 || status === 429);
+}
 
 /** The first non-blank line of an SDK message, at most 300 characters, for error messages. */
 export function firstLine(s: string): string {

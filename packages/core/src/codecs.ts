@@ -270,6 +270,25 @@ export function lz4CompressFrame(data: Buffer): Buffer {
 
 function lz4DecompressBounded(data: Buffer, expectedLength: number, maxUncompressedBytes: number): Buffer {
   const info = inspectLz4Frame(data);
+  checkLz4Bounds(info, expectedLength, maxUncompressedBytes);
+  const fast = lz4DecodeFullBlocks(data, info, expectedLength);
+  if (fast !== undefined) return fast;
+  try {
+    return decompressFrameSync(data);
+  } catch (e) {
+    throw new CorruptDataError(`lz4 chunk does not decompress: ${errorMessage(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Refuses (`CorruptDataError`) a frame that cannot hold `expectedLength` bytes, or whose worst
+ * case output is above `maxUncompressedBytes`: what `decompress` checks before decoding.
+ */
+export function checkLz4Bounds(
+  info: Lz4FrameInfo,
+  expectedLength: number,
+  maxUncompressedBytes: number,
+): void {
   if (info.contentSize !== undefined && info.contentSize !== expectedLength) {
     throw new CorruptDataError(
       `lz4 frame declares ${info.contentSize} content bytes; the chunk metadata says ${expectedLength}`,
@@ -286,13 +305,6 @@ function lz4DecompressBounded(data: Buffer, expectedLength: number, maxUncompres
     throw new CorruptDataError(
       `lz4 frame could expand to ${info.maxOutputBytes} bytes, above the limit of ${maxUncompressedBytes}`,
     );
-  }
-  const fast = lz4DecodeFullBlocks(data, info, expectedLength);
-  if (fast !== undefined) return fast;
-  try {
-    return decompressFrameSync(data);
-  } catch (e) {
-    throw new CorruptDataError(`lz4 chunk does not decompress: ${errorMessage(e)}`, { cause: e });
   }
 }
 

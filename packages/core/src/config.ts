@@ -35,6 +35,7 @@ export const brokerConfigSchema = z.strictObject({
       admin: hostPort.optional(),
       dataDir: z.string().default('./barge-data'),
       shutdownTimeoutMs: z.number().int().min(0).default(30_000),
+      startupTimeoutMs: z.number().int().min(0).default(120_000),
     })
     .prefault({}),
   storage: adapterSection.default({ adapter: 'local' }),
@@ -49,6 +50,7 @@ export const brokerConfigSchema = z.strictObject({
       hedgeAfterMs: z.number().int().min(1).optional(),
       inFlightBytes: sizeSchema.default(256 * 1024 * 1024),
       pointerRetryBudgetMs: z.number().int().min(0).default(300_000),
+      pointerUnavailableAfterMs: z.number().int().min(0).default(3000),
     })
     .prefault({}),
   limits: z
@@ -56,6 +58,14 @@ export const brokerConfigSchema = z.strictObject({
       maxFrameBytes: sizeSchema.default(16 * 1024 * 1024),
       maxMessagesPerRequest: z.number().int().min(1).default(100_000),
       maxConnections: z.number().int().min(1).default(1024),
+      maxConnectionsPerAddress: z.number().int().min(1).default(256),
+      idleTimeoutMs: z.number().int().min(0).default(600_000),
+      requestReadTimeoutMs: z.number().int().min(0).default(30_000),
+      frameBufferBytes: sizeSchema.default(64 * 1024 * 1024),
+      responseBacklogBytes: sizeSchema.default(32 * 1024 * 1024),
+      maxTopics: z.number().int().min(1).default(10_000),
+      /** Decompress and walk every produced chunk's records before acking it (docs/format.md). */
+      validateChunks: z.boolean().default(true),
     })
     .prefault({}),
 });
@@ -105,7 +115,13 @@ function describeReceived(input: unknown, path: readonly PropertyKey[]): string 
     cur = (cur as Record<PropertyKey, unknown>)[p];
   }
   if (cur === undefined) return ' (missing)';
-  const s = JSON.stringify(cur);
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(cur);
+  } catch {
+    // A BigInt, or a cycle (a YAML alias to its own ancestor): name the field without the value.
+    return '';
+  }
   return s === undefined ? '' : ` (got ${s.length > 80 ? `${s.slice(0, 77)}...` : s})`;
 }
 

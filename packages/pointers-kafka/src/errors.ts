@@ -4,6 +4,7 @@ import {
   ConfigError,
   GroupRebalanceError,
   InvalidInputError,
+  isConnectionBroken,
   NotFoundError,
   PermanentError,
   TransientError,
@@ -131,7 +132,9 @@ export function mapKafkaError(e: unknown, what: string): BargeError {
   if (has(NOT_FOUND_TYPES)) return new NotFoundError(message, { cause: e });
   if (has(INVALID_INPUT_TYPES)) return new InvalidInputError(message, { cause: e });
   if (has(CONFIG_TYPES)) return new ConfigError(message, 'pointers', { cause: e });
-  if (names.some((n) => CONNECTION_NAMES.has(n))) return new TransientError(message, { cause: e });
+  if (names.some((n) => CONNECTION_NAMES.has(n)) || isConnectionBroken(e)) {
+    return new TransientError(message, { cause: e });
+  }
   if (e instanceof TypeError || e instanceof RangeError || e instanceof SyntaxError) {
     return new PermanentError(message, { cause: e });
   }

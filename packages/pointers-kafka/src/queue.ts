@@ -120,7 +120,13 @@ export class KafkaPointerQueue implements PointerQueue {
         }),
       );
       // Created here or concurrently by someone else (createTopics resolves false then): check.
+      // The broker answering metadata may learn of the new topic a moment after the controller.
+      const until = Date.now() + this.config.requestTimeoutMs;
       existing = await this.fetchPartitionCount(kt);
+      while (existing === undefined && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+        existing = await this.fetchPartitionCount(kt);
+      }
       if (existing === undefined) {
         throw new TransientError(`pointer topic "${kt}" was created but is not in the metadata yet`);
       }

@@ -2,9 +2,10 @@ import {
   AuthError,
   BargeError,
   firstLine,
+  isConnectionBroken,
+  isRetryableHttpStatus,
   NotFoundError,
   PermanentError,
-  RETRYABLE_NETWORK_CODES,
   TransientError,
 } from '@barge/core';
 
@@ -23,6 +24,7 @@ const AUTH_CODES = new Set([
   'KeyBasedAuthenticationNotPermitted',
 ]);
 
+/** Azure error codes worth retrying; connection failures and timeouts are core's `isConnectionBroken`. */
 const TRANSIENT_CODES = new Set([
   'InternalError',
   'OperationTimedOut',
@@ -31,7 +33,6 @@ const TRANSIENT_CODES = new Set([
   'Md5Mismatch',
   'Crc64Mismatch',
   'REQUEST_SEND_ERROR',
-  'RequestTimeout',
 ]);
 
 interface AzureErrorShape {
@@ -89,10 +90,10 @@ export function mapAzureError(e: unknown, ctx: AzureErrorContext): Error {
   }
   if (
     TRANSIENT_CODES.has(code) ||
-    RETRYABLE_NETWORK_CODES.has(code) ||
-    (status !== undefined && (status >= 500 || status === 408 || status === 429)) ||
+    isRetryableHttpStatus(status) ||
+    // The pipeline's own per-try timeout aborts the request (callers' aborts never reach here).
     err.name === 'AbortError' ||
-    /socket hang up|ECONNRESET|premature close|timeout|aborted/i.test(err.message ?? '')
+    isConnectionBroken(e)
   ) {
     return new TransientError(msg, { cause: e });
   }

@@ -2,9 +2,10 @@ import {
   AuthError,
   BargeError,
   firstLine,
+  isConnectionBroken,
+  isRetryableHttpStatus,
   NotFoundError,
   PermanentError,
-  RETRYABLE_NETWORK_CODES,
   TransientError,
 } from '@barge/core';
 
@@ -63,14 +64,11 @@ export function mapGcsError(e: unknown, ctx: GcsErrorContext): Error {
     return new AuthError(`${msg} (check the credentials and the bucket's IAM roles)`, { cause: e });
   }
   if (
-    (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
-    RETRYABLE_NETWORK_CODES.has(code) ||
+    isRetryableHttpStatus(status) ||
     code === 'CONTENT_DOWNLOAD_MISMATCH' ||
     code === 'FILE_NO_UPLOAD' ||
     isLostResumableSession(e) ||
-    /socket hang up|ECONNRESET|premature close|unexpected connection closure|timeout/i.test(
-      err.message ?? '',
-    ) ||
+    isConnectionBroken(e) ||
     reason === 'rateLimitExceeded' ||
     reason === 'backendError'
   ) {

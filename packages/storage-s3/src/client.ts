@@ -22,7 +22,10 @@ export function clientConfig(c: S3StorageConfig): S3ClientConfig {
     responseChecksumValidation: c.checksums ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED',
     requestHandler: {
       connectionTimeout: c.connectionTimeoutMs,
-      requestTimeout: c.requestTimeoutMs,
+      // `requestTimeoutMs` is an idle timeout: the handler's `socketTimeout`. (Its `requestTimeout`
+      // bounds the whole exchange and, unless `throwOnRequestTimeout`, only logs a warning: a
+      // blackholed connection would then hang forever.)
+      socketTimeout: c.requestTimeoutMs,
       httpAgent: { keepAlive: true, maxSockets: c.maxSockets },
       httpsAgent: { keepAlive: true, maxSockets: c.maxSockets },
     },

@@ -1,9 +1,10 @@
 import {
   AuthError,
   BargeError,
+  isConnectionBroken,
+  isRetryableHttpStatus,
   NotFoundError,
   PermanentError,
-  RETRYABLE_NETWORK_CODES,
   TransientError,
 } from '@barge/core';
 
@@ -22,6 +23,7 @@ const AUTH_CODES = new Set([
   'InvalidSecurity',
 ]);
 
+/** S3 error codes worth retrying; connection failures and timeouts are core's `isConnectionBroken`. */
 const TRANSIENT_CODES = new Set([
   'InternalError',
   'ServiceUnavailable',
@@ -29,9 +31,7 @@ const TRANSIENT_CODES = new Set([
   'Throttling',
   'ThrottlingException',
   'RequestThrottled',
-  'RequestTimeout',
   'RequestTimeoutException',
-  'TimeoutError',
   'OperationAborted',
   'RequestTimeTooSkewed',
   'BadDigest',
@@ -86,11 +86,9 @@ export function mapS3Error(e: unknown, ctx: S3ErrorContext): Error {
   }
   if (
     TRANSIENT_CODES.has(name) ||
-    RETRYABLE_NETWORK_CODES.has(code) ||
-    RETRYABLE_NETWORK_CODES.has(name) ||
-    (status !== undefined && (status >= 500 || status === 429 || status === 408)) ||
+    isRetryableHttpStatus(status) ||
     err.$retryable !== undefined ||
-    /socket hang up|aborted|ECONNRESET|premature close/i.test(err.message ?? '')
+    isConnectionBroken(e)
   ) {
     return new TransientError(msg, { cause: e });
   }

@@ -1,3 +1,4 @@
+export * from './connection-fault-suite.js';
 export * from './env.js';
 export * from './fault-proxy.js';
 export * from './object-storage-suite.js';

@@ -12,6 +12,12 @@
  * reported. The application keeps `--outstanding-mib` of sends in flight (default: the
  * producer's 64 MiB buffer), so the producer's window and back-pressure set the pace, not the
  * application.
+ *
+ * `--validation`: the broker with `limits.validateChunks` on against off, per codec
+ * (`--codecs`, default none,gzip,lz4) and message size (`--sizes`), `--runs` rounds interleaved
+ * (order rotating), medians: producer throughput and the broker process's CPU time per GB
+ * produced (user + system, from /proc). Values are text that compresses about 3:1, not one byte
+ * repeated, so decompression costs what it would with real data.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
@@ -25,7 +31,7 @@ const MiB = 1024 * 1024;
 const SIZES = [100, 1024, 64 * 1024];
 
 type Acks = 'durable' | 'received';
-type Tuning = Pick<ProducerOptions, 'maxInFlight' | 'lingerMs' | 'maxChunkBytes'>;
+type Tuning = Pick<ProducerOptions, 'maxInFlight' | 'lingerMs' | 'maxChunkBytes' | 'compression'>;
 
 interface Run {
   size: number;
@@ -35,18 +41,29 @@ interface Run {
   /** Bytes of `send` calls the application keeps unanswered. */
   outstandingBytes: number;
   extraConfig?: string;
+  /** The message value; default `size` bytes of 'a'. */
+  value?: Buffer;
 }
 
 interface Measured {
   messages: number;
   seconds: number;
   brokerPeakRssMb: number;
+  /** CPU time of the broker process, user + system. */
+  brokerCpuSeconds: number;
 }
 
 async function peakRss(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   return kb / 1024;
+}
+
+/** User + system CPU seconds of process `pid` so far (fields 14 and 15 of /proc/PID/stat, in ticks of 1/100 s). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Starts a broker on a fresh data directory, produces `totalMb` through one producer, stops it. */
@@ -67,7 +84,8 @@ async function measure(run: Run): Promise<Measured> {
   try {
     const producer = new Producer({ brokers: [broker.address], acks: run.acks, ...run.producer });
     await producer.connect();
-    const value = Buffer.alloc(run.size, 0x61);
+    const value = run.value ?? Buffer.alloc(run.size, 0x61);
+    const cpuAtStart = await cpuSeconds(broker.child.pid as number);
     const perSend = Math.max(1, Math.floor((256 * 1024) / run.size));
     const messages: ProducerMessage[] = Array.from({ length: perSend }, () => ({ value }));
     const maxSends = Math.max(1, Math.floor(run.outstandingBytes / (perSend * run.size)));
@@ -84,7 +102,8 @@ async function measure(run: Run): Promise<Measured> {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await producer.disconnect();
     const brokerPeakRssMb = await peakRss(broker.child.pid as number);
-    return { messages: Math.ceil(total / perSend) * perSend, seconds, brokerPeakRssMb };
+    const brokerCpuSeconds = (await cpuSeconds(broker.child.pid as number)) - cpuAtStart;
+    return { messages: Math.ceil(total / perSend) * perSend, seconds, brokerPeakRssMb, brokerCpuSeconds };
   } finally {
     await broker.stop();
     await dir.remove();
@@ -205,9 +224,77 @@ async function windowTable(args: {
   }
 }
 
+/** Text of `size` bytes that gzip compresses about 3:1 (words from a small vocabulary, seeded). */
+function textValue(size: number): Buffer {
+  const words = ['order', 'shipped', 'customer', 'id', 'amount', 'EUR', 'status', 'ok', 'retry', 'eu-west'];
+  let seed = 42;
+  let s = '';
+  while (s.length < size) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    s += `${words[seed % words.length]}=${(seed >>> 8) % 10_000} `;
+  }
+  return Buffer.from(s.slice(0, size));
+}
+
+/** `limits.validateChunks` on against off, per codec and size, interleaved, in one process run. */
+async function validationTable(args: { sizes: number[]; codecs: string[]; runs: number; mb: number }) {
+  const modes = [true, false];
+  const cells = new Map<string, Measured[]>(); // `${codec}/${size}/${on}`
+  const startedAt = new Date();
+  const loadAtStart = load();
+  const runFor = (codec: string, size: number, on: boolean, totalMb: number): Run => ({
+    size,
+    acks: 'durable',
+    totalMb,
+    producer: { lingerMs: 5, maxChunkBytes: MiB, compression: codec as Tuning['compression'] },
+    outstandingBytes: 8 * MiB,
+    extraConfig: `limits: { validateChunks: ${on} }`,
+    value: textValue(size),
+  });
+  for (const size of args.sizes) await measure(runFor('none', size, true, Math.min(args.mb, 64)));
+  for (let round = 0; round < args.runs; round++) {
+    for (const codec of args.codecs) {
+      for (const size of args.sizes) {
+        for (let i = 0; i < modes.length; i++) {
+          const on = modes[(i + round) % modes.length]!;
+          const m = await measure(runFor(codec, size, on, args.mb));
+          const key = `${codec}/${size}/${on}`;
+          cells.set(key, [...(cells.get(key) ?? []), m]);
+          console.error(
+            `round ${round + 1}/${args.runs} ${codec} ${sizeName(size)} validation ${on ? 'on' : 'off'}: ${fmt(m.messages / m.seconds)} msgs/s, broker CPU ${m.brokerCpuSeconds.toFixed(2)} s (load ${load()})`,
+          );
+        }
+      }
+    }
+  }
+  console.log(
+    `${startedAt.toISOString()}, ${args.runs} rounds of ${args.mb} MB per cell, durable acks, load average ${loadAtStart} at start, ${load()} at end. Medians.\n`,
+  );
+  console.log(
+    '| codec | message size | messages/s on | messages/s off | on / off | broker CPU s per GB on | off | on / off |',
+  );
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const codec of args.codecs) {
+    for (const size of args.sizes) {
+      const rate = (on: boolean) =>
+        median(cells.get(`${codec}/${size}/${on}`)!.map((m) => m.messages / m.seconds));
+      const cpu = (on: boolean) =>
+        median(
+          cells.get(`${codec}/${size}/${on}`)!.map((m) => m.brokerCpuSeconds / ((m.messages * size) / 1e9)),
+        );
+      const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
+      console.log(
+        `| ${codec} | ${sizeName(size)} | ${fmt(rate(true))} | ${fmt(rate(false))} | ${pct(rate(true) / rate(false))} | ${cpu(true).toFixed(1)} | ${cpu(false).toFixed(1)} | ${pct(cpu(true) / cpu(false))} |`,
+      );
+    }
+  }
+}
+
 const { values } = parseArgs({
   options: {
     window: { type: 'boolean', default: false },
+    validation: { type: 'boolean', default: false },
+    codecs: { type: 'string', default: 'none,gzip,lz4' },
     sizes: { type: 'string', default: SIZES.join(',') },
     tuned: { type: 'string', default: '16,32,64,128' },
     runs: { type: 'string', default: '3' },
@@ -223,6 +310,13 @@ if (values.window) {
     runs: Number(values.runs),
     mb: Number(values.mb),
     outstandingMib: Number(values['outstanding-mib']),
+  });
+} else if (values.validation) {
+  await validationTable({
+    sizes: numbers(values.sizes),
+    codecs: values.codecs.split(','),
+    runs: Number(values.runs),
+    mb: Number(values.mb),
   });
 } else {
   await throughputTable();

@@ -128,7 +128,12 @@ describe('barge broker shutdown', () => {
         exit.ms >= 2500 && exit.ms < 3000 + 5000,
         `drained for ${exit.ms} ms (shutdownTimeoutMs 3000)`,
       );
-      const answered = answers.filter((a) => a !== 'refused');
+      // A request sent right after kill() may be served before the process has run its signal
+      // handler (both wait in the same event loop turn): one leading "ok" is that race, not a bug.
+      const ok = (a: (typeof answers)[number]) => a !== 'refused' && a.status === 200;
+      const leadingOk = answers.findIndex((a) => !ok(a));
+      assert.ok(leadingOk === 0 || leadingOk === 1, `still "ok" after SIGTERM: ${JSON.stringify(answers)}`);
+      const answered = answers.slice(leadingOk).filter((a) => a !== 'refused');
       assert.ok(answered.length >= 10, `answers while draining: ${JSON.stringify(answers)}`);
       for (const a of answered) assert.deepEqual(a, { status: 503, body: '{"status":"stopping"}' });
       // Up until the end: the admin endpoint closes last.

@@ -1,6 +1,8 @@
 import {
   ANY_WRITE_PARTITION,
   ApiKey,
+  CorruptDataError,
+  checkChunkContent,
   crc32,
   ErrorCode,
   encodeErrorResponse,
@@ -25,10 +27,21 @@ export interface ProduceHandlerDeps {
   backpressure: Backpressure;
   metrics: BrokerMetrics;
   maxMessagesPerRequest: number;
+  /** Check every chunk's records (`limits.validateChunks`) before taking the request in. */
+  validateChunks: boolean;
   /** True once the broker is shutting down: produce requests are refused. */
   stopping(): boolean;
   countError(code: ErrorCode): void;
 }
+
+/** Why a request is refused. */
+interface Problem {
+  code: ErrorCode;
+  message: string;
+}
+
+/** The content check of a request's chunks: done (a problem or none), or still running. */
+type ContentCheck = Problem | undefined | Promise<Problem | undefined>;
 
 /** One produce request as it arrived, and how to answer it. */
 interface Intake {
@@ -36,13 +49,17 @@ interface Intake {
   correlationId: number;
   apiVersion: number;
   req: ProduceRequest;
+  content: ContentCheck;
 }
 
 /**
- * Produce intake: checks a request (topic, write partition, limits, codecs, chunk metadata and
- * CRC-32 of every chunk, without opening it), appends its chunks to the write partition's open
- * batch, and answers it at its ack level. The only part of the broker that writes Produce
- * responses.
+ * Produce intake: checks a request (topic, write partition, limits, codecs, chunk metadata,
+ * CRC-32 and, with `validateChunks`, the records of every chunk), appends its chunks to the write
+ * partition's open batch, and answers it at its ack level. The only part of the broker that
+ * writes Produce responses. A request is taken in whole or refused whole: its response is one.
+ *
+ * The content check of compressed chunks runs on libuv's thread pool; it starts as the request
+ * arrives, so pipelined requests are checked in parallel, and they are still appended in order.
  */
 export class ProduceHandler {
   /** Per connection: a request waiting for topic metadata; later ones queue behind it (order). */
@@ -51,7 +68,9 @@ export class ProduceHandler {
   constructor(private readonly deps: ProduceHandlerDeps) {}
 
   handle(conn: Connection, correlationId: number, apiVersion: number, req: ProduceRequest): void {
-    const intake: Intake = { conn, correlationId, apiVersion, req };
+    let content = this.deps.validateChunks ? startContentCheck(req) : undefined;
+    if (content instanceof Promise) content = this.#holdWhileChecked(conn, req, content);
+    const intake: Intake = { conn, correlationId, apiVersion, req, content };
     const earlier = this.#waiting.get(conn);
     const step = earlier ? earlier.then(() => this.#take(intake)) : this.#take(intake);
     if (!step) return;
@@ -61,7 +80,20 @@ export class ProduceHandler {
     this.#waiting.set(conn, chain);
   }
 
-  /** Takes the request in; returns a promise only when it has to wait for topic metadata. */
+  /**
+   * A request whose chunks are being checked counts against the in-flight budget meanwhile, so
+   * a client that sends faster than its chunks can be checked is paused like any producer.
+   */
+  #holdWhileChecked(conn: Connection, req: ProduceRequest, check: Promise<Problem | undefined>) {
+    let bytes = 0;
+    for (const c of req.chunks) bytes += c.bytes.length;
+    const { budget } = this.deps.backpressure;
+    budget.acquire(bytes);
+    this.deps.backpressure.produced(conn);
+    return check.finally(() => budget.release(bytes));
+  }
+
+  /** Takes the request in; returns a promise when it has to wait (topic metadata, content check). */
   #take(intake: Intake): Promise<void> | undefined {
     const { req } = intake;
     if (this.deps.stopping())
@@ -74,20 +106,31 @@ export class ProduceHandler {
       return this.#fail(intake, ErrorCode.INVALID_TOPIC, errorMessage(e));
     }
     return this.deps.topics.refresh(req.topic).then(
-      (t) => {
-        if (t) this.#append(intake, t);
-        else this.#fail(intake, ErrorCode.UNKNOWN_TOPIC, `topic ${JSON.stringify(req.topic)} does not exist`);
-      },
+      (t) =>
+        t
+          ? this.#append(intake, t)
+          : this.#fail(intake, ErrorCode.UNKNOWN_TOPIC, `topic ${JSON.stringify(req.topic)} does not exist`),
       (e: unknown) =>
         this.#fail(intake, ErrorCode.STORAGE_UNAVAILABLE, `cannot read topic metadata: ${errorMessage(e)}`),
     );
   }
 
-  #append(intake: Intake, topic: TopicConfig): undefined {
+  /** Appends the request once its content check is done (it waits for that: order is kept). */
+  #append(intake: Intake, topic: TopicConfig): Promise<void> | undefined {
+    const { content } = intake;
+    if (!(content instanceof Promise)) return this.#appendChecked(intake, topic, content);
+    return content.then((p) => {
+      this.#appendChecked(intake, topic, p);
+    });
+  }
+
+  /** `content`: what the content check found wrong with the chunks, if anything. */
+  #appendChecked(intake: Intake, topic: TopicConfig, content: Problem | undefined): undefined {
     const { req, conn } = intake;
     if (this.deps.stopping())
       return this.#fail(intake, ErrorCode.SHUTTING_DOWN, 'the broker is shutting down');
-    const problem = this.#check(req, topic);
+    // The request's own checks first: a damaged CRC or bad metadata is reported as such.
+    const problem = this.#check(req, topic) ?? content;
     if (problem) return this.#fail(intake, problem.code, problem.message);
     const wp =
       req.writePartition === ANY_WRITE_PARTITION
@@ -111,7 +154,7 @@ export class ProduceHandler {
   }
 
   /** The first thing wrong with the request, or undefined. */
-  #check(req: ProduceRequest, topic: TopicConfig): { code: ErrorCode; message: string } | undefined {
+  #check(req: ProduceRequest, topic: TopicConfig): Problem | undefined {
     if (req.chunks.length === 0) {
       return { code: ErrorCode.INVALID_REQUEST, message: 'a produce request needs at least one chunk' };
     }
@@ -204,6 +247,47 @@ export class ProduceHandler {
   #reply(intake: Intake, code: ErrorCode, message: string): void {
     this.deps.countError(code);
     intake.conn.send(encodeErrorResponse(intake.correlationId, code, message));
+  }
+}
+
+/**
+ * Starts checking the records of every chunk whose metadata is valid (the others are refused by
+ * `#check` first, without looking at their bytes). `none` chunks are checked now; compressed ones
+ * one after another on the thread pool, so a request holds one decompression piece at a time.
+ */
+function startContentCheck(req: ProduceRequest): ContentCheck {
+  let pending: Promise<Problem | undefined> | undefined;
+  for (let i = 0; i < req.chunks.length; i++) {
+    const { bytes, meta } = req.chunks[i]!;
+    if (!isCodecId(meta.codec) || bytes.length !== meta.length) continue;
+    try {
+      validateChunkMeta(meta);
+    } catch {
+      continue;
+    }
+    const where = `chunk ${i}`;
+    if (pending) {
+      pending = pending.then((p) => p ?? contentProblem(() => checkChunkContent(bytes, meta, where)));
+      continue;
+    }
+    const now = contentProblem(() => checkChunkContent(bytes, meta, where));
+    if (now instanceof Promise) pending = now;
+    else if (now) return now;
+  }
+  return pending;
+}
+
+/** Runs one chunk's check; a corrupt chunk becomes a CORRUPT_CHUNK problem (never a rejection). */
+function contentProblem(check: () => Promise<void> | undefined): ContentCheck {
+  const corrupt = (e: unknown): Problem => {
+    if (e instanceof CorruptDataError) return { code: ErrorCode.CORRUPT_CHUNK, message: e.message };
+    return { code: ErrorCode.INVALID_REQUEST, message: errorMessage(e) };
+  };
+  try {
+    const running = check();
+    return running?.then(() => undefined, corrupt);
+  } catch (e) {
+    return corrupt(e);
   }
 }
 

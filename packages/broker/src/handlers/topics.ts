@@ -18,6 +18,8 @@ export interface TopicHandlerDeps {
   maxFrameBytes: number;
   maxReadBytes: number;
   maxMessagesPerRequest: number;
+  /** CreateTopic beyond this many topics answers TOO_MANY_TOPICS (`limits.maxTopics`). */
+  maxTopics: number;
 }
 
 /** Handshake, metadata, topic admin and pointer positions (watermarks, offset for a timestamp). */
@@ -26,6 +28,8 @@ export function topicHandlers(d: TopicHandlerDeps): HandlerTable {
     checkTopicName(name);
     return d.topics.require(name);
   };
+  /** Names being created: they count against `maxTopics` before they are stored. */
+  const creating = new Set<string>();
   return {
     [ApiKey.ApiVersions]: (conn, body) => {
       if (body.clientId) conn.log.debug({ clientId: body.clientId }, 'client handshake');
@@ -47,8 +51,22 @@ export function topicHandlers(d: TopicHandlerDeps): HandlerTable {
     },
     [ApiKey.CreateTopic]: async (_conn, body) => {
       const { ifNotExists, ...settings } = body;
-      const r = await d.topics.create(settings, ifNotExists ?? false);
-      return { created: r.created, topic: topicInfo(r.topic) };
+      if (!d.topics.get(body.name) && !creating.has(body.name)) {
+        const count = d.topics.list().length + creating.size;
+        if (count >= d.maxTopics) {
+          throw new RequestError(
+            ErrorCode.TOO_MANY_TOPICS,
+            `the broker has ${count} topics, its limit (raise limits.maxTopics to create more)`,
+          );
+        }
+      }
+      creating.add(body.name);
+      try {
+        const r = await d.topics.create(settings, ifNotExists ?? false);
+        return { created: r.created, topic: topicInfo(r.topic) };
+      } finally {
+        creating.delete(body.name);
+      }
     },
     [ApiKey.ListTopics]: () => ({ topics: d.topics.list().map(topicInfo) }),
     [ApiKey.DescribeTopic]: async (_conn, body) => {

@@ -72,20 +72,25 @@ export class RequestRouter {
       this.#reply(conn, correlationId, ErrorCode.UNKNOWN_API, `api ${apiKey} is not served by this broker`);
       return;
     }
+    // Pending until its response is written: the connection stops reading while too many
+    // requests are pending or their responses are not read.
+    const pending = conn.beginRequest();
     let result: Promise<ResponseTypes[ApiKey]> | ResponseTypes[ApiKey];
     try {
-      result = handler(conn, req.body, req.apiVersion);
+      result = handler(conn, req.body, req.apiVersion, pending);
     } catch (e) {
       this.#replyError(conn, correlationId, apiKey, e);
+      pending.end();
       return;
     }
-    Promise.resolve(result).then(
-      (res) => conn.send(encodeResponse(apiKey, req.apiVersion, correlationId, res as never)),
-      (e: unknown) => this.#replyError(conn, correlationId, apiKey, e),
-    );
+    Promise.resolve(result)
+      .then((res) => conn.send(encodeResponse(apiKey, req.apiVersion, correlationId, res as never)))
+      .catch((e: unknown) => this.#replyError(conn, correlationId, apiKey, e))
+      .finally(() => pending.end());
   }
 
   #replyError(conn: Connection, correlationId: number, apiKey: number, e: unknown): void {
+    if (conn.closed) return;
     const code = errorCodeOf(e);
     if (code === ErrorCode.UNKNOWN_SERVER_ERROR) {
       this.deps.log.error({ conn: conn.id, apiKey, err: errorMessage(e) }, 'request failed');

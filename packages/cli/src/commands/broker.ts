@@ -51,7 +51,17 @@ export function brokerCommand(program: Command): void {
         pino.destination({ dest: 2, sync: true }),
       );
       const signal = firstShutdownSignal();
-      const running = await startBrokerFromConfig(config, { importer, logger });
+      // A signal during startup (e.g. while storage is still unreachable) ends the retries.
+      const startup = new AbortController();
+      void signal.then(() => startup.abort());
+      const running = await startBrokerFromConfig(config, { importer, logger, signal: startup.signal }).catch(
+        (e: unknown) => {
+          if (!startup.signal.aborted) throw e;
+          // Stopped as asked, before it served anything: a clean exit, as after a normal stop.
+          process.stderr.write(`stopped while starting: ${(e as Error).message}\n`);
+          process.exit(0);
+        },
+      );
       const { broker } = running;
       const { host, port } = broker.address;
       process.stdout.write(

@@ -12,6 +12,7 @@ import { type Command, Option } from 'commander';
 import { CatchUp } from '../catch-up.js';
 import { brokerAddress, withConnection } from '../connect.js';
 import { type StartPolicy, startOffset, startPolicy, type Watermarks } from '../consume-start.js';
+import { consumeFailure, type OnDamaged, skippedLine } from '../damaged.js';
 import { CliError, parseNonNegativeInt, parsePositiveInt } from '../fail.js';
 import { messageToJson } from '../message-json.js';
 import { valueLine } from '../message-text.js';
@@ -32,6 +33,7 @@ interface ConsumeFlags {
   maxMessages?: string;
   exitAtEnd?: boolean;
   output?: string;
+  onDamaged: OnDamaged;
 }
 
 /** Why consuming ended. */
@@ -53,12 +55,18 @@ cannot be combined with --group: to move a group, use \`barge groups reset-offse
 Offsets are pointer offsets of a read partition: each names one batch; --format json prints them
 with the message index within the batch.
 
+Data that cannot be read (a damaged chunk or batch, a missing object) stops consume with the
+topic, partition, offset and object, and the command that moves past it (with --group: barge
+groups reset-offsets ... --to-offset N+1 --execute). With --on-damaged skip it is skipped, one
+"barge: skipped ..." line on stderr each, and the rest (other chunks of the batch too) is printed.
+
 Examples:
   barge consume --topic logs                                   # follow new messages
   barge consume --topic logs --offset earliest --exit-at-end   # everything stored, then exit
   barge consume --topic logs --partition 1 --offset 42 --format json
   barge consume --topic logs --group readers --max-messages 100
   barge consume --topic logs -K ': ' --from-beginning          # KEY: VALUE lines
+  barge consume --topic logs --group readers --on-damaged skip  # past damaged data, reported
 `;
 
 export function consumeCommand(program: Command): void {
@@ -98,6 +106,14 @@ export function consumeCommand(program: Command): void {
     .option('--max-messages <n>', 'exit after N messages (with --group: having committed exactly those)')
     .option('--exit-at-end', 'exit once every partition it reads is read up to its end as of the start')
     .option('--output <file>', 'write to FILE instead of stdout')
+    .addOption(
+      new Option(
+        '--on-damaged <policy>',
+        'data that cannot be read (damaged chunk or batch, missing object): fail stops with where it is; skip reports it on stderr and goes on',
+      )
+        .choices(['fail', 'skip'])
+        .default('fail'),
+    )
     .addHelpText('after', HELP)
     .action(consume);
 }
@@ -142,7 +158,13 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     ...(policy.kind === 'time' ? { fromTime: policy.timestamp } : {}),
     autoCommit: grouped,
     autoCommitIntervalMs: 1000,
+    onDamagedData: flags.onDamaged,
     ...(pointers ? { pointers } : {}),
+  });
+  let skipped = 0;
+  consumer.on('consumer.skipped', ({ payload }) => {
+    skipped++;
+    process.stderr.write(skippedLine(payload));
   });
   const output = new LineOutput(flags.output ? createWriteStream(flags.output) : process.stdout);
   const separator = flags.keySeparator === undefined ? undefined : Buffer.from(flags.keySeparator);
@@ -222,8 +244,9 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     await pool?.close();
     await output.end();
   }
-  if (outcome?.kind === 'crash') throw outcome.error;
-  process.stderr.write(`consumed ${count} messages from ${flags.topic}\n`);
+  if (outcome?.kind === 'crash') throw consumeFailure(outcome.error, flags.topic, flags.group);
+  const skips = skipped === 0 ? '' : `; skipped ${skipped} unreadable chunks or batches (listed above)`;
+  process.stderr.write(`consumed ${count} messages from ${flags.topic}${skips}\n`);
 }
 
 /**

@@ -1,9 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import {
   type BatchHeader,
+  type ChunkOutcome,
   codecName,
   type DecodedMessage,
-  decodeBatch,
+  decodeBatchChunks,
   type ObjectStorage,
 } from '@barge/core';
 import type { Command } from 'commander';
@@ -48,19 +49,29 @@ export function inspectCommand(program: Command): void {
     )
     .action(async (target: string | undefined, flags: InspectFlags) => {
       const { bytes, key } = await load(inspectTarget(target, flags), flags);
-      const { header, messages } = decodeBatch(bytes);
+      // Each chunk on its own: a damaged chunk is listed, and the others are still shown.
+      const { header, chunks } = decodeBatchChunks(bytes);
+      const messages = chunks.flatMap((c) => (c.ok ? c.messages : []));
+      const damaged = chunks.filter((c) => !c.ok);
       if (flags.json) {
         const out = {
           ...(key === undefined ? {} : { key }),
           header: { ...header, chunks: header.chunks.map((c) => ({ ...c, codec: codecName(c.codec) })) },
         } as Record<string, unknown>;
+        if (damaged.length > 0)
+          out.damaged = damaged.map((c) => ({ chunk: c.chunk.index, error: c.error.message }));
         if (flags.messages) out.messages = messages.map(messageJson);
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
-        return;
+      } else {
+        if (key !== undefined) process.stdout.write(`object ${key}\n`);
+        process.stdout.write(describeHeader(header, chunks));
+        if (flags.messages) for (const m of messages) process.stdout.write(`${describeMessage(m)}\n`);
       }
-      if (key !== undefined) process.stdout.write(`object ${key}\n`);
-      process.stdout.write(describeHeader(header));
-      if (flags.messages) for (const m of messages) process.stdout.write(`${describeMessage(m)}\n`);
+      if (damaged.length > 0) {
+        throw new CliError(
+          `${damaged.length} of ${header.chunkCount} chunks are damaged (their messages are not shown): ${damaged.map((c) => c.error.message).join('; ')}`,
+        );
+      }
     });
 }
 
@@ -112,11 +123,14 @@ const isFile = (path: string) =>
     () => false,
   );
 
-function describeHeader(h: BatchHeader): string {
+function describeHeader(h: BatchHeader, chunks: readonly ChunkOutcome[]): string {
+  const damaged = chunks.filter((c) => !c.ok).length;
+  const checked =
+    damaged === 0 ? 'every chunk crc32 verified' : `${damaged} of ${h.chunkCount} chunks damaged`;
   const lines = [
     `batch format v${h.version}: topic ${h.topic}, write partition ${h.writePartition}, sequence ${h.sequence}, broker ${h.brokerId}`,
     `created ${new Date(h.createdAt).toISOString()}; messages ${h.messageCount} in ${h.chunkCount} chunks; timestamps ${iso(h.minTimestamp)} .. ${iso(h.maxTimestamp)}`,
-    `object ${h.objectSize} bytes = header ${h.headerLength} + chunks ${h.payloadLength}; header crc32 ${hex(h.headerCrc)} (verified; every chunk crc32 verified)`,
+    `object ${h.objectSize} bytes = header ${h.headerLength} + chunks ${h.payloadLength}; header crc32 ${hex(h.headerCrc)} (verified; ${checked})`,
     'chunk  offset      length      codec  messages  first  producer          baseSeq  crc32',
   ];
   for (const c of h.chunks) {
@@ -131,7 +145,10 @@ function describeHeader(h: BatchHeader): string {
         String(c.producerId).padEnd(17),
         String(c.baseSequence).padEnd(8),
         hex(c.crc32),
-      ].join(' '),
+        chunks[c.index]?.ok === false ? ' DAMAGED' : '',
+      ]
+        .join(' ')
+        .trimEnd(),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -7,6 +7,7 @@ import { CODEC } from '../codecs.js';
 import { crc32 } from '../crc.js';
 import { CorruptDataError, InvalidInputError } from '../errors.js';
 import { encodeRecords } from '../message.js';
+import { allocationsDuring } from '../test-support/fuzz.js';
 import type { ChunkMeta } from './chunk.js';
 import { encodeHeaderVariant, fixHeaderCrc, SAMPLE_TARGET, sampleBatch, sampleChunks } from './fixtures.js';
 import { H } from './format.js';
@@ -36,36 +37,6 @@ function mustBeCorrupt(fn: () => unknown, what: string): void {
     e instanceof CorruptDataError,
     `${what}: expected CorruptDataError, got ${e === undefined ? 'success' : String(e)}`,
   );
-}
-
-/**
- * Largest single buffer requested through Buffer's allocators while `fn` runs, and the growth
- * of memory held in ArrayBuffers. Catches a decoder that sizes an allocation from a length
- * field before checking it.
- */
-function allocationsDuring(fn: () => void): { largest: number; arrayBuffersGrowth: number } {
-  const B = Buffer as unknown as Record<
-    'alloc' | 'allocUnsafe' | 'allocUnsafeSlow',
-    (n: number, ...r: unknown[]) => Buffer
-  >;
-  const saved = { alloc: B.alloc, allocUnsafe: B.allocUnsafe, allocUnsafeSlow: B.allocUnsafeSlow };
-  let largest = 0;
-  for (const k of Object.keys(saved) as (keyof typeof saved)[]) {
-    const orig = saved[k];
-    B[k] = (n: number, ...r: unknown[]) => {
-      if (n > largest) largest = n;
-      return orig.call(Buffer, n, ...r);
-    };
-  }
-  const before = process.memoryUsage().arrayBuffers;
-  let after = before;
-  try {
-    fn();
-    after = process.memoryUsage().arrayBuffers;
-  } finally {
-    Object.assign(B, saved);
-  }
-  return { largest, arrayBuffersGrowth: after - before };
 }
 
 /** Rebuilds `object` with chunk `index` replaced by `bytes`/`meta`, with all CRCs valid. */

@@ -12,3 +12,4 @@ export {
 } from './format.js';
 export * from './header.js';
 export * from './reader.js';
+export * from './validate.js';

@@ -82,6 +82,34 @@ export function* iterateChunk(
   for (let m = r.next(); m !== undefined; m = r.next()) yield m;
 }
 
+/**
+ * One chunk of a batch, decoded on its own: all its messages, or why none of them can be read.
+ * A failing chunk says nothing about the other chunks of its batch (each has its own CRC-32).
+ */
+export type ChunkOutcome =
+  | { readonly ok: true; readonly chunk: ChunkEntry; readonly messages: DecodedMessage[] }
+  | { readonly ok: false; readonly chunk: ChunkEntry; readonly error: CorruptDataError };
+
+/**
+ * Decodes chunk `index` whole (`decodeChunk`); a chunk that fails any of its checks (length,
+ * CRC-32, codec, decompression, records) is returned as `{ ok: false, error }` instead of thrown,
+ * with none of its messages. A bad `index` still throws (`InvalidInputError`: the caller's mistake).
+ */
+export function readChunk(
+  header: BatchHeader,
+  index: number,
+  chunkBytes: Buffer,
+  options: DecodeOptions = {},
+): ChunkOutcome {
+  const chunk = chunkEntry(header, index);
+  try {
+    return { ok: true, chunk, messages: decodeChunk(header, index, chunkBytes, options) };
+  } catch (e) {
+    if (e instanceof CorruptDataError) return { ok: false, chunk, error: e };
+    throw e;
+  }
+}
+
 function checkWhole(object: Buffer, options: DecodeOptions): BatchHeader {
   const header = decodeBatchHeader(object, options);
   if (object.length !== header.objectSize) {
@@ -92,7 +120,7 @@ function checkWhole(object: Buffer, options: DecodeOptions): BatchHeader {
   return header;
 }
 
-/** Decodes a whole batch object: header and every message, all verified. */
+/** Decodes a whole batch object: header and every message, all verified. Throws at the first failing chunk. */
 export function decodeBatch(
   object: Buffer,
   options: DecodeOptions = {},
@@ -104,6 +132,23 @@ export function decodeBatch(
     for (let m = r.next(); m !== undefined; m = r.next()) messages.push(m);
   }
   return { header, messages };
+}
+
+/**
+ * Decodes a whole batch object chunk by chunk, each on its own (`readChunk`): a damaged chunk is
+ * one failed outcome, and the other chunks' messages are still returned. The header and the
+ * object's length are checked first; if they fail, nothing can be trusted and it throws
+ * `CorruptDataError` as `decodeBatch` does.
+ */
+export function decodeBatchChunks(
+  object: Buffer,
+  options: DecodeOptions = {},
+): { header: BatchHeader; chunks: ChunkOutcome[] } {
+  const header = checkWhole(object, options);
+  const chunks = header.chunks.map((c) =>
+    readChunk(header, c.index, object.subarray(c.offset, c.offset + c.length), options),
+  );
+  return { header, chunks };
 }
 
 /**

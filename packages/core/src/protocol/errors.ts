@@ -34,6 +34,8 @@ export const ErrorCode = {
   INVALID_PARTITION: 13,
   /** Topic settings out of range, or they conflict with the pointer queue. */
   INVALID_CONFIG: 14,
+  /** CreateTopic when the broker already has `limits.maxTopics` topics. */
+  TOO_MANY_TOPICS: 15,
   /** A chunk or request above the broker's limits. */
   MESSAGE_TOO_LARGE: 20,
   /** More messages in one request than `limits.maxMessagesPerRequest`. */
@@ -99,6 +101,7 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   12: info('TOPIC_ALREADY_EXISTS', false, 'CONFIG'),
   13: info('INVALID_PARTITION', false, 'INVALID_INPUT'),
   14: info('INVALID_CONFIG', false, 'CONFIG'),
+  15: info('TOO_MANY_TOPICS', false, 'CONFIG'),
   20: info('MESSAGE_TOO_LARGE', false, 'INVALID_INPUT'),
   21: info('TOO_MANY_MESSAGES', false, 'INVALID_INPUT'),
   22: info('CORRUPT_CHUNK', false, 'CORRUPT'),

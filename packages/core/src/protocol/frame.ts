@@ -92,6 +92,15 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /**
+   * The length field of the frame being received, once its prefix is buffered (before its body
+   * is): lets a receiver admit a large frame against a memory budget before reading the body.
+   */
+  get pendingFrameLength(): number | undefined {
+    if (this.failed || this.buffered < LENGTH_PREFIX_BYTES) return undefined;
+    return this.peekU32();
+  }
+
   push(data: Buffer): void {
     if (data.length === 0) return;
     this.chunks.push(data);
