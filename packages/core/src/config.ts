@@ -61,7 +61,7 @@ export const brokerConfigSchema = z.strictObject({
       maxConnectionsPerAddress: z.number().int().min(1).default(256),
       idleTimeoutMs: z.number().int().min(0).default(600_000),
       requestReadTimeoutMs: z.number().int().min(0).default(30_000),
-      frameBufferBytes: sizeSchema.default(64 * 1024 * 1024),
+      frameBufferBytes: sizeSchema.default(32 * 1024 * 1024),
       responseBacklogBytes: sizeSchema.default(32 * 1024 * 1024),
       maxTopics: z.number().int().min(1).default(10_000),
       /** Decompress and walk every produced chunk's records before acking it (docs/format.md). */

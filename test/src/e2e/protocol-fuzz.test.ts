@@ -33,15 +33,15 @@ const RSS_HEADROOM = 150 * MiB;
 const MAX_FRAME_BYTES = 16 * MiB;
 const SLOW_LIMITS = { idleTimeoutMs: 3_000, requestReadTimeoutMs: 3_000 };
 
+const ALL_SLOW: readonly SlowClientProbeName[] = ['idle', 'slowloris', 'never-reading', 'partial-frames'];
+
 /**
  * Slow and silent clients (issue 10 findings 2-4: never-reading ReadObject pipelines, partial
- * frames at the size limit, idle sockets, slowloris). Their fixes are landing separately: list
- * here the ones to run in every run, or set BARGE_FUZZ_SLOW_CLIENTS to a comma-separated list
- * (or `all`, or `none`) to override.
+ * frames at the size limit, idle sockets, slowloris): every run has all of them, unless
+ * BARGE_FUZZ_SLOW_CLIENTS names some (a comma-separated list, or `all`, or `none`).
  */
-const SLOW_CLIENT_PROBES_ON: readonly SlowClientProbeName[] = [];
+const SLOW_CLIENT_PROBES_ON: readonly SlowClientProbeName[] = ALL_SLOW;
 
-const ALL_SLOW: readonly SlowClientProbeName[] = ['idle', 'slowloris', 'never-reading', 'partial-frames'];
 const slowOn: readonly SlowClientProbeName[] = (() => {
   const env = process.env.BARGE_FUZZ_SLOW_CLIENTS;
   if (env === undefined) return SLOW_CLIENT_PROBES_ON;
