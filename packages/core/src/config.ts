@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { sizeSchema } from './adapter-kit.js';
 import { ConfigError } from './errors.js';
+import { securitySchema } from './security.js';
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,200}$/;
 export const MAX_TOPIC_NAME_LENGTH = 200;
@@ -68,6 +69,7 @@ export const brokerConfigSchema = z.strictObject({
       validateChunks: z.boolean().default(true),
     })
     .prefault({}),
+  security: securitySchema,
 });
 
 export type BrokerConfig = z.output<typeof brokerConfigSchema>;

@@ -11,6 +11,7 @@ export * from './pointer.js';
 export * from './pointer-queue.js';
 export * from './protocol/index.js';
 export * from './registry.js';
+export * from './security.js';
 export * from './size.js';
 export * from './storage.js';
 export * from './storage-guard.js';

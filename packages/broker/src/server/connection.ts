@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
 import {
+  ANONYMOUS,
   decodeRequestFrame,
   ErrorCode,
   encodeErrorResponse,
   errorMessage,
   FrameDecoder,
   FrameTooLargeError,
+  type Principal,
   peekCorrelationId,
   type RequestHeader,
 } from '@barge/core';
@@ -66,6 +68,11 @@ export class Connection {
   readonly address: string;
   readonly decoder: FrameDecoder;
   readonly log: Logger;
+  /**
+   * Who this connection acts as: `ANONYMOUS` when authentication is off; undefined until the
+   * client authenticates when it is on (then only ApiVersions and the SASL apis are served).
+   */
+  principal: Principal | undefined = ANONYMOUS;
   readonly #pausedFor = new Set<PauseReason>();
   readonly #backlog: ResponseBacklog;
   #pending = 0;
