@@ -12,6 +12,7 @@ import {
 import { type Logger, pino } from 'pino';
 import { Backpressure } from './backpressure.js';
 import type { ByteBudget } from './budget.js';
+import { checkExposure } from './exposure.js';
 import { GroupCoordinator } from './groups.js';
 import { adminGroupHandlers } from './handlers/admin-groups.js';
 import { groupHandlers } from './handlers/groups.js';
@@ -247,6 +248,7 @@ export class Broker {
    */
   async start(deadline = Date.now() + this.#options.startupTimeoutMs): Promise<void> {
     if (this.#started) return;
+    checkExposure(this.config);
     await retryStartupStep(
       `load topic metadata from ${this.storage.adapter} storage ${this.storage.location}`,
       () => this.topics.load(this.config.topics),

@@ -9,6 +9,7 @@ import {
 } from '@barge/core';
 import { type Logger, pino } from 'pino';
 import { Broker, type BrokerOptions, startupRetryPolicy } from './broker.js';
+import { checkExposure } from './exposure.js';
 import { retryStartupStep } from './startup-retry.js';
 
 export interface StartOptions {
@@ -40,6 +41,8 @@ export async function startBrokerFromConfig(
   config: BrokerConfig,
   opts: StartOptions = {},
 ): Promise<RunningBroker> {
+  // Before any adapter connects: an exposed broker without authentication must not start at all.
+  checkExposure(config);
   const logger = opts.logger ?? pino({ level: 'info' });
   const container = opts.container ?? createContainer();
   container.registerInstance(TOKENS.config, config);
