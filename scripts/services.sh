@@ -3,7 +3,8 @@
 #   s3    moto server            (PyPI moto[server])         127.0.0.1:5055
 #   gcs   fake-gcs-server        (go install, Go module)      127.0.0.1:4443
 #   azure Azurite blob           (npm azurite)                127.0.0.1:10000
-#   kafka Apache Kafka, KRaft    (Maven jars, Java 17)        127.0.0.1:9092 (+9093 controller)
+#   kafka Apache Kafka, KRaft    (Maven jars, Java 17)        127.0.0.1:9092 (+9093 controller,
+#                                                               +9094 SASL_SSL: scripts/kafka/sasl-ssl.sh)
 #
 # Usage:
 #   scripts/services.sh install [all|s3|gcs|azure|kafka ...]   install missing pieces into the cache
@@ -19,7 +20,7 @@
 # Knobs (environment):
 #   BARGE_SERVICES_CACHE   cache dir (default <repo>/.cache/services)
 #   BARGE_S3_PORT=5055  BARGE_GCS_PORT=4443  BARGE_AZURE_PORT=10000
-#   BARGE_KAFKA_PORT=9092  BARGE_KAFKA_CONTROLLER_PORT=9093
+#   BARGE_KAFKA_PORT=9092  BARGE_KAFKA_CONTROLLER_PORT=9093  BARGE_KAFKA_SASL_PORT=9094
 #   KAFKA_VERSION=4.1.2 (3.9.x also supported)  FAKE_GCS_VERSION=v1.55.1
 #   AZURITE_VERSION=3.37.0  MOTO_VERSION=5.2.1 (only used when moto must be installed)
 #   BARGE_AZURE_MEMORY_MB=2048 (Azurite --extentMemoryLimit)
@@ -57,6 +58,9 @@ MOTO_VENV="$CACHE/moto-venv"
 
 AZURE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 ALL_SERVICES=(s3 gcs azure kafka)
+
+# shellcheck source=kafka/sasl-ssl.sh
+. "$ROOT/scripts/kafka/sasl-ssl.sh"
 
 # The GCS Node client lets STORAGE_EMULATOR_HOST override apiEndpoint (and
 # then breaks); never pass it on to anything started from here.
@@ -211,6 +215,16 @@ public class KafkaProbe {
     p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, brokers);
     p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "5000");
     p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "10000");
+    // SASL_SSL listener (scripts/kafka/sasl-ssl.sh): SCRAM-SHA-512, trusting the test CA.
+    String saslCa = System.getenv("KAFKA_PROBE_SASL_CA");
+    if (saslCa != null && !saslCa.isEmpty()) {
+      p.put("security.protocol", "SASL_SSL");
+      p.put("ssl.truststore.type", "PEM");
+      p.put("ssl.truststore.location", saslCa);
+      p.put("sasl.mechanism", "SCRAM-SHA-512");
+      p.put("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\""
+          + System.getenv("KAFKA_PROBE_SASL_USER") + "\" password=\"" + System.getenv("KAFKA_PROBE_SASL_PASSWORD") + "\";");
+    }
     Exception last = null;
     while (System.currentTimeMillis() < deadline) {
       String topic = "barge-probe-" + System.currentTimeMillis();
@@ -293,7 +307,7 @@ probe() { # name -> 0 if ready
     s3) [[ $(http_code "http://127.0.0.1:$S3_PORT/moto-api/") == 200 ]] ;;
     gcs) [[ $(http_code "http://127.0.0.1:$GCS_PORT/_internal/healthcheck") == 200 ]] ;;
     azure) [[ $(http_code "http://127.0.0.1:$AZURE_PORT/devstoreaccount1?comp=list") == 403 ]] ;;
-    kafka) kafka_probe 15 >/dev/null 2>&1 ;;
+    kafka) kafka_probe 15 >/dev/null 2>&1 && kafka_sasl_probe 15 >/dev/null 2>&1 ;;
   esac
 }
 
@@ -313,13 +327,15 @@ kafka_use_kafkajs() {
   esac
 }
 
-kafka_probe() { # seconds
-  local secs=$1
+kafka_probe() { kafka_probe_brokers "127.0.0.1:$KAFKA_PORT" "$1"; }
+
+kafka_probe_brokers() { # brokers seconds
+  local brokers=$1 secs=$2
   if kafka_use_kafkajs; then
-    (cd "$ROOT" && node scripts/wait-kafka.mjs "127.0.0.1:$KAFKA_PORT" $((secs * 1000)))
+    (cd "$ROOT" && node scripts/wait-kafka.mjs "$brokers" $((secs * 1000)))
   else
     java -Xmx128m -Dlog4j2.level=OFF \
-      -cp "$KAFKA_DIR/probe:$KAFKA_DIR/libs/*" KafkaProbe "127.0.0.1:$KAFKA_PORT" $((secs * 1000)) \
+      -cp "$KAFKA_DIR/probe:$KAFKA_DIR/libs/*" KafkaProbe "$brokers" $((secs * 1000)) \
       2> >(grep -v -e '^SLF4J' -e 'StatusLogger' -e '^log4j:WARN' >&2)
   fi
 }
@@ -363,17 +379,21 @@ kafka_cleanup_data() {
 
 launch_kafka() {
   kafka_cleanup_data
-  local data logopt
+  kafka_sasl_prepare
+  local data logopt scram
   data=$(mktemp -d "${TMPDIR:-/tmp}/barge-kafka.XXXXXX")
   echo "$data" >"$RUN/kafka.datadir"
   sed -e "s#@KAFKA_DATA@#$data/logs#" -e "s#@KAFKA_PORT@#$KAFKA_PORT#g" \
       -e "s#@KAFKA_CONTROLLER_PORT@#$KAFKA_CONTROLLER_PORT#g" \
       "$ROOT/scripts/kafka/server.properties" >"$data/server.properties"
+  chmod 600 "$data/server.properties"
+  kafka_sasl_add_listener "$data/server.properties"
+  mapfile -t scram < <(kafka_sasl_format_args)
   logopt=$(kafka_log_opt)
   # Fixed cluster id (a random one may start with '-', which argparse4j reads as a flag).
   # COLUMNS unset: KAFKA-15413.
   if ! env -u COLUMNS java -Xmx256m "$logopt" -cp "$KAFKA_DIR/libs/*" kafka.tools.StorageTool format \
-      --config "$data/server.properties" --cluster-id=MkU3OEVBNTcwNTJENDM2Qk --ignore-formatted \
+      --config "$data/server.properties" --cluster-id=MkU3OEVBNTcwNTJENDM2Qk --ignore-formatted "${scram[@]}" \
       >"$data/format.log" 2>&1; then
     cat "$data/format.log" >"$(logfile kafka)"
     return 1
@@ -404,6 +424,12 @@ wait_ready() { # name
       return 1
     fi
     log "kafka: $out"
+    if ! out=$(kafka_sasl_probe "$left" 2>&1); then
+      echo "$out" >&2
+      tail_log kafka "client round trip over SASL_SSL (127.0.0.1:$KAFKA_SASL_PORT) failed"
+      return 1
+    fi
+    log "kafka (SASL_SSL 127.0.0.1:$KAFKA_SASL_PORT): $out"
     return 0
   fi
   until probe "$name"; do
@@ -433,6 +459,10 @@ start_one() { # name
   fi
   if [[ $name == kafka ]] && port_open "$KAFKA_CONTROLLER_PORT"; then
     log "kafka: controller port 127.0.0.1:$KAFKA_CONTROLLER_PORT is in use (BARGE_KAFKA_CONTROLLER_PORT)"
+    return 1
+  fi
+  if [[ $name == kafka ]] && port_open "$KAFKA_SASL_PORT"; then
+    log "kafka: SASL_SSL port 127.0.0.1:$KAFKA_SASL_PORT is in use (BARGE_KAFKA_SASL_PORT)"
     return 1
   fi
   local ilog="$LOGS/install-$name.log"
@@ -484,6 +514,7 @@ write_env() {
   fi
   if svc_pid kafka >/dev/null; then
     echo "BARGE_TEST_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT" >>"$tmp"; any=1
+    kafka_sasl_env >>"$tmp"
   fi
   if ((any)); then mv -f "$tmp" "$ENV_FILE"; else rm -f "$tmp" "$ENV_FILE"; fi
 }

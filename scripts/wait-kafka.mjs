@@ -4,15 +4,29 @@
 // Run from the repo root (kafkajs must resolve there):
 //   node scripts/wait-kafka.mjs [BROKERS=127.0.0.1:9092] [TIMEOUT_MS=60000]
 // scripts/services.sh uses it when kafkajs is installed, else a Java
-// AdminClient probe.
+// AdminClient probe. With KAFKA_PROBE_SASL_CA, _USER and _PASSWORD set it
+// goes over SASL_SSL (SCRAM-SHA-512), trusting that CA (scripts/kafka/sasl-ssl.sh).
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel } from 'kafkajs';
 
 const brokers = (process.argv[2] || '127.0.0.1:9092').split(',');
 const timeoutMs = Number(process.argv[3] || 60_000);
 const deadline = Date.now() + timeoutMs;
+const {
+  KAFKA_PROBE_SASL_CA: saslCa,
+  KAFKA_PROBE_SASL_USER: username,
+  KAFKA_PROBE_SASL_PASSWORD: password,
+} = process.env;
+const security = saslCa
+  ? {
+      ssl: { ca: [readFileSync(saslCa, 'utf8')] },
+      sasl: { mechanism: 'scram-sha-512', username: username ?? '', password: password ?? '' },
+    }
+  : {};
 const kafka = new Kafka({
   clientId: 'barge-wait-kafka',
   brokers,
+  ...security,
   logLevel: logLevel.NOTHING,
   connectionTimeout: 3000,
   requestTimeout: 10_000,

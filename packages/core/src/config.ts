@@ -110,7 +110,11 @@ function formatPath(root: string, path: readonly PropertyKey[]): string {
   return out;
 }
 
+/** Config keys whose values are secrets: never echoed in a validation error. */
+const SECRET_KEY = /pass(word|phrase)|secret|token|credential|connectionString|^(private)?key$/i;
+
 function describeReceived(input: unknown, path: readonly PropertyKey[]): string {
+  if (path.some((p) => typeof p === 'string' && SECRET_KEY.test(p))) return '';
   let cur: unknown = input;
   for (const p of path) {
     if (typeof cur !== 'object' || cur === null) return '';
@@ -119,7 +123,7 @@ function describeReceived(input: unknown, path: readonly PropertyKey[]): string 
   if (cur === undefined) return ' (missing)';
   let s: string | undefined;
   try {
-    s = JSON.stringify(cur);
+    s = JSON.stringify(cur, (k, v) => (k !== '' && SECRET_KEY.test(k) ? '[redacted]' : v));
   } catch {
     // A BigInt, or a cycle (a YAML alias to its own ancestor): name the field without the value.
     return '';

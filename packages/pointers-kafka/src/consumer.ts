@@ -153,13 +153,13 @@ export class KafkaPointerConsumer implements PointerConsumer {
       });
     } catch (e) {
       await this.abandon();
-      throw mapKafkaError(e, what);
+      throw mapKafkaError(e, what, config);
     }
     // kafkajs reports a failed first join through CRASH (and schedules a restart), not by throwing.
     if (this.joins === 0) {
       const crash = this.lastCrash;
       await this.abandon();
-      throw mapKafkaError(crash ?? new Error('the consumer stopped before joining'), what);
+      throw mapKafkaError(crash ?? new Error('the consumer stopped before joining'), what, config);
     }
     await this.firstHandOver;
   }

@@ -9,6 +9,7 @@ import {
   PermanentError,
   TransientError,
 } from '@barge/core';
+import { describeSasl, usesTls } from './security.js';
 
 /** kafkajs protocol error types that mean "this member is no longer part of the current generation". */
 const REBALANCE_TYPES = new Set([
@@ -64,8 +65,31 @@ const CONNECTION_NAMES = new Set([
   'KafkaJSLockTimeout',
 ]);
 
+/**
+ * Node's certificate-verification errors (and `ERR_SSL_*`): the TLS settings on one side are
+ * wrong, so retrying cannot help.
+ */
+const TLS_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'INVALID_PURPOSE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
 interface KafkaJsLike {
   name?: unknown;
+  code?: unknown;
   type?: unknown;
   message?: unknown;
   retriable?: unknown;
@@ -114,11 +138,21 @@ function describe(e: unknown): string {
   return `${msg(first)} (caused by: ${msg(last)})`;
 }
 
+/** The TLS error code anywhere in the chain (kafkajs keeps the socket error's code). */
+function tlsErrorCode(chain: KafkaJsLike[]): string | undefined {
+  const codes = chain.map((x) => x.code).filter((c): c is string => typeof c === 'string');
+  return codes.find((c) => TLS_CODES.has(c) || c.startsWith('ERR_SSL_'));
+}
+
+/** The adapter's `sasl`/`ssl` settings, to say in errors who authenticated and how (never secrets). */
+export type SecurityContext = Parameters<typeof describeSasl>[0];
+
 /**
  * Maps a kafkajs error onto the core error classes, keeping the original as `cause`.
- * `what` says what was being done, e.g. `publish to topic "orders"`.
+ * `what` says what was being done, e.g. `publish to topic "orders"`; with `security` (the
+ * adapter config), authentication and TLS failures name the user and mechanism.
  */
-export function mapKafkaError(e: unknown, what: string): BargeError {
+export function mapKafkaError(e: unknown, what: string, security?: SecurityContext): BargeError {
   if (e instanceof BargeError) return e;
   const chain = errorChain(e);
   const types = kafkaErrorTypes(e);
@@ -126,8 +160,22 @@ export function mapKafkaError(e: unknown, what: string): BargeError {
   const message = `${what}: ${describe(e)}`;
   const has = (set: Set<string>) => types.some((t) => set.has(t));
   if (has(REBALANCE_TYPES)) return new GroupRebalanceError(message, { cause: e });
+  const who = security && describeSasl(security);
+  if (names.includes('KafkaJSSASLAuthenticationError') && who !== undefined) {
+    return new AuthError(`${what}: Kafka refused SASL authentication (${who}): ${describe(e)}`, { cause: e });
+  }
   if (has(AUTH_TYPES) || names.includes('KafkaJSSASLAuthenticationError')) {
     return new AuthError(message, { cause: e });
+  }
+  const tls = tlsErrorCode(chain);
+  if (tls !== undefined) {
+    const hint = 'check pointers.ssl (ca or caFile, servername)';
+    return new AuthError(`${what}: TLS with Kafka failed (${tls}): ${describe(e)}; ${hint}`, { cause: e });
+  }
+  // A SASL_SSL listener closes a connection that does not start with a TLS handshake.
+  if (security?.sasl && !usesTls(security) && names.includes('KafkaJSConnectionClosedError')) {
+    const hint = 'Kafka closed the connection; if the listener uses TLS (SASL_SSL), set pointers.ssl';
+    return new TransientError(`${message} (${hint})`, { cause: e });
   }
   if (has(NOT_FOUND_TYPES)) return new NotFoundError(message, { cause: e });
   if (has(INVALID_INPUT_TYPES)) return new InvalidInputError(message, { cause: e });

@@ -1,6 +1,7 @@
 import { ConfigError, PermanentError, validateTopicName } from '@barge/core';
-import { Kafka, type KafkaConfig, type logCreator, logLevel, type SASLOptions } from 'kafkajs';
+import { Kafka, type KafkaConfig, type logCreator, logLevel } from 'kafkajs';
 import type { AdapterLog, KafkaPointersConfig } from './options.js';
+import { resolveSasl, resolveSsl } from './security.js';
 
 /** Kafka limits topic names to 249 characters. */
 const MAX_KAFKA_TOPIC = 249;
@@ -90,7 +91,10 @@ export function createKafka(config: KafkaPointersConfig, log: AdapterLog, client
     logLevel: LEVELS[config.logLevel],
     logCreator: kafkaLogCreator(log),
   };
-  if (config.sasl) kc.sasl = config.sasl as SASLOptions;
-  if (config.ssl !== undefined) kc.ssl = config.ssl as KafkaConfig['ssl'];
+  // Files and environment variables named by the config are read here, per client.
+  const sasl = resolveSasl(config.sasl);
+  const ssl = resolveSsl(config.ssl);
+  if (sasl !== undefined) kc.sasl = sasl;
+  if (ssl !== undefined) kc.ssl = ssl;
   return new Kafka(kc);
 }

@@ -1,39 +1,11 @@
 import { type AdapterContext, parseWithSchema } from '@barge/core';
 import { z } from 'zod';
+import { saslSchema, sslSchema } from './security.js';
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "k1:9092"');
 /** Characters Kafka allows in topic names (and that we allow in group ids we build). */
 const kafkaName = z.string().regex(/^[A-Za-z0-9._-]*$/, 'expected only A-Z a-z 0-9 . _ -');
 const ms = (min: number) => z.number().int().min(min);
-
-/** SASL settings passed to kafkajs as they are. */
-const saslSchema = z.discriminatedUnion('mechanism', [
-  z.strictObject({
-    mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-    username: z.string().min(1),
-    password: z.string(),
-  }),
-  z.strictObject({
-    mechanism: z.literal('aws'),
-    authorizationIdentity: z.string().min(1),
-    accessKeyId: z.string().min(1),
-    secretAccessKey: z.string().min(1),
-    sessionToken: z.string().optional(),
-  }),
-]);
-
-/** TLS: `true` for the system CAs, or Node `tls.connect` options (PEM strings) passed through. */
-const sslSchema = z.union([
-  z.boolean(),
-  z.looseObject({
-    ca: z.union([z.string(), z.array(z.string())]).optional(),
-    cert: z.string().optional(),
-    key: z.string().optional(),
-    passphrase: z.string().optional(),
-    servername: z.string().optional(),
-    rejectUnauthorized: z.boolean().optional(),
-  }),
-]);
 
 /** The `pointers:` section for `adapter: kafka` (without `adapter`). */
 export const kafkaPointersConfigSchema = z.strictObject({
@@ -49,7 +21,9 @@ export const kafkaPointersConfigSchema = z.strictObject({
   replicationFactor: z.number().int().min(1).max(32767).default(1),
   /** Topic configs for pointer topics this adapter creates, e.g. `{ "min.insync.replicas": "2" }`. */
   topicConfig: z.record(z.string().min(1), z.string()).default({}),
+  /** SASL: `{ mechanism, username, password | passwordFile | passwordEnv }` (see security.ts). */
   sasl: saslSchema.optional(),
+  /** TLS: `true`, or `{ ca|caFile, cert|certFile, key|keyFile, servername, rejectUnauthorized }`. */
   ssl: sslSchema.optional(),
   /** TCP connect timeout per broker. */
   connectionTimeoutMs: ms(1).default(3000),

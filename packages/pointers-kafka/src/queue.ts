@@ -365,7 +365,7 @@ export class KafkaPointerQueue implements PointerQueue {
     } catch (e) {
       this.retireProducer(slot, false);
       if (isUnknownTopicError(e)) this.partitionCounts.delete(kt);
-      throw mapKafkaError(e, what);
+      throw mapKafkaError(e, what, this.config);
     } finally {
       slot.inFlight--;
       if (slot.retired && slot.inFlight === 0) this.disconnectProducer(slot);
@@ -396,7 +396,7 @@ export class KafkaPointerQueue implements PointerQueue {
       await this.withDeadline(s.connected, deadline, `${what} (connecting)`);
     } catch (e) {
       this.retireProducer(s, true);
-      throw mapKafkaError(e, `${what} (connecting)`);
+      throw mapKafkaError(e, `${what} (connecting)`, this.config);
     }
     return s;
   }
@@ -435,7 +435,7 @@ export class KafkaPointerQueue implements PointerQueue {
         await slot.connected;
         return await fn(slot.admin);
       } catch (e) {
-        const mapped = mapKafkaError(e, what);
+        const mapped = mapKafkaError(e, what, this.config);
         const notFound = mapped instanceof NotFoundError && retryNotFound;
         if (mapped instanceof TransientError || notFound) {
           // kafkajs keeps every topic an admin client has looked at in its metadata requests; a

@@ -115,11 +115,14 @@ export class AzureStorage implements ObjectStorage {
     const parts = bodyParts(body).filter((p) => p.length > 0);
     const blob = this.blob(key);
     const blobHTTPHeaders = { blobContentType: options.contentType ?? 'application/octet-stream' };
+    const { encryptionScope } = this.config;
+    const scope = encryptionScope !== undefined ? { encryptionScope } : {};
     try {
       if (size <= this.config.maxSingleShotSize) {
         // No abort signal: a Put Blob cancelled after its body was sent may still be stored, and
         // the caller would be told it was not. An abort is honoured before it starts.
         const out = await blob.upload(streamBody(parts), size, {
+          ...scope,
           blobHTTPHeaders: this.config.transactionalMD5
             ? { ...blobHTTPHeaders, blobContentMD5: md5(parts) }
             : blobHTTPHeaders,
@@ -141,6 +144,7 @@ export class AzureStorage implements ObjectStorage {
         const length = slices.reduce((n, s) => n + s.length, 0);
         try {
           await blob.stageBlock(id, streamBody(slices), length, {
+            ...scope,
             abortSignal: blockSignal,
             ...(this.config.transactionalMD5 ? { transactionalContentMD5: md5(slices) } : {}),
           });
@@ -152,7 +156,7 @@ export class AzureStorage implements ObjectStorage {
       // The last point where an abort can still guarantee that nothing is committed; the commit
       // itself is not cancelled (it may take effect even if its answer is lost).
       signal?.throwIfAborted();
-      const out = await blob.commitBlockList(ids, { blobHTTPHeaders });
+      const out = await blob.commitBlockList(ids, { ...scope, blobHTTPHeaders });
       this.lastPut = { mode: 'blocks', blocks: count };
       return { size, ...etag(out.etag) };
     } catch (e) {

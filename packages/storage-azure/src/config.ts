@@ -65,6 +65,14 @@ export const azureConfigSchema = z
     listStartFrom: z.boolean().default(true),
     /** Parallel requests for `delete`. */
     deleteConcurrency: z.number().int().min(1).max(256).default(16),
+    /**
+     * Encryption scope of every blob written (Put Blob, Put Block, Put Block List). Unset: the
+     * container's default scope, else the account's.
+     */
+    encryptionScope: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9-]{1,61}[A-Za-z0-9]$/, 'expected 3-63 letters, digits and "-"')
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const modes = authModesOf(c);

@@ -52,6 +52,17 @@ export const gcsConfigSchema = z.strictObject({
   timeoutMs: z.number().int().min(1).default(60_000),
   /** Parallel requests for `delete`. */
   deleteConcurrency: z.number().int().min(1).max(256).default(16),
+  /**
+   * Customer-managed encryption key (CMEK) for every object written, as a Cloud KMS key name.
+   * Unset: the bucket's default key, else Google-managed encryption.
+   */
+  kmsKeyName: z
+    .string()
+    .regex(
+      /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
+      'expected "projects/P/locations/L/keyRings/R/cryptoKeys/K"',
+    )
+    .optional(),
 });
 
 export type GcsStorageOptions = z.input<typeof gcsConfigSchema>;

@@ -116,7 +116,8 @@ export class GcsStorage implements ObjectStorage {
     const size = bodyLength(body);
     const parts = bodyParts(body).filter((p) => p.length > 0);
     const resumable = size >= this.config.resumableThresholdBytes && size > 0;
-    const file = this.file(key);
+    const { kmsKeyName } = this.config;
+    const file = this.bucket.file(this.storedKey(key), kmsKeyName ? { kmsKeyName } : {});
     // Resumable uploads go through the auth client (gaxios), which has no timeout by default: a
     // response cut short would hang. Each request gets one that allows for sending the body at
     // 1 MB/s. And the client does not cancel the request of an upload whose source fails (it

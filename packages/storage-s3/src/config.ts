@@ -45,6 +45,12 @@ export const s3ConfigSchema = z
     requestTimeoutMs: z.number().int().min(1).default(60_000),
     /** Maximum sockets to the endpoint. */
     maxSockets: z.number().int().min(1).max(4096).default(64),
+    /** Server-side encryption of every object written: SSE-S3 (`AES256`) or SSE-KMS (`aws:kms`). */
+    serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
+    /** SSE-KMS key (id, ARN or alias ARN); without it S3 uses the account's `aws/s3` key. */
+    kmsKeyId: z.string().min(1).optional(),
+    /** SSE-KMS with an S3 Bucket Key (fewer KMS requests). */
+    bucketKeyEnabled: z.boolean().optional(),
   })
   .superRefine((c, ctx) => {
     if ((c.accessKeyId === undefined) !== (c.secretAccessKey === undefined)) {
@@ -54,6 +60,11 @@ export const s3ConfigSchema = z
         message:
           'accessKeyId and secretAccessKey must be given together (or neither, to use the standard AWS credential chain)',
       });
+    }
+    for (const key of ['kmsKeyId', 'bucketKeyEnabled'] as const) {
+      if (c[key] !== undefined && c.serverSideEncryption !== 'aws:kms') {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} needs serverSideEncryption: aws:kms` });
+      }
     }
     if (c.sessionToken !== undefined && c.accessKeyId === undefined) {
       ctx.addIssue({

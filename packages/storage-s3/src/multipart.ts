@@ -7,6 +7,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { mapLimit, PermanentError, type PutOptions, sliceParts, TransientError } from '@barge/core';
 import type { S3StorageConfig } from './config.js';
+import { sseFields } from './encryption.js';
 import { isAbortError, mapS3Error } from './errors.js';
 import { crc32Base64, VectoredBody } from './util.js';
 
@@ -39,6 +40,7 @@ export async function putMultipart(
         Bucket,
         Key,
         ContentType: options.contentType ?? 'application/octet-stream',
+        ...sseFields(config),
         ...(checksums ? { ChecksumAlgorithm: 'CRC32' as const } : {}),
       }),
       { abortSignal: signal },

@@ -34,6 +34,7 @@ import {
 } from '@barge/core';
 import { clientConfig, installVectoredBodyMiddleware } from './client.js';
 import { type S3StorageConfig, type S3StorageOptions, s3ConfigSchema } from './config.js';
+import { sseFields } from './encryption.js';
 import { mapS3Error } from './errors.js';
 import { putMultipart } from './multipart.js';
 import { crc32Base64, VectoredBody } from './util.js';
@@ -128,6 +129,7 @@ export class S3Storage implements ObjectStorage {
           Body: Body as Buffer,
           ContentLength: size,
           ContentType: options.contentType ?? 'application/octet-stream',
+          ...sseFields(this.config),
           // Our own CRC over the buffers: the SDK cannot checksum a body of several buffers.
           ...(checksums && Body instanceof VectoredBody ? { ChecksumCRC32: crc32Base64(parts) } : {}),
         }),

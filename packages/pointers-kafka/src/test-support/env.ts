@@ -1,5 +1,5 @@
 import { randomId, serviceEnv } from '@barge/testkit';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs';
 import type { KafkaPointerQueueOptions } from '../options.js';
 
 /** The brokers of the test Kafka started by `scripts/services.sh start kafka`. */
@@ -35,12 +35,13 @@ export function testOptions(brokers: string[], overrides: Partial<KafkaPointerQu
   } satisfies KafkaPointerQueueOptions;
 }
 
-/** A plain kafkajs client for checks from outside the adapter. */
-export function rawKafka(brokers: string[]): Kafka {
+/** A plain kafkajs client for checks from outside the adapter (`extra`: e.g. `ssl`, `sasl`). */
+export function rawKafka(brokers: string[], extra: Partial<KafkaConfig> = {}): Kafka {
   return new Kafka({
     brokers,
     clientId: 'barge-test-raw',
     logLevel: logLevel.NOTHING,
     retry: { retries: 3, initialRetryTime: 100 },
+    ...extra,
   });
 }

@@ -10,7 +10,8 @@ const SCRIPT = path.join(ROOT, 'scripts', 'services.sh');
 
 /**
  * A Kafka broker of our own, started and stopped with `scripts/services.sh` through its knobs
- * (`BARGE_SERVICES_CACHE`, `BARGE_KAFKA_PORT`, `BARGE_KAFKA_CONTROLLER_PORT`), so a test can
+ * (`BARGE_SERVICES_CACHE`, `BARGE_KAFKA_PORT`, `BARGE_KAFKA_CONTROLLER_PORT`,
+ * `BARGE_KAFKA_SASL_PORT`), so a test can
  * stop Kafka without disturbing the shared one other test files use. The Kafka jars of the
  * shared cache are reused through a symlink; every start has a fresh data directory.
  */
@@ -19,6 +20,7 @@ export class PrivateKafka {
     readonly cache: string,
     readonly port: number,
     readonly controllerPort: number,
+    readonly saslPort: number,
     private readonly version: string | undefined,
   ) {}
 
@@ -44,8 +46,8 @@ export class PrivateKafka {
       version = v;
       break;
     }
-    const [port, controllerPort] = await freePorts(2);
-    return new PrivateKafka(cache, port as number, controllerPort as number, version ?? wanted);
+    const [port, controllerPort, saslPort] = (await freePorts(3)) as [number, number, number];
+    return new PrivateKafka(cache, port, controllerPort, saslPort, version ?? wanted);
   }
 
   /** Starts Kafka (fresh data) and waits until it is ready. */
@@ -72,6 +74,7 @@ export class PrivateKafka {
       BARGE_SERVICES_CACHE: this.cache,
       BARGE_KAFKA_PORT: String(this.port),
       BARGE_KAFKA_CONTROLLER_PORT: String(this.controllerPort),
+      BARGE_KAFKA_SASL_PORT: String(this.saslPort),
     };
     if (this.version) env.KAFKA_VERSION = this.version;
     return new Promise((resolve, reject) => {
