@@ -10,6 +10,8 @@ import {
   type PointerQueue,
 } from '@barge/core';
 import { type Logger, pino } from 'pino';
+import { Authenticator } from './auth/authenticator.js';
+import { Authorization } from './auth/authorization.js';
 import { Backpressure } from './backpressure.js';
 import type { ByteBudget } from './budget.js';
 import { checkExposure } from './exposure.js';
@@ -21,12 +23,15 @@ import { readHandlers } from './handlers/read.js';
 import { topicHandlers } from './handlers/topics.js';
 import { BrokerMetrics } from './metrics.js';
 import { OrphanRecorder } from './orphans.js';
+import { QuotaManager } from './quotas/quota-manager.js';
+import { TopicQuota } from './quotas/topic-quota.js';
 import { READ_RESPONSE_OVERHEAD, ReadProxy } from './read-proxy.js';
 import { SequenceAllocator } from './sequences.js';
 import { AdminServer, type HealthStatus } from './server/admin-http.js';
 import type { HostPort } from './server/listen.js';
 import { RequestRouter } from './server/router.js';
 import { TcpServer } from './server/tcp-server.js';
+import { TlsContext } from './server/tls-context.js';
 import { retryStartupStep, type StartupRetryPolicy } from './startup-retry.js';
 import { TopicRegistry } from './topics.js';
 import { UnreadableObjects } from './unreadable-objects.js';
@@ -76,6 +81,9 @@ export class Broker {
   readonly #writers: PartitionWriters;
   readonly #server: TcpServer;
   readonly #admin: AdminServer | undefined;
+  readonly #authorization: Authorization;
+  readonly #authenticator: Authenticator;
+  readonly #tls: TlsContext | undefined;
   readonly #options: Tunables;
   #started = false;
   #stopping: Promise<void> | undefined;
@@ -96,13 +104,17 @@ export class Broker {
     this.metrics = options.metrics ?? new BrokerMetrics();
     this.#options = tunables(config, options);
     const countError = (code: ErrorCode) => this.metrics.requestErrors.inc({ error: errorCodeName(code) });
+    const quotas = new QuotaManager(config.security.quotas, this.metrics);
+    this.#tls = config.security.tls ? new TlsContext(config.security.tls, this.log) : undefined;
     this.#server = new TcpServer(
       this.log,
       { ...config.limits, maxFrameBytes: this.maxFrameBytes },
       {
         request: (conn, header, body) => router.route(conn, header, body),
+        opened: (conn) => this.#authenticator.opened(conn),
         closed: (conn) => {
           this.#backpressure.closed(conn);
+          quotas.closed(conn);
           void this.groups.ownerClosed(conn);
         },
         countError,
@@ -110,6 +122,7 @@ export class Broker {
         closedBy: (reason) => this.metrics.connectionsClosed.inc({ reason }),
         frameBufferBytes: (n) => this.metrics.frameBufferBytes.set(n),
       },
+      this.#tls,
     );
     this.#backpressure = new Backpressure(
       config.upload.inFlightBytes,
@@ -159,21 +172,31 @@ export class Broker {
       abandonAt: () => this.#abandonAt,
       wake: () => this.#wake.signal,
     });
+    this.#authenticator = new Authenticator(config.security, this.storage, this.log);
+    this.#authorization = new Authorization(config.security, {
+      storage: this.storage,
+      metrics: this.metrics,
+      log: this.log,
+      member: (id) => this.groups.scopeOf(id),
+    });
     const router = new RequestRouter({
+      access: this.#authorization.access,
       brokerId: config.broker.id,
       log: this.log,
       countError,
+      quotas,
       produce: new ProduceHandler({
         topics: this.topics,
         writers: this.#writers,
         backpressure: this.#backpressure,
         metrics: this.metrics,
+        quotas,
         maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
         validateChunks: config.limits.validateChunks,
         stopping: () => this.#stopping !== undefined,
         countError,
       }),
-      handlers: {
+      handlers: this.#authorization.visible({
         ...topicHandlers({
           brokerId: config.broker.id,
           topics: this.topics,
@@ -183,16 +206,19 @@ export class Broker {
           maxReadBytes: this.maxReadBytes,
           maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
           maxTopics: config.limits.maxTopics,
+          topicQuota: new TopicQuota(quotas, this.topics, this.storage),
         }),
         ...groupHandlers(this.groups, this.maxFrameBytes - 1024),
         ...adminGroupHandlers({ topics: this.topics, pointers }),
         ...readHandlers(
           new ReadProxy(this.storage, this.maxReadBytes, new UnreadableObjects(this.metrics, this.log)),
+          quotas,
         ),
-      },
+        ...this.#authenticator.handlers(),
+      }),
     });
     this.#admin = config.broker.admin
-      ? new AdminServer(() => this.#health(), this.metrics.registry)
+      ? new AdminServer(() => this.#health(), this.metrics.registry, this.#tls)
       : undefined;
   }
 
@@ -254,6 +280,16 @@ export class Broker {
       () => this.topics.load(this.config.topics),
       this.#startupRetry(deadline),
     );
+    await retryStartupStep(
+      `load users from ${this.storage.adapter} storage ${this.storage.location}`,
+      () => this.#authenticator.start(),
+      this.#startupRetry(deadline),
+    );
+    await retryStartupStep(
+      `load ACLs from ${this.storage.adapter} storage ${this.storage.location}`,
+      () => this.#authorization.start(),
+      this.#startupRetry(deadline),
+    );
     await this.#ensurePointerTopics();
     await this.#server.start(this.config.broker.listen);
     if (this.#admin && this.config.broker.admin) await this.#admin.start(this.config.broker.admin);
@@ -280,6 +316,15 @@ export class Broker {
     this.#startAbort.abort();
     this.#stopping ??= this.#stop();
     return this.#stopping;
+  }
+
+  /**
+   * Re-reads the `security.tls` files (SIGHUP): new connections get the new certificate, open ones
+   * keep theirs; a bad file is logged and the current certificate stays. False when TLS is off or
+   * the reload failed.
+   */
+  reloadTls(): boolean {
+    return this.#tls?.reload() ?? false;
   }
 
   /** Closes every open batch now (tests, shutdown). */
@@ -310,6 +355,8 @@ export class Broker {
         'shutdown deadline passed with batches in flight',
       );
     }
+    this.#authorization.stop();
+    this.#authenticator.stop();
     await this.groups.closeAll();
     this.#server.closeAll(200);
     await raceTimeout(serverClosed, 1500);

@@ -3,7 +3,7 @@ import { type BrokerConfig, ConfigError, errorMessage, parseBrokerConfig } from 
 import { parse as parseYaml } from 'yaml';
 
 /** Config sections that `BARGE_<SECTION>_<KEY>` environment variables override. */
-const ENV_SECTIONS = ['broker', 'storage', 'pointers', 'upload', 'limits'] as const;
+const ENV_SECTIONS = ['broker', 'storage', 'pointers', 'upload', 'limits', 'security'] as const;
 
 /** Extra names for common overrides. */
 const ENV_ALIASES: Record<string, [section: string, key: string]> = {
@@ -34,7 +34,8 @@ function envValue(raw: string): unknown {
  * with `<KEY>` in upper snake case turned into camelCase (`BARGE_BROKER_LISTEN` → `broker.listen`,
  * `BARGE_UPLOAD_HEDGE_AFTER_MS` → `upload.hedgeAfterMs`, `BARGE_STORAGE_BUCKET` → `storage.bucket`,
  * `BARGE_POINTERS_BROKERS='["k1:9092"]'` → `pointers.brokers`), for the sections broker, storage,
- * pointers, upload and limits. `BARGE_DATA_DIR`, `BARGE_LISTEN` and `BARGE_ADMIN` are short for
+ * pointers, upload, limits and security (`BARGE_SECURITY_ALLOW_ANONYMOUS=true`,
+ * `BARGE_SECURITY_AUTHENTICATION='["SCRAM-SHA-512"]'`). `BARGE_DATA_DIR`, `BARGE_LISTEN` and `BARGE_ADMIN` are short for
  * `broker.dataDir`, `broker.listen` and `broker.admin`. Other `BARGE_*` variables are ignored.
  */
 export function envOverrides(

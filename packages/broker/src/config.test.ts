@@ -94,6 +94,13 @@ describe('loadConfigFile', () => {
       upload: { hedgeAfterMs: 250 },
       broker: { listen: 'h:1' },
     });
+    assert.deepEqual(
+      envOverrides({
+        BARGE_SECURITY_ALLOW_ANONYMOUS: 'true',
+        BARGE_SECURITY_AUTHENTICATION: '["SCRAM-SHA-512"]',
+      }),
+      { security: { allowAnonymous: true, authentication: ['SCRAM-SHA-512'] } },
+    );
   });
 });
 

@@ -135,6 +135,12 @@ export class GroupCoordinator {
     return { memberId: id, readPartitions: topic.readPartitions, ...this.#state(m) };
   }
 
+  /** The group and topic a member joined, or undefined for an unknown member id (authorization). */
+  scopeOf(memberId: string): { group: string; topic: string } | undefined {
+    const m = this.#members.get(memberId);
+    return m && { group: m.group, topic: m.topic };
+  }
+
   heartbeat(memberId: string, released: readonly number[] = []): GroupState {
     const m = this.#member(memberId);
     m.lastSeen = Date.now();

@@ -9,3 +9,4 @@ export {
   TOPICS_META_PREFIX,
 } from './keys.js';
 export { BrokerMetrics } from './metrics.js';
+export { readSecurityDoc, writeSecurityDoc } from './security-doc.js';

@@ -83,7 +83,7 @@ export class BrokerMetrics {
   });
   readonly connectionsClosed = new Counter({
     name: 'barge_connections_closed_total',
-    help: 'Connections the broker refused or closed on its own, by reason (max_connections, max_connections_per_address, idle, read_timeout, write_stalled)',
+    help: 'Connections the broker refused or closed on its own, by reason (max_connections, max_connections_per_address, idle, read_timeout, write_stalled, tls_required, tls_handshake, client_certificate)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -112,6 +112,36 @@ export class BrokerMetrics {
     name: 'barge_read_unreadable_total',
     help: 'ReadObject requests for batch objects that are missing or shorter than their size, by reason (not_found, truncated)',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly quotaBytes = new Counter({
+    name: 'barge_quota_bytes_total',
+    help: 'Bytes counted against a byte-rate quota (security.quotas), by principal and kind (produce, read); only principals with that quota',
+    labelNames: ['principal', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly quotaRate = new Gauge({
+    name: 'barge_quota_rate_bytes_per_second',
+    help: 'Byte rate a quota measured at the last request, by principal and kind (produce, read)',
+    labelNames: ['principal', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly quotaThrottleMs = new Counter({
+    name: 'barge_quota_throttle_ms_total',
+    help: 'Throttle time sent to clients that passed a byte-rate quota (their connection is not read meanwhile), by principal and kind',
+    labelNames: ['principal', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly quotaExceeded = new Counter({
+    name: 'barge_quota_exceeded_total',
+    help: 'Connections and CreateTopic requests refused with QUOTA_EXCEEDED, by principal and kind (connections, topics)',
+    labelNames: ['principal', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly authorizationDenied = new Counter({
+    name: 'barge_authorization_denied_total',
+    help: 'Requests refused AUTHORIZATION_FAILED (no ACL allows, or one denies), by operation and resource type',
+    labelNames: ['operation', 'resource_type'] as const,
     registers: [this.registry],
   });
   readonly groupMembers = new Gauge({

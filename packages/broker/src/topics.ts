@@ -46,14 +46,17 @@ const NEGATIVE_CACHE_MS = 1000;
 
 /**
  * Topic metadata, persisted as `_meta/topics/<name>.json` (the topic's settings, as in the
- * config file) in the broker's storage, so topics created at runtime survive restarts and are
- * seen by every broker sharing the storage. Topics in the config file are written there at
+ * config file, and `createdBy`, the principal that created it at run time) in the broker's
+ * storage, so topics created at runtime survive restarts and are seen by every broker sharing
+ * the storage. Topics in the config file are written there at
  * start (the config file wins for settings; the read partition count can never change).
  */
 export class TopicRegistry {
   readonly #topics = new Map<string, TopicConfig>();
   readonly #unknownUntil = new Map<string, number>();
   readonly #pointerTopics = new Map<string, Promise<void>>();
+  /** Who created each topic at run time (`createdBy` in its metadata; topics quota). */
+  readonly #creators = new Map<string, string>();
 
   constructor(
     private readonly storage: ObjectStorage,
@@ -91,6 +94,11 @@ export class TopicRegistry {
 
   get(name: string): TopicConfig | undefined {
     return this.#topics.get(name);
+  }
+
+  /** The principal that created the topic with CreateTopic; undefined for config-file topics and older metadata. */
+  creatorOf(name: string): string | undefined {
+    return this.#creators.get(name);
   }
 
   list(): TopicConfig[] {
@@ -137,6 +145,7 @@ export class TopicRegistry {
       compression?: string;
     },
     ifNotExists = false,
+    createdBy?: string,
   ): Promise<{ created: boolean; topic: TopicConfig }> {
     checkTopicName(input.name);
     let t: TopicConfig;
@@ -169,7 +178,7 @@ export class TopicRegistry {
       });
     }
     try {
-      await this.#write(t);
+      await this.#write(t, createdBy);
     } catch (e) {
       throw new RequestError(storageErrorCode(e), `cannot store topic metadata: ${errorMessage(e)}`, {
         cause: e,
@@ -214,12 +223,26 @@ export class TopicRegistry {
         throw new ConfigError(`topic metadata ${key} is not valid JSON: ${e.message}`, key);
       throw e;
     }
-    return parseWithSchema(topicSchema, raw, key);
+    const createdBy = takeCreatedBy(raw);
+    const t = parseWithSchema(topicSchema, raw, key);
+    if (createdBy !== undefined) this.#creators.set(t.name, createdBy);
+    return t;
   }
 
-  async #write(t: TopicConfig): Promise<void> {
-    await this.storage.put(topicMetaKey(t.name), Buffer.from(`${JSON.stringify(topicInfo(t), null, 2)}\n`), {
+  async #write(t: TopicConfig, createdBy = this.#creators.get(t.name)): Promise<void> {
+    const meta = createdBy === undefined ? topicInfo(t) : { ...topicInfo(t), createdBy };
+    await this.storage.put(topicMetaKey(t.name), Buffer.from(`${JSON.stringify(meta, null, 2)}\n`), {
       contentType: 'application/json',
     });
+    if (createdBy !== undefined) this.#creators.set(t.name, createdBy);
   }
+}
+
+/** Removes `createdBy` (the creating principal, not a topic setting) from parsed metadata and returns it. */
+function takeCreatedBy(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null || !('createdBy' in raw)) return undefined;
+  const { createdBy } = raw;
+  if (typeof createdBy !== 'string') return undefined;
+  delete (raw as { createdBy?: unknown }).createdBy;
+  return createdBy;
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { aclsCommand } from './commands/acls.js';
 import { brokerCommand } from './commands/broker.js';
 import { consumeCommand } from './commands/consume.js';
 import { groupsCommand } from './commands/groups.js';
 import { inspectCommand } from './commands/inspect.js';
 import { produceCommand } from './commands/produce.js';
 import { topicsCommand } from './commands/topics.js';
+import { usersCommand } from './commands/users.js';
 import { CliError, describeFailure, exitCodesHelp } from './fail.js';
+import { useSaslFlags } from './sasl-flags.js';
+import { useTlsFlags } from './tls-flags.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -26,6 +30,10 @@ produceCommand(program);
 consumeCommand(program);
 groupsCommand(program);
 inspectCommand(program);
+aclsCommand(program);
+usersCommand(program);
+useTlsFlags(program);
+useSaslFlags(program);
 for (const c of program.commands) {
   c.exitOverride();
   for (const sub of c.commands) sub.exitOverride();

@@ -1,5 +1,7 @@
 import { BrokerConnection } from '@barge/client';
 import { parseHostPort } from './fail.js';
+import { brokerSaslCredentials } from './sasl-flags.js';
+import { brokerTls } from './tls-flags.js';
 
 export const DEFAULT_BROKER = '127.0.0.1:7070';
 
@@ -15,6 +17,8 @@ export async function withConnection<T>(address: string, f: (c: BrokerConnection
     clientId: 'barge-cli',
     connectTimeoutMs: 5000,
     requestTimeoutMs: 30_000,
+    tls: brokerTls(),
+    sasl: brokerSaslCredentials(),
   });
   try {
     await c.connect();

@@ -18,3 +18,16 @@ export async function openConfiguredStorage(configFile?: string, dataDir?: strin
   const config = await loadCliConfig(configFile, dataDir);
   return createStorage(config.storage, { dataDir: config.broker.dataDir, log: () => {} }, importer);
 }
+
+/** Runs `f` with the configured storage (`--config` / `--data`), closing it afterwards. */
+export async function withConfiguredStorage<T>(
+  flags: { config?: string; data?: string },
+  f: (storage: ObjectStorage) => Promise<T>,
+): Promise<T> {
+  const storage = await openConfiguredStorage(flags.config, flags.data);
+  try {
+    return await f(storage);
+  } finally {
+    await storage.close();
+  }
+}

@@ -35,6 +35,7 @@ export const ADMIN_EVENTS = eventNames('admin', {
   DISCONNECT: 'disconnect',
   REQUEST: 'network.request',
   REQUEST_TIMEOUT: 'network.request_timeout',
+  THROTTLE: 'network.throttle',
 });
 
 export type AdminEventPayloads = Prefixed<'admin', NetworkEventPayloads>;
@@ -60,6 +61,8 @@ export class Admin {
       connectTimeoutMs: common.connectionTimeoutMs,
       requestTimeoutMs: common.requestTimeoutMs,
       observer: networkObserver(this.instrumentation, 'admin', common.log),
+      tls: common.tls,
+      sasl: common.sasl,
     });
   }
 

@@ -1,6 +1,8 @@
 import { ConfigError } from '@barge/core';
 import { createLogger, type Logger, type LoggingOptions } from './logger.js';
 import { type ResolvedRetry, type RetryOptions, resolveRetry } from './retry.js';
+import { resolveSaslOption, type SaslCredentials, type SaslOptions } from './sasl-client.js';
+import { type ClientTlsOptions, resolveTlsOption, type TlsOption } from './tls.js';
 
 /** Options every client (producer, consumer, admin) takes, with kafkajs's names. */
 export interface CommonClientOptions extends LoggingOptions {
@@ -19,6 +21,10 @@ export interface CommonClientOptions extends LoggingOptions {
   requestTimeout?: number;
   /** Older name of `requestTimeout`. */
   requestTimeoutMs?: number;
+  /** TLS to the brokers: `true` (system CAs) or `{ ca, cert, key, servername, rejectUnauthorized }`. Default: none. */
+  tls?: TlsOption;
+  /** Authenticate with `{ mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512' | 'PLAIN', username, password }` (PLAIN needs `tls`). Default: none. */
+  sasl?: SaslOptions;
 }
 
 /** The common options checked, with the defaults filled in. */
@@ -27,6 +33,8 @@ export interface ResolvedCommonOptions {
   readonly connectionTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly log: Logger;
+  readonly tls: ClientTlsOptions | undefined;
+  readonly sasl: SaslCredentials | undefined;
 }
 
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 5_000;
@@ -63,5 +71,7 @@ export function resolveCommonOptions(
     connectionTimeoutMs: ms('connectionTimeout', 'connectTimeoutMs', DEFAULT_CONNECTION_TIMEOUT_MS),
     requestTimeoutMs: ms('requestTimeout', 'requestTimeoutMs', DEFAULT_REQUEST_TIMEOUT_MS),
     log: createLogger(o, namespace),
+    tls: resolveTlsOption(o.tls, who),
+    sasl: resolveSaslOption(o, who),
   };
 }

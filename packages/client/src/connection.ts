@@ -1,7 +1,8 @@
-import * as net from 'node:net';
+import type * as net from 'node:net';
 import {
   ApiKey as Api,
   type ApiKey,
+  AuthError,
   apiName,
   BrokerResponseError,
   decodeErrorBody,
@@ -17,7 +18,20 @@ import {
   supportedVersionEntries,
   TransientError,
 } from '@barge/core';
-import type { RequestEventPayload, RequestTimeoutEventPayload } from './instrumentation.js';
+import type {
+  RequestEventPayload,
+  RequestTimeoutEventPayload,
+  ThrottleEventPayload,
+} from './instrumentation.js';
+import { authenticate, type SaslCredentials } from './sasl-client.js';
+import { ThrottleGate } from './throttle-gate.js';
+import {
+  type ClientTlsOptions,
+  closedAfterTlsHint,
+  openSocket,
+  tlsErrorText,
+  tlsHandshakeFailure,
+} from './tls.js';
 
 /** The broker could not be reached (refused, unresolvable, timed out). Retryable. */
 export class BrokerUnreachableError extends TransientError {
@@ -50,6 +64,8 @@ export interface ConnectionObserver {
   request?(e: RequestEventPayload): void;
   /** A request got no response within its timeout. */
   requestTimeout?(e: RequestTimeoutEventPayload): void;
+  /** A response carried a quota throttle time: requests to this broker wait it out. */
+  throttled?(e: ThrottleEventPayload): void;
   /** A connection was established and its api versions negotiated. */
   connected?(address: string): void;
   /** An established connection closed, other than by `close()`; `outstanding` requests failed with it. */
@@ -66,6 +82,10 @@ export interface ConnectionOptions {
   /** Largest response frame accepted. Default 256 MiB. */
   maxResponseBytes?: number;
   observer?: ConnectionObserver | undefined;
+  /** Connect with TLS (checked by `resolveTlsOption`); undefined: plain TCP. */
+  tls?: ClientTlsOptions | undefined;
+  /** Authenticate every new connection (checked by `resolveSaslOption`); undefined: no authentication. */
+  sasl?: SaslCredentials | undefined;
 }
 
 export interface RequestOptions {
@@ -116,6 +136,8 @@ export class BrokerConnection {
   private readonly maxResponseBytes: number;
   /** Broker id learned from ApiVersions. */
   brokerId = -1;
+  /** Requests wait out the broker's quota throttle times. */
+  private readonly throttle = new ThrottleGate();
 
   constructor(
     readonly address: string,
@@ -164,7 +186,7 @@ export class BrokerConnection {
   private async open(timeoutMs: number): Promise<void> {
     const started = Date.now();
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({ host: this.host, port: this.port, noDelay: true });
+      const { socket: s, event } = openSocket(this.host, this.port, this.options.tls);
       const timer = setTimeout(() => {
         s.destroy();
         reject(
@@ -174,7 +196,7 @@ export class BrokerConnection {
           ),
         );
       }, timeoutMs);
-      s.once('connect', () => {
+      s.once(event, () => {
         clearTimeout(timer);
         s.removeAllListeners('error');
         resolve(s);
@@ -183,11 +205,12 @@ export class BrokerConnection {
         clearTimeout(timer);
         s.destroy();
         reject(
-          new BrokerUnreachableError(
-            this.address,
-            `cannot connect to broker ${this.address}: ${errorMessage(e)}`,
-            { cause: e },
-          ),
+          tlsHandshakeFailure(this.address, e) ??
+            new BrokerUnreachableError(
+              this.address,
+              `cannot connect to broker ${this.address}: ${this.options.tls ? tlsErrorText(e) : errorMessage(e)}`,
+              { cause: e },
+            ),
         );
       });
     });
@@ -202,17 +225,24 @@ export class BrokerConnection {
         socket.destroy(e as Error);
       }
     });
-    socket.on('error', () => {}); // 'close' follows and carries the outcome
+    let socketError: unknown;
+    socket.on('error', (e) => {
+      socketError = e; // 'close' follows and carries the outcome
+    });
     socket.on('close', () => this.onSocketClose(socket));
     try {
       await this.handshake(socket, Math.max(1, timeoutMs - (Date.now() - started)));
       this.options.observer?.connected?.(this.address);
     } catch (e) {
       socket.destroy();
-      if (e instanceof BrokerResponseError || e instanceof InvalidInputError) throw e;
+      if (e instanceof BrokerResponseError || e instanceof InvalidInputError || e instanceof AuthError)
+        throw e;
+      // TLS 1.3: the broker refuses a client certificate after the client's side of the handshake.
+      const refused = this.options.tls && tlsHandshakeFailure(this.address, socketError);
+      if (refused) throw refused;
       throw new BrokerUnreachableError(
         this.address,
-        `cannot connect to broker ${this.address}: ${errorMessage(e)}`,
+        `cannot connect to broker ${this.address}: ${errorMessage(e)}${e instanceof ConnectionClosedError ? closedAfterTlsHint(this.options.tls) : ''}`,
         {
           cause: e,
         },
@@ -239,6 +269,11 @@ export class BrokerConnection {
     }
     this.versions = negotiateVersions(mine, theirs.versions);
     this.brokerId = theirs.brokerId;
+    const sasl = this.options.sasl;
+    if (sasl)
+      await authenticate(sasl, (apiKey, body) =>
+        this.requestOn(socket, apiKey, this.versionFor(apiKey), body, { timeoutMs }, Date.now()),
+      );
   }
 
   private onFrame(frame: Buffer): void {
@@ -262,7 +297,9 @@ export class BrokerConnection {
         if (err.versions) Object.assign(e, { versions: err.versions });
         p.reject(e);
       } else {
-        p.resolve(decodeResponseBody(p.apiKey, p.version, body));
+        const res = decodeResponseBody(p.apiKey, p.version, body);
+        this.noteThrottle(p.apiKey, res);
+        p.resolve(res);
       }
     } catch (e) {
       p.reject(e);
@@ -284,6 +321,14 @@ export class BrokerConnection {
     }
     if (!this.closedByUser) this.options.observer?.disconnected?.(this.address, outstanding);
     for (const l of this.closeListeners) l(error);
+  }
+
+  /** A Produce or ReadObject v2 response's throttle time: later requests wait until it passed. */
+  private noteThrottle(apiKey: ApiKey, res: unknown): void {
+    const throttleTimeMs = this.throttle.note(res);
+    if (throttleTimeMs === 0) return;
+    const { clientId, observer } = this.options;
+    observer?.throttled?.({ broker: this.address, clientId, apiName: apiName(apiKey), throttleTimeMs });
   }
 
   /** The fields of a request's instrumentation events. */
@@ -372,6 +417,7 @@ export class BrokerConnection {
   ): Promise<ResponseTypes[K]> {
     const createdAt = Date.now();
     await this.connect();
+    await this.throttle.wait();
     const socket = this.socket;
     if (!socket) throw new ConnectionClosedError(this.address, `connection to broker ${this.address} closed`);
     return this.requestOn(socket, apiKey, this.versionFor(apiKey), body, opts, createdAt);
@@ -384,6 +430,7 @@ export class BrokerConnection {
   async send<K extends ApiKey>(apiKey: K, body: RequestTypes[K]): Promise<void> {
     const createdAt = Date.now();
     await this.connect();
+    await this.throttle.wait();
     const socket = this.socket;
     if (!socket) throw new ConnectionClosedError(this.address, `connection to broker ${this.address} closed`);
     const version = this.versionFor(apiKey);

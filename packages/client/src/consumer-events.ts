@@ -7,6 +7,7 @@ export const CONSUMER_EVENTS = eventNames('consumer', {
   DISCONNECT: 'disconnect',
   REQUEST: 'network.request',
   REQUEST_TIMEOUT: 'network.request_timeout',
+  THROTTLE: 'network.throttle',
   GROUP_JOIN: 'group_join',
   REBALANCING: 'rebalancing',
   COMMIT_OFFSETS: 'commit_offsets',

@@ -35,6 +35,8 @@ export async function openConsumerSources(
     clientId,
     connectTimeoutMs: common.connectionTimeoutMs,
     requestTimeoutMs: common.requestTimeoutMs,
+    tls: common.tls,
+    sasl: common.sasl,
     heartbeatIntervalMs: o.heartbeatIntervalMs,
     retry: common.retry,
     observer: report.observer(),

@@ -81,6 +81,8 @@ export {
   type RetryOptions,
   resolveRetry,
 } from './retry.js';
+export { resolveSaslOption, SaslCredentials, type SaslOptions } from './sasl-client.js';
+export { type ClientTlsOptions, TlsHandshakeError, type TlsOption } from './tls.js';
 export type {
   AckLevel,
   ConsumedMessage,

@@ -42,6 +42,17 @@ export type RequestTimeoutEventPayload = Omit<RequestEventPayload, 'duration' | 
   timeoutMs: number;
 };
 
+/**
+ * Payload of `*.network.throttle`: a response carried a quota throttle time (the broker's
+ * `security.quotas` byte rates): this client sends nothing more to that broker for `throttleTimeMs`.
+ */
+export interface ThrottleEventPayload {
+  broker: string;
+  clientId: string;
+  apiName: string;
+  throttleTimeMs: number;
+}
+
 /** The network events every client has, named under its prefix (`producer.`, `consumer.`, `admin.`). */
 export interface NetworkEventPayloads {
   /** `broker`: the address connected to (undefined for a consumer reading pointers and batches directly). */
@@ -49,6 +60,7 @@ export interface NetworkEventPayloads {
   disconnect: Record<string, never>;
   'network.request': RequestEventPayload;
   'network.request_timeout': RequestTimeoutEventPayload;
+  'network.throttle': ThrottleEventPayload;
 }
 
 /** `producer.connect` etc.: the event names of a client with the payloads `P`. */

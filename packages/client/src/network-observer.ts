@@ -23,6 +23,13 @@ export function networkObserver<P extends string>(
       });
       emit(`${prefix}.network.request_timeout`, e);
     },
+    throttled: (e) => {
+      connection.debug(
+        `${e.apiName} response from broker ${e.broker} asks to wait ${e.throttleTimeMs} ms (quota); holding requests`,
+        { broker: e.broker, apiName: e.apiName, throttleTimeMs: e.throttleTimeMs },
+      );
+      emit(`${prefix}.network.throttle`, e);
+    },
     connected: (broker) => connection.info(`connected to broker ${broker}`, { broker }),
     disconnected: (broker, outstanding) =>
       connection.warn(`connection to broker ${broker} closed with ${outstanding} requests outstanding`, {

@@ -77,6 +77,8 @@ export class Producer {
       connectTimeoutMs: o.connectionTimeoutMs,
       requestTimeoutMs: o.requestTimeoutMs + 5_000,
       observer: networkObserver(this.instrumentation, 'producer', o.log),
+      tls: o.tls,
+      sasl: o.sasl,
     });
     this.metadata = new TopicMetadata(this.pool, o.retry, o.metadataMaxAgeMs);
     this.sender = new ChunkSender({

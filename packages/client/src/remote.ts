@@ -18,6 +18,8 @@ import { BrokerPool } from './broker-pool.js';
 import { DEFAULT_CONNECTION_TIMEOUT_MS } from './client-options.js';
 import { ConnectionClosedError, type ConnectionObserver } from './connection.js';
 import { isRetryableFailure, type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
+import type { SaslCredentials } from './sasl-client.js';
+import type { ClientTlsOptions } from './tls.js';
 import type { PointerSource } from './types.js';
 
 function isRebalance(e: unknown): boolean {
@@ -391,6 +393,8 @@ export interface BrokerSourcesOptions extends RemoteOptions {
   requestTimeoutMs?: number | undefined;
   heartbeatIntervalMs?: number | undefined;
   observer?: ConnectionObserver | undefined;
+  tls?: ClientTlsOptions | undefined;
+  sasl?: SaslCredentials | undefined;
   /** Told before each retry of connecting. */
   onConnectRetry?: (error: unknown, retry: number, delayMs: number) => void;
 }
@@ -414,6 +418,8 @@ export async function openBrokerSources(options: BrokerSourcesOptions): Promise<
     connectTimeoutMs,
     requestTimeoutMs: options.requestTimeoutMs,
     observer: options.observer,
+    tls: options.tls,
+    sasl: options.sasl,
   });
   try {
     const conn = await pool.connect({

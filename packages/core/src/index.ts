@@ -1,3 +1,4 @@
+export * from './acl.js';
 export * from './adapter-kit.js';
 export * from './batch/index.js';
 export * from './codecs.js';
@@ -11,7 +12,11 @@ export * from './pointer.js';
 export * from './pointer-queue.js';
 export * from './protocol/index.js';
 export * from './registry.js';
+export * from './scram.js';
+export * from './scram-client.js';
 export * from './security.js';
 export * from './size.js';
 export * from './storage.js';
 export * from './storage-guard.js';
+export * from './tls-reason.js';
+export * from './users-doc.js';

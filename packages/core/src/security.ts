@@ -65,6 +65,22 @@ export const securitySchema = z
       })
       .prefault({}),
   })
+  .superRefine((s, ctx) => {
+    // PLAIN sends the password itself: never over a listener without TLS.
+    if (s.authentication.includes('PLAIN') && !s.tls)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authentication'],
+        message: 'PLAIN sends passwords in clear text: it needs security.tls (or use SCRAM-SHA-256/512)',
+      });
+    if (s.authentication.includes('mtls') && (s.tls?.clientAuth ?? 'none') === 'none')
+      ctx.addIssue({
+        code: 'custom',
+        path: ['authentication'],
+        message:
+          'mtls takes the principal from the client certificate: it needs security.tls with clientAuth request or require',
+      });
+  })
   .prefault({});
 
 export type SecurityConfig = z.output<typeof securitySchema>;

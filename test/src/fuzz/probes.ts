@@ -78,6 +78,10 @@ function sampleRequest(ctx: ProbeContext, apiKey: ApiKey, memberId: string): Req
       return { group: GROUP };
     case ApiKey.ResetOffsets:
       return { group: GROUP, topic: t, target: { to: 'earliest' }, partitions: [], execute: false };
+    case ApiKey.SaslHandshake:
+      return { mechanism: 'SCRAM-SHA-256' };
+    case ApiKey.SaslAuthenticate:
+      return { authBytes: randomBytes(r, int(r, 0, 64)) };
   }
 }
 

@@ -17,6 +17,8 @@ import {
 import type { Backpressure } from '../backpressure.js';
 import type { BrokerMetrics } from '../metrics.js';
 import type { Appended, DurableOutcome } from '../partition-writer.js';
+import { principalName } from '../quotas/principal.js';
+import type { QuotaManager } from '../quotas/quota-manager.js';
 import type { Connection } from '../server/connection.js';
 import { checkTopicName, type TopicRegistry } from '../topics.js';
 import type { PartitionWriters } from '../writers.js';
@@ -26,6 +28,8 @@ export interface ProduceHandlerDeps {
   writers: PartitionWriters;
   backpressure: Backpressure;
   metrics: BrokerMetrics;
+  /** Produce byte-rate quotas: the throttle time goes into the response (v2) and pauses the connection. */
+  quotas: QuotaManager;
   maxMessagesPerRequest: number;
   /** Check every chunk's records (`limits.validateChunks`) before taking the request in. */
   validateChunks: boolean;
@@ -148,7 +152,9 @@ export class ProduceHandler {
     const appended = this.deps.writers
       .get(topic.name, wp)
       .append(req.chunks, messages, bytes, req.acks === 'durable');
-    this.#answer(intake, wp, appended);
+    const throttleTimeMs = this.deps.quotas.record(principalName(conn), 'produce', bytes);
+    conn.throttle(throttleTimeMs);
+    this.#answer(intake, wp, appended, Date.now() + throttleTimeMs);
     this.deps.backpressure.produced(conn);
     return undefined;
   }
@@ -197,8 +203,11 @@ export class ProduceHandler {
     return undefined;
   }
 
-  /** Answers at the request's ack level: now (received), when the batch is published (durable), or never (none). */
-  #answer(intake: Intake, writePartition: number, appended: Appended): void {
+  /**
+   * Answers at the request's ack level: now (received), when the batch is published (durable), or
+   * never (none). The response carries the part of the quota throttle time left (`throttledUntil`).
+   */
+  #answer(intake: Intake, writePartition: number, appended: Appended, throttledUntil: number): void {
     const { req } = intake;
     if (req.acks === 'none') return;
     const success = (at: { sequence: number; readPartition: number; offset: number }) =>
@@ -208,6 +217,7 @@ export class ProduceHandler {
           firstChunkIndex: appended.firstChunkIndex,
           firstMessageIndex: appended.firstMessageIndex,
           ...at,
+          throttleTimeMs: Math.max(0, throttledUntil - Date.now()),
         }),
       );
     if (req.acks === 'received' || !appended.durable) {

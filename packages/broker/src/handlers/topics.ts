@@ -7,6 +7,8 @@ import {
   type TopicConfig,
 } from '@barge/core';
 import { pointerErrorCode, RequestError } from '../errors.js';
+import { principalName } from '../quotas/principal.js';
+import type { TopicQuota } from '../quotas/topic-quota.js';
 import { checkTopicName, type TopicRegistry, topicInfo } from '../topics.js';
 import type { HandlerTable } from './types.js';
 
@@ -20,6 +22,8 @@ export interface TopicHandlerDeps {
   maxMessagesPerRequest: number;
   /** CreateTopic beyond this many topics answers TOO_MANY_TOPICS (`limits.maxTopics`). */
   maxTopics: number;
+  /** The principal's `topics` quota; created topics record their creator. */
+  topicQuota: TopicQuota;
 }
 
 /** Handshake, metadata, topic admin and pointer positions (watermarks, offset for a timestamp). */
@@ -49,7 +53,7 @@ export function topicHandlers(d: TopicHandlerDeps): HandlerTable {
         topics: topics.map(topicInfo),
       };
     },
-    [ApiKey.CreateTopic]: async (_conn, body) => {
+    [ApiKey.CreateTopic]: async (conn, body) => {
       const { ifNotExists, ...settings } = body;
       if (!d.topics.get(body.name) && !creating.has(body.name)) {
         const count = d.topics.list().length + creating.size;
@@ -62,7 +66,10 @@ export function topicHandlers(d: TopicHandlerDeps): HandlerTable {
       }
       creating.add(body.name);
       try {
-        const r = await d.topics.create(settings, ifNotExists ?? false);
+        const principal = principalName(conn);
+        const r = await d.topicQuota.guard(principal, body.name, () =>
+          d.topics.create(settings, ifNotExists ?? false, principal),
+        );
         return { created: r.created, topic: topicInfo(r.topic) };
       } finally {
         creating.delete(body.name);

@@ -1,20 +1,26 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { errorMessage } from '@barge/core';
 import type { Registry } from 'prom-client';
 import { type HostPort, listenOn } from './listen.js';
+import type { TlsContext } from './tls-context.js';
 
 export type HealthStatus = 'ok' | 'starting' | 'stopping';
 
-/** The admin endpoint: `GET /health` (200 when serving, 503 otherwise) and `GET /metrics` (Prometheus). */
+/**
+ * The admin endpoint: `GET /health` (200 when serving, 503 otherwise) and `GET /metrics`
+ * (Prometheus); over HTTPS with the broker's certificate when TLS is on.
+ */
 export class AdminServer {
-  readonly #server: Server;
+  readonly #server: Server | HttpsServer;
   #address: HostPort | undefined;
 
   constructor(
     private readonly health: () => HealthStatus,
     private readonly registry: Registry,
+    tls?: TlsContext,
   ) {
-    this.#server = createServer((req, res) => {
+    const handle = (req: IncomingMessage, res: ServerResponse) => {
       const url = (req.url ?? '/').split('?')[0];
       if (req.method === 'GET' && url === '/health') {
         const status = this.health();
@@ -37,7 +43,14 @@ export class AdminServer {
       }
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found: try /health or /metrics\n');
-    });
+    };
+    if (tls) {
+      const server = createHttpsServer(tls.adminOptions(), handle);
+      tls.serve(server);
+      this.#server = server;
+    } else {
+      this.#server = createServer(handle);
+    }
   }
 
   get address(): HostPort | undefined {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { type PeerCertificate, TLSSocket } from 'node:tls';
 import {
   ANONYMOUS,
   decodeRequestFrame,
@@ -48,8 +49,11 @@ export interface PendingRequest extends RequestScope {
 /** Requests answered later (handlers still running, long polls) after which reading stops. */
 export const MAX_PENDING_REQUESTS = 1024;
 
-/** Why reading is paused: the upload budget, unread responses, or a frame waiting for the frame budget. */
-type PauseReason = 'budget' | 'responses' | 'frame';
+/**
+ * Why reading is paused: the upload budget, unread responses, a frame waiting for the frame
+ * budget, or a quota's throttle time (`throttle()`).
+ */
+type PauseReason = 'budget' | 'responses' | 'frame' | 'quota';
 
 let nextConnectionId = 0;
 
@@ -88,6 +92,8 @@ export class Connection {
   #frameStartedAt: number | undefined;
   #flushed = 0;
   #flushedAt = Date.now();
+  #throttledUntil = 0;
+  #throttleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: Socket,
@@ -104,6 +110,7 @@ export class Connection {
     socket.on('error', (e) => this.log.debug({ err: errorMessage(e) }, 'socket error'));
     socket.on('close', () => {
       this.#closed = true;
+      clearTimeout(this.#throttleTimer);
       this.#releaseFrame();
       this.#backlog.close();
       this.host.closed(this);
@@ -112,6 +119,18 @@ export class Connection {
 
   get closed(): boolean {
     return this.#closed || this.socket.destroyed;
+  }
+
+  /** True on the TLS listener (`security.tls`). */
+  get encrypted(): boolean {
+    return this.socket instanceof TLSSocket;
+  }
+
+  /** The client certificate, when the client sent one that chains to `security.tls.ca`; else undefined. */
+  peerCertificate(): PeerCertificate | undefined {
+    if (!(this.socket instanceof TLSSocket) || !this.socket.authorized) return undefined;
+    const cert = this.socket.getPeerCertificate();
+    return Object.keys(cert).length > 0 ? cert : undefined;
   }
 
   /** True while reading is paused by the broker's byte budget (back-pressure, see `Backpressure`). */
@@ -126,6 +145,19 @@ export class Connection {
 
   resume(): void {
     this.#unpause('budget');
+  }
+
+  /**
+   * Stops reading for `ms` (a quota's throttle time, sent in the response too), so a client
+   * that ignores the throttle time is held back all the same. A longer pause running is kept.
+   */
+  throttle(ms: number): void {
+    const until = Date.now() + ms;
+    if (ms <= 0 || until <= this.#throttledUntil || this.closed) return;
+    this.#throttledUntil = until;
+    clearTimeout(this.#throttleTimer);
+    this.#pauseFor('quota');
+    this.#throttleTimer = setTimeout(() => this.#unpause('quota'), ms);
   }
 
   /** Starts a request answered later; `end()` it once its response is sent. */

@@ -1,6 +1,7 @@
 import {
   type AnyRequest,
   ApiKey,
+  apiName,
   decodeRequest,
   ErrorCode,
   encodeErrorResponse,
@@ -13,17 +14,24 @@ import {
   supportedVersionEntries,
 } from '@barge/core';
 import type { Logger } from 'pino';
+import type { AccessControl } from '../auth/access-control.js';
+import { PRE_AUTHENTICATION_APIS } from '../auth/authenticator.js';
+import { ConnectionEndingError } from '../auth/failure.js';
 import { errorCodeOf } from '../errors.js';
 import type { ProduceHandler } from '../handlers/produce.js';
 import type { Handler, HandlerTable } from '../handlers/types.js';
+import type { QuotaManager } from '../quotas/quota-manager.js';
 import type { Connection } from './connection.js';
 
 export interface RouterDeps {
   brokerId: number;
   handlers: HandlerTable;
   produce: ProduceHandler;
+  quotas: QuotaManager;
   log: Logger;
   countError(code: ErrorCode): void;
+  /** Checks every request against the ACLs; absent when authentication is off. */
+  access?: AccessControl;
 }
 
 /**
@@ -36,6 +44,7 @@ export class RequestRouter {
   /** Handles one request frame; never throws. */
   route(conn: Connection, header: RequestHeader, body: Buffer): void {
     const { apiKey, apiVersion, correlationId } = header;
+    if (!this.#admit(conn, correlationId)) return;
     if (!isApiKey(apiKey)) {
       conn.problem('unknown api key', { apiKey });
       this.#reply(conn, correlationId, ErrorCode.UNKNOWN_API, `unknown api key ${apiKey}`);
@@ -53,6 +62,11 @@ export class RequestRouter {
       conn.send(encodeErrorResponse(correlationId, ErrorCode.UNSUPPORTED_VERSION, message, versions));
       return;
     }
+    if (conn.principal === undefined && !PRE_AUTHENTICATION_APIS.has(apiKey)) {
+      const message = `${apiName(apiKey)} needs an authenticated connection: authenticate (SaslHandshake, SaslAuthenticate) first`;
+      this.#reply(conn, correlationId, ErrorCode.AUTHENTICATION_REQUIRED, message);
+      return;
+    }
     let req: AnyRequest;
     try {
       req = decodeRequest(header, body);
@@ -63,6 +77,7 @@ export class RequestRouter {
       this.#reply(conn, correlationId, ErrorCode.INVALID_REQUEST, `malformed request: ${errorMessage(e)}`);
       return;
     }
+    if (this.#refused(conn, correlationId, req)) return;
     if (req.apiKey === ApiKey.Produce) {
       this.deps.produce.handle(conn, correlationId, req.apiVersion, req.body);
       return;
@@ -89,6 +104,31 @@ export class RequestRouter {
       .finally(() => pending.end());
   }
 
+  /**
+   * The connections quota: a connection counts for its principal from its first request with
+   * one (after authentication when that is on); over the quota, that request is answered
+   * QUOTA_EXCEEDED and the connection closed.
+   */
+  #admit(conn: Connection, correlationId: number): boolean {
+    const principal = conn.principal?.name;
+    const refusal = principal === undefined ? undefined : this.deps.quotas.admitConnection(conn, principal);
+    if (refusal === undefined) return true;
+    conn.log.warn({ principal }, `connection refused: ${refusal}`);
+    conn.fail(ErrorCode.QUOTA_EXCEEDED, refusal, correlationId);
+    return false;
+  }
+
+  /** Answers AUTHORIZATION_FAILED, before any handler runs, when the principal may not send `req`. */
+  #refused(conn: Connection, correlationId: number, req: AnyRequest): boolean {
+    const refusal = this.deps.access?.refusal(conn.principal, req, conn.log);
+    if (refusal === undefined) return false;
+    // A produce request with acks=none expects no response.
+    if (req.apiKey === ApiKey.Produce && req.body.acks === 'none')
+      this.deps.countError(ErrorCode.AUTHORIZATION_FAILED);
+    else this.#reply(conn, correlationId, ErrorCode.AUTHORIZATION_FAILED, refusal);
+    return true;
+  }
+
   #replyError(conn: Connection, correlationId: number, apiKey: number, e: unknown): void {
     if (conn.closed) return;
     const code = errorCodeOf(e);
@@ -96,6 +136,8 @@ export class RequestRouter {
       this.deps.log.error({ conn: conn.id, apiKey, err: errorMessage(e) }, 'request failed');
     }
     this.#reply(conn, correlationId, code, errorMessage(e));
+    // Failed authentication: answered, then the connection is closed.
+    if (e instanceof ConnectionEndingError) conn.close();
   }
 
   #reply(conn: Connection, correlationId: number, code: ErrorCode, message: string): void {

@@ -5,6 +5,8 @@ import { Connection, type ConnectionHost, type ConnectionLimits } from './connec
 import { FrameBudget } from './frame-budget.js';
 import { type HostPort, listenOn } from './listen.js';
 import { ConnectionReaper, type ReaperLimits, type ReapReason } from './reaper.js';
+import type { TlsContext } from './tls-context.js';
+import { createTlsListener, type TlsRefusal } from './tls-listener.js';
 
 export interface TcpServerOptions extends ConnectionLimits, ReaperLimits {
   maxConnections: number;
@@ -14,11 +16,13 @@ export interface TcpServerOptions extends ConnectionLimits, ReaperLimits {
 }
 
 /** Why a connection was refused or closed by the broker. */
-export type CloseReason = ReapReason | 'max_connections' | 'max_connections_per_address';
+export type CloseReason = ReapReason | TlsRefusal | 'max_connections' | 'max_connections_per_address';
 
 export interface TcpServerEvents {
   /** One decoded request frame; must not throw. */
   request(conn: Connection, header: RequestHeader, body: Buffer): void;
+  /** A connection was accepted (its principal is set here when authentication is on). */
+  opened?(conn: Connection): void;
   /** A connection went away. */
   closed(conn: Connection): void;
   /** Counts a protocol error answered or detected at the connection level. */
@@ -50,6 +54,8 @@ export class TcpServer implements ConnectionHost {
     readonly log: Logger,
     private readonly options: TcpServerOptions,
     private readonly events: TcpServerEvents,
+    /** TLS on the listener (`security.tls`); undefined: plain TCP. */
+    private readonly tls?: TlsContext,
   ) {
     this.frameBudget = new FrameBudget(options.frameBufferBytes, (n) => events.frameBufferBytes(n));
     this.#reaper = new ConnectionReaper(
@@ -68,7 +74,15 @@ export class TcpServer implements ConnectionHost {
   }
 
   async start(listen: string): Promise<void> {
-    const server = createServer((socket) => this.#accept(socket));
+    const accept = (socket: Socket) => this.#accept(socket);
+    const server = this.tls
+      ? createTlsListener(this.tls, {
+          log: this.log,
+          secure: accept,
+          refused: (reason) => this.events.closedBy(reason),
+          handshakeTimeoutMs: this.options.requestReadTimeoutMs || 120_000,
+        })
+      : createServer(accept);
     this.#address = await listenOn(server, listen);
     server.on('error', (e) => this.log.error({ err: errorMessage(e) }, 'server error'));
     this.#server = server;
@@ -114,6 +128,7 @@ export class TcpServer implements ConnectionHost {
       return;
     }
     const conn = new Connection(socket, this, this.options);
+    this.events.opened?.(conn);
     this.#connections.add(conn);
     this.#perAddress.set(address, fromAddress + 1);
     this.events.connectionCount(this.#connections.size);

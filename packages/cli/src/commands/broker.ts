@@ -51,6 +51,9 @@ export function brokerCommand(program: Command): void {
         pino.destination({ dest: 2, sync: true }),
       );
       const signal = firstShutdownSignal();
+      // SIGHUP re-reads the TLS files (certificate rotation); by default it would end the process.
+      let onHangup = () => logger.warn('SIGHUP while starting: ignored');
+      process.on('SIGHUP', () => onHangup());
       // A signal during startup (e.g. while storage is still unreachable) ends the retries.
       const startup = new AbortController();
       void signal.then(() => startup.abort());
@@ -63,6 +66,10 @@ export function brokerCommand(program: Command): void {
         },
       );
       const { broker } = running;
+      onHangup = () => {
+        if (config.security.tls) broker.reloadTls();
+        else logger.info('SIGHUP: TLS is off (no security.tls); nothing to reload');
+      };
       const { host, port } = broker.address;
       process.stdout.write(
         `barge broker ${config.broker.id} listening on ${host}:${port}; ${running.describe()}\n`,

@@ -18,7 +18,9 @@ import { messageToJson } from '../message-json.js';
 import { valueLine } from '../message-text.js';
 import { LineOutput } from '../output.js';
 import { PartitionFilter } from '../partition-filter.js';
+import { brokerSasl, brokerSaslCredentials } from '../sasl-flags.js';
 import { firstShutdownSignal } from '../shutdown.js';
+import { brokerTls } from '../tls-flags.js';
 
 interface ConsumeFlags {
   topic: string;
@@ -145,7 +147,10 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     : undefined;
   if (!grouped) for (const [p, offset] of starts) catchUp?.startsAt(p, offset);
 
-  const pool = partition === undefined ? undefined : new BrokerPool([address], { clientId: 'barge-cli' });
+  const pool =
+    partition === undefined
+      ? undefined
+      : new BrokerPool([address], { clientId: 'barge-cli', tls: brokerTls(), sasl: brokerSaslCredentials() });
   const pointers: PointerSource | undefined =
     pool && new PartitionFilter(new RemotePointerSource(pool), new Set([partition!]));
   const consumer = new Consumer({
@@ -153,6 +158,8 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     // Without --group: a group of its own, where nothing is committed.
     groupId: flags.group ?? `barge-cli-${randomUUID().slice(0, 8)}`,
     clientId: 'barge-cli',
+    tls: brokerTls(),
+    sasl: brokerSasl(),
     // From a time: from the earliest pointers, so the consumer can start at the time (`fromTime`).
     fromBeginning: policy.kind === 'earliest' || policy.kind === 'time',
     ...(policy.kind === 'time' ? { fromTime: policy.timestamp } : {}),

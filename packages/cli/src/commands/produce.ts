@@ -9,6 +9,8 @@ import { CliError, parseNonNegativeInt } from '../fail.js';
 import { readLines } from '../lines.js';
 import { FORMATS, type InputFormat, inputFormat, messageOf } from '../produce-input.js';
 import { Progress } from '../progress.js';
+import { brokerSasl } from '../sasl-flags.js';
+import { brokerTls } from '../tls-flags.js';
 
 const ACKS: readonly AckLevel[] = ['none', 'received', 'durable'];
 /** Messages per `send` call, and sends awaited at once: bounds memory for any input size. */
@@ -101,6 +103,8 @@ export function produceCommand(program: Command): void {
         acks,
         lingerMs,
         clientId: 'barge-cli',
+        tls: brokerTls(),
+        sasl: brokerSasl(),
         ...(flags.compression !== undefined ? { compression: flags.compression as CodecName } : {}),
       });
       await producer.connect();

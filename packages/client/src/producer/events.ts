@@ -7,6 +7,7 @@ export const PRODUCER_EVENTS = eventNames('producer', {
   DISCONNECT: 'disconnect',
   REQUEST: 'network.request',
   REQUEST_TIMEOUT: 'network.request_timeout',
+  THROTTLE: 'network.throttle',
   BATCH_ACKED: 'batch_acked',
 });
 

@@ -3,6 +3,8 @@ import { type CodecName, ConfigError, codecId, errorMessage } from '@barge/core'
 import { type CommonClientOptions, resolveCommonOptions } from '../client-options.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedRetry, RetryOptions } from '../retry.js';
+import type { SaslCredentials } from '../sasl-client.js';
+import type { ClientTlsOptions } from '../tls.js';
 import type { AckLevel, ProducerMessage } from '../types.js';
 import { type KafkaAcks, toAckLevel } from './acks.js';
 import {
@@ -72,6 +74,8 @@ export interface ResolvedProducerOptions {
   readonly requestTimeoutMs: number;
   readonly connectionTimeoutMs: number;
   readonly log: Logger;
+  readonly tls: ClientTlsOptions | undefined;
+  readonly sasl: SaslCredentials | undefined;
   readonly metadataMaxAgeMs: number;
   readonly producerId: number;
 }
@@ -132,6 +136,8 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
     requestTimeoutMs: common.requestTimeoutMs,
     connectionTimeoutMs: common.connectionTimeoutMs,
     log: common.log,
+    tls: common.tls,
+    sasl: common.sasl,
     metadataMaxAgeMs,
     producerId,
   };

@@ -13,6 +13,15 @@ import {
   type ResetOffsetsResponse,
   resetOffsetsCodecs,
 } from './group-admin.js';
+import {
+  type SaslAuthenticateRequest,
+  type SaslAuthenticateResponse,
+  type SaslHandshakeRequest,
+  type SaslHandshakeResponse,
+  saslAuthenticateCodecs,
+  saslHandshakeCodecs,
+} from './sasl.js';
+import { type Throttled, withThrottleTime } from './throttle.js';
 import { ProtocolError, Reader, Writer } from './wire.js';
 
 /**
@@ -40,6 +49,8 @@ export const ApiKey = {
   ListGroups: 21,
   DescribeGroup: 22,
   ResetOffsets: 23,
+  SaslHandshake: 24,
+  SaslAuthenticate: 25,
 } as const;
 
 export type ApiName = keyof typeof ApiKey;
@@ -54,7 +65,7 @@ export interface VersionRange {
 export const SUPPORTED_VERSIONS: Readonly<Record<ApiKey, VersionRange>> = {
   0: { min: 1, max: 1 },
   1: { min: 1, max: 1 },
-  2: { min: 1, max: 1 },
+  2: { min: 1, max: 2 },
   3: { min: 1, max: 1 },
   4: { min: 1, max: 1 },
   5: { min: 1, max: 1 },
@@ -67,10 +78,12 @@ export const SUPPORTED_VERSIONS: Readonly<Record<ApiKey, VersionRange>> = {
   16: { min: 1, max: 1 },
   17: { min: 1, max: 1 },
   18: { min: 1, max: 1 },
-  20: { min: 1, max: 1 },
+  20: { min: 1, max: 2 },
   21: { min: 1, max: 1 },
   22: { min: 1, max: 1 },
   23: { min: 1, max: 1 },
+  24: { min: 1, max: 1 },
+  25: { min: 1, max: 1 },
 };
 
 export const API_KEYS: readonly ApiKey[] = Object.values(ApiKey);
@@ -182,7 +195,7 @@ export interface ProduceRequest {
   chunks: ProduceChunk[];
 }
 
-export interface ProduceResponse {
+export interface ProduceResponse extends Throttled {
   /** Write partition the chunks went to (the broker's choice for `ANY_WRITE_PARTITION`). */
   writePartition: number;
   /** Batch sequence within the write partition; -1 before the batch is closed (acks=received). */
@@ -343,7 +356,7 @@ export interface ReadObjectRequest {
   length: number;
 }
 
-export interface ReadObjectResponse {
+export interface ReadObjectResponse extends Throttled {
   /** Total object size, so the client knows whether to ask for the next range. */
   objectSize: number;
   /** Offset of `data` within the object (the request's offset). */
@@ -371,6 +384,8 @@ export interface RequestTypes {
   [ApiKey.ListGroups]: ListGroupsRequest;
   [ApiKey.DescribeGroup]: DescribeGroupRequest;
   [ApiKey.ResetOffsets]: ResetOffsetsRequest;
+  [ApiKey.SaslHandshake]: SaslHandshakeRequest;
+  [ApiKey.SaslAuthenticate]: SaslAuthenticateRequest;
 }
 
 export interface ResponseTypes {
@@ -393,6 +408,8 @@ export interface ResponseTypes {
   [ApiKey.ListGroups]: ListGroupsResponse;
   [ApiKey.DescribeGroup]: DescribeGroupResponse;
   [ApiKey.ResetOffsets]: ResetOffsetsResponse;
+  [ApiKey.SaslHandshake]: SaslHandshakeResponse;
+  [ApiKey.SaslAuthenticate]: SaslAuthenticateResponse;
 }
 
 /** A decoded request of any api, discriminated by `apiKey`. */
@@ -925,9 +942,11 @@ const codecs: { [K in ApiKey]: Codecs<K> } = {
   [ApiKey.ListGroups]: listGroupsCodecs,
   [ApiKey.DescribeGroup]: describeGroupCodecs,
   [ApiKey.ResetOffsets]: resetOffsetsCodecs,
+  [ApiKey.SaslHandshake]: saslHandshakeCodecs,
+  [ApiKey.SaslAuthenticate]: saslAuthenticateCodecs,
 };
 
-/** Versions after v1, by api: only what changed (the revoke phase of consumer groups). */
+/** Versions after v1, by api: only what changed (the revoke phase of consumer groups, quota throttle times). */
 const laterVersions: { [K in ApiKey]?: Record<number, Codecs<K>> } = {
   [ApiKey.JoinGroup]: {
     2: {
@@ -951,6 +970,19 @@ const laterVersions: { [K in ApiKey]?: Record<number, Codecs<K>> } = {
     2: {
       request: codecs[ApiKey.FetchPointers].request,
       response: withRevoking(codecs[ApiKey.FetchPointers].response),
+    },
+  },
+  // v2: the response carries the quota throttle time (throttle.ts).
+  [ApiKey.Produce]: {
+    2: {
+      request: codecs[ApiKey.Produce].request,
+      response: withThrottleTime(codecs[ApiKey.Produce].response),
+    },
+  },
+  [ApiKey.ReadObject]: {
+    2: {
+      request: codecs[ApiKey.ReadObject].request,
+      response: withThrottleTime(codecs[ApiKey.ReadObject].response),
     },
   },
 };

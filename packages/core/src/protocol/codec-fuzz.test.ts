@@ -71,6 +71,9 @@ const groupState = (v: number) => ({
   revoking: v >= 2 ? list(u32) : fc.constant<number[]>([]),
 });
 const position = rec({ offset: u53, messageIndex: u32 });
+/** Produce and ReadObject responses: `throttleTimeMs` exists from v2 on (v1 decodes without it). */
+const throttleTime = (v: number): { throttleTimeMs?: fc.Arbitrary<number> } =>
+  v >= 2 ? { throttleTimeMs: u32 } : {};
 const pointers = [
   batchPointer(sampleBatch().batch, { adapter: 's3', location: 'bucket', key: 'topics/orders.eu/3/42' }),
   batchPointer(sampleBatch().batch, { adapter: 'local', location: '/var/ü', key: 'k' }),
@@ -164,14 +167,16 @@ const arbitraries: Arbitraries = {
   },
   [ApiKey.Produce]: {
     req: produceRequest,
-    res: rec({
-      writePartition: u32,
-      sequence: i53,
-      firstChunkIndex: u32,
-      firstMessageIndex: u32,
-      readPartition: i32,
-      offset: i53,
-    }),
+    res: (v) =>
+      rec({
+        writePartition: u32,
+        sequence: i53,
+        firstChunkIndex: u32,
+        firstMessageIndex: u32,
+        readPartition: i32,
+        offset: i53,
+        ...throttleTime(v),
+      }),
   },
   [ApiKey.CreateTopic]: { req: createTopicRequest, res: rec({ created: fc.boolean(), topic: topicInfo }) },
   [ApiKey.ListTopics]: { req: fc.constant({}), res: rec({ topics: list(topicInfo) }) },
@@ -220,7 +225,7 @@ const arbitraries: Arbitraries = {
   [ApiKey.Watermarks]: { req: rec({ topic: str, partition: u32 }), res: rec({ low: u53, high: u53 }) },
   [ApiKey.ReadObject]: {
     req: rec({ key: str, offset: u53, length: u32 }),
-    res: rec({ objectSize: u53, offset: u53, data: bytes(200) }),
+    res: (v) => rec({ objectSize: u53, offset: u53, data: bytes(200), ...throttleTime(v) }),
   },
   [ApiKey.ListGroups]: {
     req: maybe<RequestTypes[21], 'topic'>('topic', nonEmpty),
@@ -255,6 +260,11 @@ const arbitraries: Arbitraries = {
           ),
       ),
     }),
+  },
+  [ApiKey.SaslHandshake]: { req: rec({ mechanism: str }), res: rec({ mechanisms: list(str) }) },
+  [ApiKey.SaslAuthenticate]: {
+    req: rec({ authBytes: bytes(100) }),
+    res: rec({ authBytes: bytes(100), sessionLifetimeMs: u53 }),
   },
 };
 

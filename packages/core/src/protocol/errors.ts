@@ -66,6 +66,16 @@ export const ErrorCode = {
   OBJECT_NOT_FOUND: 40,
   /** ReadObject: the key is outside the broker's batch key space. */
   ACCESS_DENIED: 41,
+  /** SaslAuthenticate: wrong credentials (an unknown user is not told apart). The connection is closed after this response. */
+  SASL_AUTHENTICATION_FAILED: 50,
+  /** SaslHandshake: the mechanism is not enabled on this broker (or on this listener); the message lists those that are. */
+  UNSUPPORTED_SASL_MECHANISM: 51,
+  /** A request other than ApiVersions, SaslHandshake or SaslAuthenticate before the connection authenticated; nothing was done. */
+  AUTHENTICATION_REQUIRED: 52,
+  /** The principal has no ACL allowing the operation on the resource (or one denies it); nothing was done. */
+  AUTHORIZATION_FAILED: 53,
+  /** A per-principal quota (`security.quotas`): too many connections on this broker, or topics created. */
+  QUOTA_EXCEEDED: 54,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;
@@ -117,6 +127,11 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   35: info('UNKNOWN_GROUP', false, 'NOT_FOUND'),
   40: info('OBJECT_NOT_FOUND', false, 'NOT_FOUND'),
   41: info('ACCESS_DENIED', false, 'AUTH'),
+  50: info('SASL_AUTHENTICATION_FAILED', false, 'AUTH'),
+  51: info('UNSUPPORTED_SASL_MECHANISM', false, 'AUTH'),
+  52: info('AUTHENTICATION_REQUIRED', false, 'AUTH'),
+  53: info('AUTHORIZATION_FAILED', false, 'AUTH'),
+  54: info('QUOTA_EXCEEDED', false, 'PERMANENT'),
 };
 
 export function isKnownErrorCode(code: number): code is ErrorCode {

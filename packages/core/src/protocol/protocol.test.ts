@@ -221,6 +221,14 @@ const samples: { [K in ApiKey]: { req: RequestTypes[K]; res: ResponseTypes[K] } 
     req: { key: pointer.storage.key, offset: 0, length: 0xffffffff },
     res: { objectSize: 5000, offset: 0, data: big },
   },
+  [ApiKey.SaslHandshake]: {
+    req: { mechanism: 'SCRAM-SHA-256' },
+    res: { mechanisms: ['SCRAM-SHA-256', 'SCRAM-SHA-512'] },
+  },
+  [ApiKey.SaslAuthenticate]: {
+    req: { authBytes: Buffer.from('n,,n=user,r=rOprNGfwEbeRWgbNEkqO') },
+    res: { authBytes: Buffer.from('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4='), sessionLifetimeMs: 0 },
+  },
 };
 
 function roundTripRequest<K extends ApiKey>(k: K, req: RequestTypes[K], correlationId = 77) {
