@@ -170,6 +170,9 @@ describe('Kafka outages under a barge broker process on S3 (private Kafka behind
       maxInFlight,
       // Longer than any outage here: the broker holds the ack, the producer waits for it.
       requestTimeoutMs: 120_000,
+      // Outlasts a broker that drains for its whole shutdown timeout and then restarts on a
+      // loaded machine: 10 retries (the default) ran out first there once.
+      retry: { retries: 30 },
     });
     await p.connect();
     return p;
