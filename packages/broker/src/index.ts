@@ -10,3 +10,4 @@ export {
 } from './keys.js';
 export { BrokerMetrics } from './metrics.js';
 export { readSecurityDoc, writeSecurityDoc } from './security-doc.js';
+export { SequenceAllocator } from './sequences.js';

@@ -1,15 +1,31 @@
-import { CorruptDataError, errorMessage, hasErrorCode, type ObjectStorage } from '@barge/core';
+import {
+  CorruptDataError,
+  errorMessage,
+  hasErrorCode,
+  type ObjectStorage,
+  PermanentError,
+  type PutOptions,
+  TransientError,
+} from '@barge/core';
 import { sequenceMetaKey } from './keys.js';
+
+/** Attempts of one lease before giving up with a `TransientError` (each lost to another broker). */
+const MAX_LEASE_ATTEMPTS = 50;
 
 /**
  * Batch sequence numbers per write partition, increasing across broker restarts. Numbers are
  * leased in blocks: `_meta/sequences/<topic>/<wp>.json` holds `{"next": N}`; taking a lease
  * writes `next + blockSize` there first and then hands out `[next, next + blockSize)`. A
  * restart abandons the rest of the block, so sequences have gaps but never repeat. One storage
- * write per `blockSize` batches.
+ * read (head + get) and one write per `blockSize` batches.
  *
- * A write partition must be served by one broker at a time (the lease object is not written
- * with a compare-and-swap).
+ * On a storage with `capabilities.conditionalPut` the write is a compare-and-swap: `ifMatch`
+ * the version read (or `ifNoneMatch: '*'` for the first lease), read again and retried when
+ * another broker won. So brokers sharing a bucket never get overlapping blocks: of two leases
+ * read from the same version only one is written, and the loser's retry starts above the
+ * winner's block. A `PRECONDITION_FAILED` that in fact follows our own write (an answer lost and
+ * the request retried) only wastes that block. Without the capability the write is a plain put
+ * and a write partition must be served by one broker at a time.
  */
 export class SequenceAllocator {
   readonly #leases = new Map<string, { next: number; end: number }>();
@@ -42,29 +58,71 @@ export class SequenceAllocator {
 
   async #takeLease(id: string, topic: string, writePartition: number): Promise<void> {
     const key = sequenceMetaKey(topic, writePartition);
-    let next = 0;
-    try {
-      const raw = JSON.parse((await this.storage.get(key)).toString('utf8')) as { next?: unknown };
-      if (typeof raw.next !== 'number' || !Number.isSafeInteger(raw.next) || raw.next < 0) {
-        throw new Error(`"next" is ${JSON.stringify(raw.next)}`);
-      }
-      next = raw.next;
-    } catch (e) {
-      if (!hasErrorCode(e, 'NOT_FOUND')) {
-        if (e instanceof SyntaxError || (e instanceof Error && e.message.startsWith('"next"'))) {
-          // Not retryable: the same bytes would be read again.
-          throw new CorruptDataError(`sequence lease ${key} is unreadable: ${errorMessage(e)}`, { cause: e });
+    const cas = this.storage.capabilities.conditionalPut === true;
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.#read(key, cas);
+      let next = stored?.next ?? 0;
+      // The old lease may still have numbers above `next` in memory (never, in practice): keep the max.
+      const current = this.#leases.get(id);
+      if (current && current.end > next) next = current.end;
+      const end = next + this.blockSize;
+      const condition: PutOptions = !cas ? {} : stored ? { ifMatch: stored.version } : { ifNoneMatch: '*' };
+      try {
+        await this.storage.put(key, Buffer.from(JSON.stringify({ next: end, topic, writePartition })), {
+          contentType: 'application/json',
+          ...condition,
+        });
+        this.#leases.set(id, { next, end });
+        return;
+      } catch (e) {
+        if (!hasErrorCode(e, 'PRECONDITION_FAILED')) throw e;
+        if (attempt >= MAX_LEASE_ATTEMPTS) {
+          throw new TransientError(
+            `sequence lease ${key}: lost ${attempt} compare-and-swaps in a row to other brokers`,
+            { cause: e },
+          );
         }
-        throw e;
+        await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt, 10)));
       }
     }
-    // The old lease may still have numbers above `next` in memory (never, in practice): keep the max.
-    const current = this.#leases.get(id);
-    if (current && current.end > next) next = current.end;
-    const end = next + this.blockSize;
-    await this.storage.put(key, Buffer.from(JSON.stringify({ next: end, topic, writePartition })), {
-      contentType: 'application/json',
-    });
-    this.#leases.set(id, { next, end });
   }
+
+  /**
+   * The stored lease and, with `cas`, its version: `head` first, then `get`, so if the object
+   * changes in between the version is the older one and the compare-and-swap fails. Undefined
+   * if there is no lease yet.
+   */
+  async #read(key: string, cas: boolean): Promise<{ next: number; version: string } | undefined> {
+    let version = '';
+    try {
+      if (cas) {
+        const v = (await this.storage.head(key)).version;
+        if (v === undefined) {
+          throw new PermanentError(
+            `sequence lease ${key}: the ${this.storage.adapter} storage declares conditionalPut but head returned no version`,
+          );
+        }
+        version = v;
+      }
+      return { next: parseLease(key, await this.storage.get(key)), version };
+    } catch (e) {
+      // Missing: no lease yet (or deleted between head and get: the ifNoneMatch then fails and we read again).
+      if (hasErrorCode(e, 'NOT_FOUND')) return undefined;
+      throw e;
+    }
+  }
+}
+
+function parseLease(key: string, bytes: Buffer): number {
+  let next: unknown;
+  try {
+    next = (JSON.parse(bytes.toString('utf8')) as { next?: unknown }).next;
+  } catch (e) {
+    // Not retryable: the same bytes would be read again.
+    throw new CorruptDataError(`sequence lease ${key} is unreadable: ${errorMessage(e)}`, { cause: e });
+  }
+  if (typeof next !== 'number' || !Number.isSafeInteger(next) || next < 0) {
+    throw new CorruptDataError(`sequence lease ${key} is unreadable: "next" is ${JSON.stringify(next)}`);
+  }
+  return next;
 }

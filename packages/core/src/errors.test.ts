@@ -18,6 +18,7 @@ import {
   isRetryable,
   NotFoundError,
   PermanentError,
+  PreconditionFailedError,
   TransientError,
 } from './errors.js';
 
@@ -124,5 +125,20 @@ describe('errors from another copy of @barge/core', () => {
     }
     assert.ok(!(new Error('x') instanceof BargeError));
     assert.ok(!((null as unknown) instanceof BargeError));
+  });
+});
+
+describe('PreconditionFailedError', () => {
+  it('names the key, has code PRECONDITION_FAILED and is not retryable', () => {
+    const cause = new Error('412');
+    const e = new PreconditionFailedError('put "a/b" if none match: exists', 'a/b', { cause });
+    assert.equal(e.code, 'PRECONDITION_FAILED');
+    assert.equal(PreconditionFailedError.code, 'PRECONDITION_FAILED');
+    assert.equal(e.key, 'a/b');
+    assert.equal(e.cause, cause);
+    assert.equal(e.name, 'PreconditionFailedError');
+    assert.equal(isRetryable(e), false);
+    assert.ok(e instanceof BargeError);
+    assert.ok(!(new PermanentError('x') instanceof PreconditionFailedError));
   });
 });

@@ -11,7 +11,8 @@ export type BargeErrorCode =
   | 'CORRUPT'
   | 'CONFIG'
   | 'REBALANCE'
-  | 'GROUP_NOT_EMPTY';
+  | 'GROUP_NOT_EMPTY'
+  | 'PRECONDITION_FAILED';
 
 /**
  * Marks Barge errors so they are recognised across copies of `@barge/core`: a plugin installed
@@ -56,6 +57,7 @@ const CODES: ReadonlySet<string> = new Set<BargeErrorCode>([
   'CONFIG',
   'REBALANCE',
   'GROUP_NOT_EMPTY',
+  'PRECONDITION_FAILED',
 ]);
 
 /**
@@ -156,6 +158,25 @@ export class GroupNotEmptyError extends BargeError {
   static readonly code = 'GROUP_NOT_EMPTY';
   readonly code = GroupNotEmptyError.code;
   readonly retryable = false;
+}
+
+/**
+ * A conditional `put` (`ifNoneMatch: '*'` or `ifMatch`) found the object in another state than
+ * the condition asked for: it exists already, is missing, or was replaced since its version was
+ * read. Nothing was written by this call. Not retryable as is: read the object again and decide.
+ * `key` is the storage key the condition was on.
+ */
+export class PreconditionFailedError extends BargeError {
+  static readonly code = 'PRECONDITION_FAILED';
+  readonly code = PreconditionFailedError.code;
+  readonly retryable = false;
+  constructor(
+    message: string,
+    readonly key: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /** Storage-flavoured aliases, as named in the architecture document. */

@@ -218,3 +218,37 @@ describe('guardStorage', () => {
     assert.deepEqual(inner.calls, [['close']]);
   });
 });
+
+describe('guardStorage: conditional puts', () => {
+  it('refuses them with PermanentError when the adapter lacks capabilities.conditionalPut, calling nothing', async () => {
+    for (const options of [{ ifNoneMatch: '*' as const }, { ifMatch: 'v1' }]) {
+      const { inner, s } = guarded();
+      await assert.rejects(s.put('k', Buffer.from('x'), options), (e: unknown) => {
+        assert.ok(e instanceof PermanentError);
+        assert.match(e.message, /does not support conditional puts \(capabilities\.conditionalPut\)/);
+        return true;
+      });
+      assert.deepEqual(inner.calls, []);
+    }
+  });
+
+  it('passes them on with the capability, and rejects malformed conditions with InvalidInputError', async () => {
+    const { inner, s } = guarded({ ...caps(1000), conditionalPut: true });
+    await s.put('k', Buffer.from('x'), { ifNoneMatch: '*' });
+    await s.put('k', Buffer.from('y'), { ifMatch: 'v1' });
+    assert.deepEqual(
+      inner.calls.map((c) => c[3]),
+      [{ ifNoneMatch: '*' }, { ifMatch: 'v1' }],
+    );
+    const bad = [{ ifNoneMatch: '*' as const, ifMatch: 'v1' }, { ifNoneMatch: 'v1' as '*' }, { ifMatch: '' }];
+    for (const options of bad) {
+      await assert.rejects(s.put('k', Buffer.from('z'), options), InvalidInputError, JSON.stringify(options));
+    }
+    assert.equal(inner.calls.length, 2);
+  });
+
+  it('rejects a non-boolean conditionalPut capability', () => {
+    const inner = new RecordingStorage({ ...caps(1000), conditionalPut: 'yes' as unknown as boolean });
+    assert.throws(() => guardStorage(inner), InvalidInputError);
+  });
+});

@@ -5,14 +5,15 @@
 import { mapLimit } from './adapter-kit.js';
 import { InvalidInputError, PermanentError } from './errors.js';
 import { validateKey, validatePrefix, validateRange } from './keys.js';
-import type {
-  ListOptions,
-  ListPage,
-  ObjectInfo,
-  ObjectStorage,
-  PutOptions,
-  PutResult,
-  StorageCapabilities,
+import {
+  isConditionalPut,
+  type ListOptions,
+  type ListPage,
+  type ObjectInfo,
+  type ObjectStorage,
+  type PutOptions,
+  type PutResult,
+  type StorageCapabilities,
 } from './storage.js';
 
 /**
@@ -60,6 +61,8 @@ class GuardedStorage implements ObjectStorage {
     this.#checkOpen();
     validateKey(key);
     checkBody(body);
+    if (isConditionalPut(options))
+      checkConditions(this.adapter, this.capabilities, key, options as PutOptions);
     return this.#inner.put(key, body, options);
   }
 
@@ -128,14 +131,38 @@ function checkCapabilities(adapter: ObjectStorage): StorageCapabilities {
   if (
     typeof c?.etag !== 'boolean' ||
     typeof c.nestedKeys !== 'boolean' ||
+    (c.conditionalPut !== undefined && typeof c.conditionalPut !== 'boolean') ||
     typeof max !== 'number' ||
     !(max === Number.POSITIVE_INFINITY || (Number.isSafeInteger(max) && max >= 1))
   ) {
     throw new InvalidInputError(
-      `storage adapter ${JSON.stringify(adapter.adapter)} must declare capabilities { etag: boolean, nestedKeys: boolean, maxDeleteBatch: a positive integer or Infinity }, got ${describeCapabilities(c)}`,
+      `storage adapter ${JSON.stringify(adapter.adapter)} must declare capabilities { etag: boolean, nestedKeys: boolean, maxDeleteBatch: a positive integer or Infinity, conditionalPut?: boolean }, got ${describeCapabilities(c)}`,
     );
   }
   return c as StorageCapabilities;
+}
+
+/** A conditional put needs the capability, exactly one condition, and a well-formed one. */
+function checkConditions(
+  adapter: string,
+  capabilities: StorageCapabilities,
+  key: string,
+  o: PutOptions,
+): void {
+  if (capabilities.conditionalPut !== true) {
+    throw new PermanentError(
+      `put ${JSON.stringify(key)}: the ${adapter} storage adapter does not support conditional puts (capabilities.conditionalPut)`,
+    );
+  }
+  if (o.ifNoneMatch !== undefined && o.ifMatch !== undefined) {
+    throw new InvalidInputError(`put ${JSON.stringify(key)}: give ifNoneMatch or ifMatch, not both`);
+  }
+  if (o.ifNoneMatch !== undefined && o.ifNoneMatch !== '*') {
+    throw new InvalidInputError(`put ${JSON.stringify(key)}: ifNoneMatch must be '*'`);
+  }
+  if (o.ifMatch !== undefined && (typeof o.ifMatch !== 'string' || o.ifMatch === '')) {
+    throw new InvalidInputError(`put ${JSON.stringify(key)}: ifMatch must be a non-empty version string`);
+  }
 }
 
 function checkBody(body: Buffer | readonly Buffer[]): void {

@@ -28,6 +28,16 @@ export interface ObjectStorage {
    * is atomic: a reader sees the old object, or the whole new one, never a partial object.
    * `body` may be several buffers; they are written in order as one object, without being
    * concatenated first where the backend allows it.
+   *
+   * Conditional puts (only with `capabilities.conditionalPut`; the guard rejects them otherwise
+   * with `PermanentError`): `ifNoneMatch: '*'` writes only if no object exists at `key`;
+   * `ifMatch: version` writes only if the object exists and its current version is `version`
+   * (from `PutResult.version` or `ObjectInfo.version`). The check and the write are one atomic
+   * step against other conditional puts of the key: of N concurrent conditional puts made with
+   * the same expectation, exactly one succeeds. A failed condition rejects with
+   * `PreconditionFailedError` and writes nothing. Because a request may be retried after its
+   * answer was lost, a `PreconditionFailedError` can also mean "your own earlier attempt
+   * succeeded": callers re-read the object before deciding.
    */
   put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<PutResult>;
 
@@ -42,7 +52,10 @@ export interface ObjectStorage {
    */
   getRange(key: string, offset: number, length: number): Promise<Buffer>;
 
-  /** Size and metadata. Throws `NotFoundError` if the object does not exist. */
+  /**
+   * Size and metadata, with the `version` that `ifMatch` takes when the adapter has
+   * `capabilities.conditionalPut`. Throws `NotFoundError` if the object does not exist.
+   */
   head(key: string): Promise<ObjectInfo>;
 
   /**
@@ -90,24 +103,50 @@ export interface StorageCapabilities {
    * most this many keys.
    */
   readonly maxDeleteBatch: number;
+  /**
+   * `put` honours `ifNoneMatch: '*'` and `ifMatch` atomically, and `put` and `head` return a
+   * `version` that changes on every write that changes the bytes (S3 ETags are content hashes). Absent means `false`: conditional puts are then
+   * refused by the guard, and features that need them (leases shared by several brokers)
+   * must refuse to run on this storage.
+   */
+  readonly conditionalPut?: boolean;
 }
 
 export interface PutOptions {
   contentType?: string;
   /** Abort the write (the object is then not created). */
   signal?: AbortSignal;
+  /** `'*'`: create only if no object exists at the key (needs `capabilities.conditionalPut`). */
+  ifNoneMatch?: '*';
+  /**
+   * Replace only if the object's current `version` is this one (needs
+   * `capabilities.conditionalPut`). Not together with `ifNoneMatch`.
+   */
+  ifMatch?: string;
 }
 
 export interface PutResult {
   size: number;
   etag?: string;
+  /**
+   * Opaque token of the version just written, for a later `ifMatch`: the ETag on S3, Azure and
+   * local disk, the generation on GCS. Set when the adapter has `capabilities.conditionalPut`.
+   */
+  version?: string;
 }
 
 export interface ObjectInfo {
   key: string;
   size: number;
   etag?: string;
+  /** The current version's token for `ifMatch` (see `PutResult.version`); `head` sets it. */
+  version?: string;
   lastModified?: Date;
+}
+
+/** True if `options` asks for a conditional put. */
+export function isConditionalPut(options: PutOptions | undefined): boolean {
+  return options?.ifNoneMatch !== undefined || options?.ifMatch !== undefined;
 }
 
 export interface ListOptions {

@@ -8,7 +8,14 @@ import {
   generateAccountSASQueryParameters,
   StorageSharedKeyCredential,
 } from '@azure/storage-blob';
-import { AuthError, ConfigError, loadPlugin, NotFoundError, TransientError } from '@barge/core';
+import {
+  AuthError,
+  ConfigError,
+  loadPlugin,
+  NotFoundError,
+  PreconditionFailedError,
+  TransientError,
+} from '@barge/core';
 import {
   describeObjectStorage,
   describeStorageErrors,
@@ -199,6 +206,28 @@ describeObjectStorage(
       });
 
       describe('uploads and layout', () => {
+        it('applies ifNoneMatch and ifMatch to a block upload (Put Block List)', async () => {
+          const s = new AzureStorage(options({ maxSingleShotSize: '1MiB', blockSize: '1MiB' }));
+          try {
+            const key = ctx.key('up/conditional-blocks');
+            const first = await s.put(key, pattern(2 * MiB, 1), { ifNoneMatch: '*' });
+            assert.deepEqual(s.lastPut, { mode: 'blocks', blocks: 2 });
+            await assert.rejects(
+              s.put(key, pattern(2 * MiB, 2), { ifNoneMatch: '*' }),
+              PreconditionFailedError,
+            );
+            const second = await s.put(key, pattern(2 * MiB, 3), { ifMatch: first.version as string });
+            await assert.rejects(
+              s.put(key, pattern(2 * MiB, 4), { ifMatch: first.version as string }),
+              PreconditionFailedError,
+            );
+            assert.equal((await s.head(key)).version, second.version);
+            assert.ok((await s.get(key)).equals(pattern(2 * MiB, 3)));
+          } finally {
+            await s.close();
+          }
+        });
+
         it('stages blocks above maxSingleShotSize (slices across buffers) and commits them in one list', async () => {
           const proxy = await startFaultProxy({ target: parsed.blobEndpoint.replace(/\/[^/]+$/, '') });
           const s = new AzureStorage(

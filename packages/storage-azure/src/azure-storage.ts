@@ -29,6 +29,7 @@ import {
   sliceParts,
   TransientError,
 } from '@barge/core';
+import { accessConditions, conditionFailure } from './conditions.js';
 import {
   type AzureStorageConfig,
   type AzureStorageOptions,
@@ -45,6 +46,7 @@ const AZURE_CAPABILITIES: StorageCapabilities = Object.freeze({
   etag: true,
   nestedKeys: true,
   maxDeleteBatch: Number.POSITIVE_INFINITY,
+  conditionalPut: true,
 });
 
 /** What one put did, for tests and metrics. */
@@ -66,6 +68,8 @@ export interface AzurePutStats {
  *   `TransientError`, never data. (The SDK resumes a body that ends cleanly but short, up to
  *   `maxDownloadRetries` times, pinned to the ETag; a dropped connection, which Node reports as
  *   "aborted", is not resumed by the SDK.)
+ * - Conditional puts send `If-None-Match: *` / `If-Match: "<etag>"` on Put Blob or Put Block
+ *   List; the version token is the ETag.
  *
  * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
  * returns a guarded instance).
@@ -123,6 +127,7 @@ export class AzureStorage implements ObjectStorage {
         // the caller would be told it was not. An abort is honoured before it starts.
         const out = await blob.upload(streamBody(parts), size, {
           ...scope,
+          ...accessConditions(options),
           blobHTTPHeaders: this.config.transactionalMD5
             ? { ...blobHTTPHeaders, blobContentMD5: md5(parts) }
             : blobHTTPHeaders,
@@ -156,12 +161,20 @@ export class AzureStorage implements ObjectStorage {
       // The last point where an abort can still guarantee that nothing is committed; the commit
       // itself is not cancelled (it may take effect even if its answer is lost).
       signal?.throwIfAborted();
-      const out = await blob.commitBlockList(ids, { ...scope, blobHTTPHeaders });
+      const out = await blob.commitBlockList(ids, {
+        ...scope,
+        blobHTTPHeaders,
+        ...accessConditions(options),
+      });
       this.lastPut = { mode: 'blocks', blocks: count };
       return { size, ...etag(out.etag) };
     } catch (e) {
       signal?.throwIfAborted();
-      throw mapAzureError(e, this.ctx('put', decodeBlobName(blob.name)));
+      const target = `${this.config.container}/${decodeBlobName(blob.name)}`;
+      throw (
+        conditionFailure(e, options, key, target) ??
+        mapAzureError(e, this.ctx('put', decodeBlobName(blob.name)))
+      );
     }
   }
 
@@ -319,8 +332,11 @@ function md5(parts: readonly Buffer[]): Uint8Array {
   return h.digest();
 }
 
-function etag(raw: string | undefined): { etag?: string } {
-  return raw ? { etag: raw.replace(/^"|"$/g, '') } : {};
+/** The ETag without quotes, also as the `version` that `ifMatch` takes. */
+function etag(raw: string | undefined): { etag?: string; version?: string } {
+  if (!raw) return {};
+  const tag = raw.replace(/^"|"$/g, '');
+  return { etag: tag, version: tag };
 }
 
 function isTruncation(e: unknown): boolean {

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, CorruptDataError, loadPlugin, NotFoundError } from '@barge/core';
+import {
+  ConfigError,
+  CorruptDataError,
+  loadPlugin,
+  NotFoundError,
+  PreconditionFailedError,
+} from '@barge/core';
 import {
   describeObjectStorage,
   describeStorageErrors,
@@ -119,6 +125,28 @@ describeObjectStorage(
           } finally {
             await s.close();
             await proxy.close();
+          }
+        });
+
+        it('applies ifNoneMatch and ifMatch (ifGenerationMatch) to a resumable upload', async () => {
+          const s = new GcsStorage(options({ resumableThresholdBytes: '1MiB' }));
+          try {
+            const key = ctx.key('up/conditional-resumable');
+            const first = await s.put(key, pattern(MiB + 1, 1), { ifNoneMatch: '*' });
+            assert.deepEqual(s.lastPut, { mode: 'resumable' });
+            await assert.rejects(
+              s.put(key, pattern(MiB + 1, 2), { ifNoneMatch: '*' }),
+              PreconditionFailedError,
+            );
+            const second = await s.put(key, pattern(MiB + 1, 3), { ifMatch: first.version as string });
+            await assert.rejects(
+              s.put(key, pattern(MiB + 1, 4), { ifMatch: first.version as string }),
+              PreconditionFailedError,
+            );
+            assert.equal((await s.head(key)).version, second.version);
+            assert.ok((await s.get(key)).equals(pattern(MiB + 1, 3)));
+          } finally {
+            await s.close();
           }
         });
 

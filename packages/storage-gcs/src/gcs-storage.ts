@@ -5,6 +5,7 @@ import {
   bodyLength,
   bodyParts,
   InvalidInputError,
+  isConditionalPut,
   type ListOptions,
   type ListPage,
   mapLimit,
@@ -12,6 +13,7 @@ import {
   type ObjectInfo,
   type ObjectStorage,
   PermanentError,
+  PreconditionFailedError,
   type PutOptions,
   type PutResult,
   parseWithSchema,
@@ -38,6 +40,7 @@ const GCS_CAPABILITIES: StorageCapabilities = Object.freeze({
   etag: true,
   nestedKeys: true,
   maxDeleteBatch: Number.POSITIVE_INFINITY,
+  conditionalPut: true,
 });
 
 /** What one put did, for tests and metrics. */
@@ -56,6 +59,9 @@ export interface GcsPutStats {
  * - Full downloads are CRC32C-validated by the client; every read also checks that the body has
  *   exactly the length the server announced (ranged reads carry no checksum). A short body is a
  *   `TransientError`, never data.
+ *
+ * - Conditional puts send `ifGenerationMatch` (0 for `ifNoneMatch: '*'`); the version token is
+ *   the object's generation.
  *
  * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
  * returns a guarded instance).
@@ -152,9 +158,17 @@ export class GcsStorage implements ObjectStorage {
         contentType: options.contentType ?? 'application/octet-stream',
         metadata: { contentType: options.contentType ?? 'application/octet-stream' },
         ...(resumable && this.config.resumableChunkSize ? { chunkSize: this.config.resumableChunkSize } : {}),
+        ...generationCondition(options),
       });
     } catch (e) {
       signal?.throwIfAborted();
+      if (httpStatus(e) === 412 && isConditionalPut(options)) {
+        throw new PreconditionFailedError(
+          `gcs put gs://${this.config.bucket}/${file.name} ${options.ifNoneMatch ? 'if none match' : `if generation ${options.ifMatch}`}: the object ${options.ifNoneMatch ? 'already exists' : 'is missing or has another generation'} (HTTP 412)`,
+          key,
+          { cause: e },
+        );
+      }
       if (httpStatus(e) === 404) {
         // A missing bucket, or a resumable session that is gone (expired, or completed while
         // its answer was lost: the emulator then answers 404 to the retried request).
@@ -170,14 +184,19 @@ export class GcsStorage implements ObjectStorage {
       abortable?.dispose();
     }
     this.lastPut = { mode: resumable ? 'resumable' : 'simple' };
-    const meta = file.metadata as { size?: string | number; etag?: string; md5Hash?: string };
+    const meta = file.metadata as {
+      size?: string | number;
+      etag?: string;
+      md5Hash?: string;
+      generation?: string | number;
+    };
     if (meta.size !== undefined && Number(meta.size) !== size) {
       throw new TransientError(
         `gcs put gs://${this.config.bucket}/${file.name}: server stored ${meta.size} bytes, sent ${size}`,
       );
     }
     const etag = meta.etag ?? meta.md5Hash;
-    return etag ? { size, etag } : { size };
+    return { size, ...(etag ? { etag } : {}), ...versionOf(meta) };
   }
 
   async get(key: string): Promise<Buffer> {
@@ -226,6 +245,7 @@ export class GcsStorage implements ObjectStorage {
         key,
         size: Number(meta.size ?? 0),
         ...(meta.etag ? { etag: meta.etag } : {}),
+        ...versionOf(meta),
         ...(meta.updated ? { lastModified: new Date(meta.updated) } : {}),
       };
     } catch (e) {
@@ -372,6 +392,20 @@ function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error
     ? signal.reason
     : new DOMException('The operation was aborted', 'AbortError');
+}
+
+/** The generation as the `version` token: it changes on every write of the object, content or not. */
+function versionOf(meta: { generation?: string | number }): { version?: string } {
+  return meta.generation !== undefined ? { version: String(meta.generation) } : {};
+}
+
+/** `ifGenerationMatch`: 0 means "no live object", as GCS defines it. */
+function generationCondition(o: PutOptions): { preconditionOpts?: { ifGenerationMatch: number } } {
+  if (o.ifNoneMatch !== undefined) return { preconditionOpts: { ifGenerationMatch: 0 } };
+  if (o.ifMatch === undefined) return {};
+  // A token that is not a generation matches no object: -1 is never one.
+  const generation = /^[1-9]\d{0,17}$/.test(o.ifMatch) ? Number(o.ifMatch) : -1;
+  return { preconditionOpts: { ifGenerationMatch: generation } };
 }
 
 function compareStored(a: string, b: string): number {

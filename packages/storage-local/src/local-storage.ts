@@ -5,6 +5,7 @@ import path from 'node:path';
 import {
   bodyParts,
   InvalidInputError,
+  isConditionalPut,
   type ListOptions,
   type ListPage,
   mapLimit,
@@ -17,6 +18,7 @@ import {
   type StorageCapabilities,
   TransientError,
 } from '@barge/core';
+import { commitConditionally } from './conditional.js';
 import { mapFsError } from './errors.js';
 import { etagOf, fsyncDir, isCode, isDirectory, readExactly, uniqueMtimeSeconds, writeAll } from './files.js';
 import { walkKeys } from './walk.js';
@@ -46,6 +48,7 @@ const LOCAL_CAPABILITIES: StorageCapabilities = Object.freeze({
   etag: true,
   nestedKeys: false,
   maxDeleteBatch: Number.POSITIVE_INFINITY,
+  conditionalPut: true,
 });
 
 /**
@@ -60,6 +63,8 @@ const LOCAL_CAPABILITIES: StorageCapabilities = Object.freeze({
  *   order of the full key (a directory `d` sorts as `d/`), so `a-b` < `a/b` < `a0`.
  * - `delete` unlinks and removes directories left empty, up to the root; a concurrent `put` into
  *   a removed directory recreates it and retries.
+ * - Conditional puts check and commit under a per-key lock file (see `commitConditionally` and
+ *   `withKeyLock`); the version token is the etag.
  *
  * A key cannot be both an object and a prefix directory (`a/b` and `a/b/c`): such a `put`
  * rejects with `PermanentError` (capability `nestedKeys: false`). A key segment
@@ -116,7 +121,8 @@ export class LocalStorage implements ObjectStorage {
       fh = undefined;
       signal?.throwIfAborted();
       try {
-        await rename(tmp, file);
+        if (isConditionalPut(options)) await commitConditionally(tmp, file, key, this.root, options);
+        else await rename(tmp, file);
       } catch (e) {
         if (isCode(e, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) {
           throw new PermanentError(
@@ -128,7 +134,8 @@ export class LocalStorage implements ObjectStorage {
       }
       // Make the rename, and every directory entry created for it, durable.
       for (const d of [dir, ...createdDirs]) await fsyncDir(d);
-      return { size, etag: etagOf(st) };
+      const etag = etagOf(st);
+      return { size, etag, version: etag };
     } catch (e) {
       await fh?.close().catch(() => {});
       await rm(tmp, { force: true }).catch(() => {});
@@ -300,6 +307,7 @@ export class LocalStorage implements ObjectStorage {
       key,
       size: Number(st.size),
       etag: etagOf(st),
+      version: etagOf(st),
       lastModified: new Date(Number(st.mtimeNs / 1_000_000n)),
     };
   }

@@ -6,6 +6,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { mapLimit, PermanentError, type PutOptions, sliceParts, TransientError } from '@barge/core';
+import { conditionFields } from './conditions.js';
 import type { S3StorageConfig } from './config.js';
 import { sseFields } from './encryption.js';
 import { isAbortError, mapS3Error } from './errors.js';
@@ -84,7 +85,13 @@ export async function putMultipart(
     // itself is not cancelled (it may take effect even if its answer is lost).
     options.signal?.throwIfAborted();
     const out = await client.send(
-      new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: id, MultipartUpload: { Parts: done } }),
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key,
+        UploadId: id,
+        MultipartUpload: { Parts: done },
+        ...conditionFields(options),
+      }),
     );
     return { etag: out.ETag, parts: count };
   } catch (e) {

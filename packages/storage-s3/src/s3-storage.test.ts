@@ -13,7 +13,14 @@ import {
   ListObjectsV2Command,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { AuthError, ConfigError, loadPlugin, NotFoundError, TransientError } from '@barge/core';
+import {
+  AuthError,
+  ConfigError,
+  loadPlugin,
+  NotFoundError,
+  PreconditionFailedError,
+  TransientError,
+} from '@barge/core';
 import {
   describeObjectStorage,
   describeStorageErrors,
@@ -63,6 +70,16 @@ async function uploadsIn(client: S3Client, name: string, prefix: string): Promis
 const admin = adminClient();
 let suiteInstances = 0;
 
+/**
+ * moto 5.2.1 checks If-Match / If-None-Match in its request handler and stores the object
+ * afterwards, with no lock, in a threaded server: two concurrent conditional puts can both pass
+ * the check. Amazon S3 makes the check and the write one step.
+ */
+const MOTO_CONDITIONS_NOT_ATOMIC =
+  'moto 5.2.1 checks If-Match/If-None-Match and then stores without a lock (threaded server): concurrent conditional puts can both succeed';
+/** moto 5.2.1 honours If-None-Match on CompleteMultipartUpload but ignores If-Match there. */
+const MOTO_COMPLETE_IGNORES_IF_MATCH = 'moto 5.2.1 ignores If-Match on CompleteMultipartUpload';
+
 describeObjectStorage(
   's3 (moto)',
   async () => {
@@ -74,6 +91,7 @@ describeObjectStorage(
     };
   },
   {
+    skipConditionalPutRaces: MOTO_CONDITIONS_NOT_ATOMIC,
     additionalTests: (ctx) => {
       describe('config and plugin', () => {
         it('exports a storage plugin named s3 for core API 1 that the registry loads and validates', async () => {
@@ -194,6 +212,34 @@ describeObjectStorage(
       });
 
       describe('multipart', () => {
+        it("a multipart put with ifNoneMatch: '*' fails with PreconditionFailedError on an existing key and leaves no upload", async () => {
+          const s = new S3Storage(options({ multipartThresholdBytes: '6MiB', partSize: '5MiB' }));
+          try {
+            const key = ctx.key('mp/create-once');
+            const first = await s.put(key, pattern(6 * MiB), { ifNoneMatch: '*' });
+            assert.deepEqual(s.lastPut, { mode: 'multipart', parts: 2 });
+            await assert.rejects(s.put(key, pattern(7 * MiB), { ifNoneMatch: '*' }), PreconditionFailedError);
+            assert.equal((await s.head(key)).version, first.version);
+            assert.deepEqual(await uploadsIn(admin, bucket, key), []);
+          } finally {
+            await s.close();
+          }
+        });
+
+        it('a multipart put with a stale ifMatch fails with PreconditionFailedError', {
+          skip: MOTO_COMPLETE_IGNORES_IF_MATCH,
+        }, async () => {
+          const s = new S3Storage(options({ multipartThresholdBytes: '6MiB', partSize: '5MiB' }));
+          try {
+            const key = ctx.key('mp/stale-if-match');
+            const stale = (await s.put(key, Buffer.from('one'))).version as string;
+            await s.put(key, Buffer.from('two'));
+            await assert.rejects(s.put(key, pattern(6 * MiB), { ifMatch: stale }), PreconditionFailedError);
+          } finally {
+            await s.close();
+          }
+        });
+
         it('uploads a body of uneven buffers in parts (parts spanning buffers), and leaves no upload behind', async () => {
           const s = new S3Storage(
             options({ multipartThresholdBytes: '6MiB', partSize: '5MiB', partConcurrency: 3 }),

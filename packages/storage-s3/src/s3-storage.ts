@@ -33,6 +33,7 @@ import {
   TransientError,
 } from '@barge/core';
 import { clientConfig, installVectoredBodyMiddleware } from './client.js';
+import { conditionFailure, conditionFields } from './conditions.js';
 import { type S3StorageConfig, type S3StorageOptions, s3ConfigSchema } from './config.js';
 import { sseFields } from './encryption.js';
 import { mapS3Error } from './errors.js';
@@ -48,6 +49,7 @@ const S3_CAPABILITIES: StorageCapabilities = Object.freeze({
   etag: true,
   nestedKeys: true,
   maxDeleteBatch: 1000,
+  conditionalPut: true,
 });
 
 /** What one put did, for tests and metrics: `single` PutObject or `multipart` with N parts. */
@@ -70,6 +72,9 @@ export interface S3PutStats {
  * - With `hashPrefix`, keys are stored as `<prefix>/<hh>/<key>` where `hh` is the first byte of
  *   SHA-256(key) in hex; `listPage` then lists the 256 hash prefixes and merges them, so it still
  *   returns keys in order (256 list requests per page: keep listings rare or disable hashPrefix).
+ *
+ * - Conditional puts send `If-None-Match: *` / `If-Match: "<etag>"` on PutObject, or on
+ *   CompleteMultipartUpload for multipart bodies; the version token is the ETag.
  *
  * Keys, ranges and the closed state are checked by core's `guardStorage` (the plugin's `create`
  * returns a guarded instance); `delete` takes at most `capabilities.maxDeleteBatch` keys.
@@ -112,7 +117,9 @@ export class S3Storage implements ObjectStorage {
     const parts = bodyParts(body).filter((p) => p.length > 0);
     const Key = this.storedKey(key);
     if (size >= this.config.multipartThresholdBytes && size > 0) {
-      const out = await putMultipart(this.client, this.config, Key, parts, size, options);
+      const out = await putMultipart(this.client, this.config, Key, parts, size, options).catch((e) => {
+        throw conditionFailure(e, options, key, `s3://${this.config.bucket}/${Key}`) ?? e;
+      });
       this.lastPut = { mode: 'multipart', parts: out.parts };
       return { size, ...etag(out.etag) };
     }
@@ -130,6 +137,7 @@ export class S3Storage implements ObjectStorage {
           ContentLength: size,
           ContentType: options.contentType ?? 'application/octet-stream',
           ...sseFields(this.config),
+          ...conditionFields(options),
           // Our own CRC over the buffers: the SDK cannot checksum a body of several buffers.
           ...(checksums && Body instanceof VectoredBody ? { ChecksumCRC32: crc32Base64(parts) } : {}),
         }),
@@ -139,7 +147,8 @@ export class S3Storage implements ObjectStorage {
       this.lastPut = { mode: 'single', parts: 1 };
       return { size, ...etag(out.ETag) };
     } catch (e) {
-      throw mapS3Error(e, { op: 'put', bucket: this.config.bucket, key: Key });
+      const failed = conditionFailure(e, options, key, `s3://${this.config.bucket}/${Key}`);
+      throw failed ?? mapS3Error(e, { op: 'put', bucket: this.config.bucket, key: Key });
     }
   }
 
@@ -372,8 +381,11 @@ function hashOf(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 2);
 }
 
-function etag(raw: string | undefined): { etag?: string } {
-  return raw ? { etag: raw.replace(/^"|"$/g, '') } : {};
+/** The ETag without quotes, also as the `version` that `ifMatch` takes. */
+function etag(raw: string | undefined): { etag?: string; version?: string } {
+  if (!raw) return {};
+  const tag = raw.replace(/^"|"$/g, '');
+  return { etag: tag, version: tag };
 }
 
 function parseContentRange(v: string): { start: number; end: number; total: number } | undefined {

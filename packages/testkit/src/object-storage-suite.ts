@@ -15,6 +15,7 @@ import {
   type StorageCapabilities,
   validateKey,
 } from '@barge/core';
+import { describeConditionalPut } from './conditional-put-suite.js';
 import { randomId } from './env.js';
 
 /** What the factory passed to `describeObjectStorage` returns. */
@@ -57,6 +58,8 @@ export interface ObjectStorageSuiteOptions {
   keyPrefix?: string;
   /** Registers adapter-specific tests; they run inside the suite, after the contract groups. */
   additionalTests?: (ctx: ObjectStorageSuiteContext) => void;
+  /** Why the concurrent conditional-put tests are skipped: only for a test server that is not atomic. */
+  skipConditionalPutRaces?: string;
 }
 
 /** Passed to `additionalTests`; use `storage` inside tests and hooks. */
@@ -69,7 +72,9 @@ export interface ObjectStorageSuiteContext {
   key(name: string): string;
   /** `storage.capabilities`. */
   readonly capabilities: StorageCapabilities;
-  readonly options: Readonly<Required<Omit<ObjectStorageSuiteOptions, 'additionalTests'>>>;
+  readonly options: Readonly<
+    Required<Omit<ObjectStorageSuiteOptions, 'additionalTests' | 'skipConditionalPutRaces'>>
+  >;
 }
 
 const KiB = 1024;
@@ -1028,6 +1033,13 @@ export function describeObjectStorage(
         }
       });
     });
+
+    describeConditionalPut(
+      s,
+      base('conditional'),
+      caps.conditionalPut === true,
+      options.skipConditionalPutRaces,
+    );
 
     if (options.additionalTests) {
       describe('adapter-specific', () => {
