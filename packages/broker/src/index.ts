@@ -9,5 +9,5 @@ export {
   TOPICS_META_PREFIX,
 } from './keys.js';
 export { BrokerMetrics } from './metrics.js';
-export { readSecurityDoc, writeSecurityDoc } from './security-doc.js';
+export { readSecurityDoc, updateSecurityDoc } from './security-doc.js';
 export { SequenceAllocator } from './sequences.js';

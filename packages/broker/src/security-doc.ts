@@ -6,6 +6,7 @@
  */
 import { bargeErrorCode, errorMessage, type ObjectStorage } from '@barge/core';
 import type { Logger } from 'pino';
+import { updateStoredDocument } from './stored-document.js';
 
 /** Checks a parsed JSON document and turns it into its in-memory form; throws on invalid content. */
 export type DocParser<T> = (json: unknown) => T;
@@ -17,13 +18,15 @@ export async function readSecurityDoc<T>(
   parse: DocParser<T>,
   empty: T,
 ): Promise<T> {
-  let bytes: Buffer;
   try {
-    bytes = await storage.get(key);
+    return parseSecurityDoc(key, await storage.get(key), parse);
   } catch (e) {
     if (bargeErrorCode(e) === 'NOT_FOUND') return empty;
     throw e;
   }
+}
+
+function parseSecurityDoc<T>(key: string, bytes: Buffer, parse: DocParser<T>): T {
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
@@ -37,11 +40,30 @@ export async function readSecurityDoc<T>(
   }
 }
 
-/** Replaces the document at `key` (last writer wins: storage has no conditional writes). */
-export async function writeSecurityDoc(storage: ObjectStorage, key: string, json: unknown): Promise<void> {
-  await storage.put(key, Buffer.from(`${JSON.stringify(json, null, 2)}\n`), {
-    contentType: 'application/json',
-  });
+/**
+ * Reads the document at `key`, lets `change` decide its new JSON (undefined: leave it), and writes
+ * it as a compare-and-swap where the storage offers conditional puts, so two `barge users|acls`
+ * runs at the same moment never lose each other's change (`change` then runs again on the
+ * winner's version). Returns what `change` said with the version that was written.
+ */
+export async function updateSecurityDoc<T, R>(
+  storage: ObjectStorage,
+  key: string,
+  parse: DocParser<T>,
+  empty: T,
+  change: (current: T) => { json?: unknown; result: R },
+): Promise<R> {
+  return updateStoredDocument(
+    storage,
+    key,
+    key,
+    (stored) => {
+      const { json, result } = change(stored === undefined ? empty : parseSecurityDoc(key, stored, parse));
+      if (json === undefined) return { result };
+      return { write: Buffer.from(`${JSON.stringify(json, null, 2)}\n`), result };
+    },
+    { contentType: 'application/json' },
+  );
 }
 
 /** A document kept in memory and refreshed in the background; the last good version stays on failure. */

@@ -1,16 +1,6 @@
-import {
-  CorruptDataError,
-  errorMessage,
-  hasErrorCode,
-  type ObjectStorage,
-  PermanentError,
-  type PutOptions,
-  TransientError,
-} from '@barge/core';
+import { CorruptDataError, errorMessage, type ObjectStorage } from '@barge/core';
 import { sequenceMetaKey } from './keys.js';
-
-/** Attempts of one lease before giving up with a `TransientError` (each lost to another broker). */
-const MAX_LEASE_ATTEMPTS = 50;
+import { updateStoredDocument } from './stored-document.js';
 
 /**
  * Batch sequence numbers per write partition, increasing across broker restarts. Numbers are
@@ -58,58 +48,24 @@ export class SequenceAllocator {
 
   async #takeLease(id: string, topic: string, writePartition: number): Promise<void> {
     const key = sequenceMetaKey(topic, writePartition);
-    const cas = this.storage.capabilities.conditionalPut === true;
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.#read(key, cas);
-      let next = stored?.next ?? 0;
-      // The old lease may still have numbers above `next` in memory (never, in practice): keep the max.
-      const current = this.#leases.get(id);
-      if (current && current.end > next) next = current.end;
-      const end = next + this.blockSize;
-      const condition: PutOptions = !cas ? {} : stored ? { ifMatch: stored.version } : { ifNoneMatch: '*' };
-      try {
-        await this.storage.put(key, Buffer.from(JSON.stringify({ next: end, topic, writePartition })), {
-          contentType: 'application/json',
-          ...condition,
-        });
-        this.#leases.set(id, { next, end });
-        return;
-      } catch (e) {
-        if (!hasErrorCode(e, 'PRECONDITION_FAILED')) throw e;
-        if (attempt >= MAX_LEASE_ATTEMPTS) {
-          throw new TransientError(
-            `sequence lease ${key}: lost ${attempt} compare-and-swaps in a row to other brokers`,
-            { cause: e },
-          );
-        }
-        await new Promise((r) => setTimeout(r, Math.random() * 5 * Math.min(attempt, 10)));
-      }
-    }
-  }
-
-  /**
-   * The stored lease and, with `cas`, its version: `head` first, then `get`, so if the object
-   * changes in between the version is the older one and the compare-and-swap fails. Undefined
-   * if there is no lease yet.
-   */
-  async #read(key: string, cas: boolean): Promise<{ next: number; version: string } | undefined> {
-    let version = '';
-    try {
-      if (cas) {
-        const v = (await this.storage.head(key)).version;
-        if (v === undefined) {
-          throw new PermanentError(
-            `sequence lease ${key}: the ${this.storage.adapter} storage declares conditionalPut but head returned no version`,
-          );
-        }
-        version = v;
-      }
-      return { next: parseLease(key, await this.storage.get(key)), version };
-    } catch (e) {
-      // Missing: no lease yet (or deleted between head and get: the ifNoneMatch then fails and we read again).
-      if (hasErrorCode(e, 'NOT_FOUND')) return undefined;
-      throw e;
-    }
+    const lease = await updateStoredDocument(
+      this.storage,
+      key,
+      `sequence lease ${key}`,
+      (stored) => {
+        let next = stored === undefined ? 0 : parseLease(key, stored);
+        // The old lease may still have numbers above `next` in memory (never, in practice): keep the max.
+        const current = this.#leases.get(id);
+        if (current && current.end > next) next = current.end;
+        const end = next + this.blockSize;
+        return {
+          write: Buffer.from(JSON.stringify({ next: end, topic, writePartition })),
+          result: { next, end },
+        };
+      },
+      { contentType: 'application/json' },
+    );
+    this.#leases.set(id, lease);
   }
 }
 

@@ -1,4 +1,4 @@
-import { readSecurityDoc, writeSecurityDoc } from '@barge/broker';
+import { readSecurityDoc, updateSecurityDoc } from '@barge/broker';
 import {
   ACLS_META_KEY,
   type AclDocument,
@@ -17,7 +17,7 @@ import {
 } from '@barge/core';
 import { type Command, Option } from 'commander';
 import { CliError } from '../fail.js';
-import { openConfiguredStorage } from '../storage.js';
+import { withConfiguredStorage } from '../storage.js';
 import { formatTable } from '../text-table.js';
 
 interface StorageFlags {
@@ -80,7 +80,7 @@ export function aclsCommand(program: Command): void {
     .addOption(new Option('--format <format>', 'output').choices(['table', 'json']).default('table'))
     .action(async (flags: SelectorFlags & { format: 'table' | 'json' }) => {
       const filter = filterOf(flags);
-      const doc = await withStorage(flags, read);
+      const doc = await withConfiguredStorage(flags, read);
       const found = doc.acls.filter((e) => matches(e, filter));
       if (flags.format === 'json') process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
       else process.stdout.write(found.length === 0 ? 'no ACLs\n' : aclTable(found));
@@ -181,28 +181,23 @@ function aclTable(acls: readonly AclEntry[]): string {
   return formatTable([['PRINCIPAL', 'PERMISSION', 'OPERATION', 'RESOURCE', 'PATTERN', 'NAME'], ...rows]);
 }
 
-async function withStorage<T>(flags: StorageFlags, f: (s: ObjectStorage) => Promise<T>): Promise<T> {
-  const storage = await openConfiguredStorage(flags.config, flags.data);
-  try {
-    return await f(storage);
-  } finally {
-    await storage.close();
-  }
-}
-
 function read(storage: ObjectStorage): Promise<AclDocument> {
   return readSecurityDoc(storage, ACLS_META_KEY, parseAclDocument, EMPTY_ACL_DOCUMENT);
 }
 
-/** Reads, changes and writes the document (last writer wins), then prints what was done. */
+/**
+ * Reads, changes and writes the document as a compare-and-swap (`change` runs again on the
+ * winner's version if another run wrote meanwhile), then prints what was done.
+ */
 async function update(
   flags: StorageFlags,
   change: (doc: AclDocument) => { doc: AclDocument; said: string },
 ): Promise<void> {
-  await withStorage(flags, async (storage) => {
-    const before = await read(storage);
-    const { doc, said } = change(before);
-    if (doc !== before) await writeSecurityDoc(storage, ACLS_META_KEY, doc);
-    process.stdout.write(`${said}\n`);
-  });
+  const said = await withConfiguredStorage(flags, (storage) =>
+    updateSecurityDoc(storage, ACLS_META_KEY, parseAclDocument, EMPTY_ACL_DOCUMENT, (before) => {
+      const { doc, said } = change(before);
+      return { json: doc === before ? undefined : doc, result: said };
+    }),
+  );
+  process.stdout.write(`${said}\n`);
 }

@@ -1,4 +1,4 @@
-import { readSecurityDoc, writeSecurityDoc } from '@barge/broker';
+import { readSecurityDoc, updateSecurityDoc } from '@barge/broker';
 import {
   DEFAULT_SCRAM_ITERATIONS,
   errorMessage,
@@ -85,10 +85,11 @@ export function usersCommand(program: Command): void {
         throw new CliError(errorMessage(e), 2);
       }
       await withConfiguredStorage(flags, async (storage) => {
-        const before = await read(storage);
-        const after = new Map(before).set(name, creds);
-        await writeSecurityDoc(storage, USERS_META_KEY, usersDocument(after));
-        const verb = before.has(name) ? 'updated' : 'added';
+        const existed = await update(storage, (before) => ({
+          json: usersDocument(new Map(before).set(name, creds)),
+          result: before.has(name),
+        }));
+        const verb = existed ? 'updated' : 'added';
         process.stdout.write(`${verb} user ${JSON.stringify(name)} (${mechanisms.join(', ')})\n`);
       });
     });
@@ -112,11 +113,12 @@ export function usersCommand(program: Command): void {
   storageFlags(users.command('remove').description('remove a user').argument('<name>', 'user name')).action(
     async (name: string, flags: StorageFlags) => {
       await withConfiguredStorage(flags, async (storage) => {
-        const before = await read(storage);
-        if (!before.has(name)) throw new CliError(`no user ${JSON.stringify(name)}`);
-        const after = new Map(before);
-        after.delete(name);
-        await writeSecurityDoc(storage, USERS_META_KEY, usersDocument(after));
+        await update(storage, (before) => {
+          if (!before.has(name)) throw new CliError(`no user ${JSON.stringify(name)}`);
+          const after = new Map(before);
+          after.delete(name);
+          return { json: usersDocument(after), result: undefined };
+        });
         process.stdout.write(`removed user ${JSON.stringify(name)}\n`);
       });
     },
@@ -131,4 +133,12 @@ function storageFlags(cmd: Command): Command {
 
 function read(storage: ObjectStorage): Promise<Users> {
   return readSecurityDoc(storage, USERS_META_KEY, parseUsers, NO_USERS);
+}
+
+/** Changes the users as a compare-and-swap: `change` runs again if another run wrote meanwhile. */
+function update<R>(
+  storage: ObjectStorage,
+  change: (before: Users) => { json: unknown; result: R },
+): Promise<R> {
+  return updateSecurityDoc(storage, USERS_META_KEY, parseUsers, NO_USERS, change);
 }
