@@ -212,3 +212,20 @@ export function firstLine(s: string): string {
   const line = s.split('\n').find((l) => l.trim() !== '') ?? s;
   return line.length > 300 ? `${line.slice(0, 297)}...` : line;
 }
+
+/** An HTTP ETag without its quotes: `Etag` as returned, and the `version` that `ifMatch` takes. */
+export function etagVersion(raw: string | undefined): { etag?: string; version?: string } {
+  if (!raw) return {};
+  const tag = raw.replace(/^"|"$/g, '');
+  return { etag: tag, version: tag };
+}
+
+/** A `version` as an `If-Match` header wants it: quoted once. */
+export function quotedEtag(version: string): string {
+  return `"${version.replace(/^"|"$/g, '')}"`;
+}
+
+/** How a refused conditional put names its condition in an error message. */
+export function putConditionLabel(o: { ifNoneMatch?: '*'; ifMatch?: string }): string {
+  return o.ifNoneMatch !== undefined ? 'if none match' : `if match ${JSON.stringify(o.ifMatch)}`;
+}

@@ -14,6 +14,7 @@ import {
   bodyParts,
   compareUtf8,
   destroyQuietly,
+  etagVersion,
   InvalidInputError,
   type ListOptions,
   type ListPage,
@@ -133,7 +134,7 @@ export class AzureStorage implements ObjectStorage {
             : blobHTTPHeaders,
         });
         this.lastPut = { mode: 'single', blocks: 1 };
-        return { size, ...etag(out.etag) };
+        return { size, ...etagVersion(out.etag) };
       }
       const blockSize = Math.max(this.config.blockSize, Math.ceil(size / 50_000));
       const count = Math.ceil(size / blockSize);
@@ -167,7 +168,7 @@ export class AzureStorage implements ObjectStorage {
         ...accessConditions(options),
       });
       this.lastPut = { mode: 'blocks', blocks: count };
-      return { size, ...etag(out.etag) };
+      return { size, ...etagVersion(out.etag) };
     } catch (e) {
       signal?.throwIfAborted();
       const target = `${this.config.container}/${decodeBlobName(blob.name)}`;
@@ -243,7 +244,7 @@ export class AzureStorage implements ObjectStorage {
       return {
         key,
         size: p.contentLength ?? 0,
-        ...etag(p.etag),
+        ...etagVersion(p.etag),
         ...(p.lastModified ? { lastModified: p.lastModified } : {}),
       };
     } catch (e) {
@@ -289,7 +290,7 @@ export class AzureStorage implements ObjectStorage {
           objects.push({
             key: name.slice(this.base.length),
             size: item.properties.contentLength ?? 0,
-            ...etag(item.properties.etag),
+            ...etagVersion(item.properties.etag),
             ...(item.properties.lastModified ? { lastModified: item.properties.lastModified } : {}),
           });
         }
@@ -330,13 +331,6 @@ function md5(parts: readonly Buffer[]): Uint8Array {
   const h = createHash('md5');
   for (const p of parts) h.update(p);
   return h.digest();
-}
-
-/** The ETag without quotes, also as the `version` that `ifMatch` takes. */
-function etag(raw: string | undefined): { etag?: string; version?: string } {
-  if (!raw) return {};
-  const tag = raw.replace(/^"|"$/g, '');
-  return { etag: tag, version: tag };
 }
 
 function isTruncation(e: unknown): boolean {

@@ -1,10 +1,10 @@
-import { PreconditionFailedError, type PutOptions } from '@barge/core';
+import { PreconditionFailedError, type PutOptions, putConditionLabel, quotedEtag } from '@barge/core';
 import { azureErrorCode, azureStatus } from './errors.js';
 
 /** The access conditions of a conditional put (Put Blob and Put Block List take both). */
 export function accessConditions(o: PutOptions): { conditions?: { ifNoneMatch?: string; ifMatch?: string } } {
   if (o.ifNoneMatch !== undefined) return { conditions: { ifNoneMatch: '*' } };
-  if (o.ifMatch !== undefined) return { conditions: { ifMatch: `"${o.ifMatch.replace(/^"|"$/g, '')}"` } };
+  if (o.ifMatch !== undefined) return { conditions: { ifMatch: quotedEtag(o.ifMatch) } };
   return {};
 }
 
@@ -28,8 +28,8 @@ export function conditionFailure(
     options.ifMatch !== undefined &&
     (code === 'BlobNotFound' || (status === 404 && code !== 'ContainerNotFound'));
   if (status !== 412 && !CONDITION_CODES.has(code) && !missing) return undefined;
-  const condition =
-    options.ifNoneMatch !== undefined ? 'if none match' : `if match ${JSON.stringify(options.ifMatch)}`;
   const why = missing ? 'the blob does not exist' : `${code || 'condition not met'} (HTTP ${status})`;
-  return new PreconditionFailedError(`azure put ${target} ${condition}: ${why}`, key, { cause: e });
+  return new PreconditionFailedError(`azure put ${target} ${putConditionLabel(options)}: ${why}`, key, {
+    cause: e,
+  });
 }

@@ -1,9 +1,15 @@
-import { isBargeError, PreconditionFailedError, type PutOptions } from '@barge/core';
+import {
+  isBargeError,
+  PreconditionFailedError,
+  type PutOptions,
+  putConditionLabel,
+  quotedEtag,
+} from '@barge/core';
 
 /** The S3 request fields of a conditional put (PutObject and CompleteMultipartUpload take both). */
 export function conditionFields(o: PutOptions): { IfNoneMatch?: string; IfMatch?: string } {
   if (o.ifNoneMatch !== undefined) return { IfNoneMatch: o.ifNoneMatch };
-  if (o.ifMatch !== undefined) return { IfMatch: `"${o.ifMatch.replace(/^"|"$/g, '')}"` };
+  if (o.ifMatch !== undefined) return { IfMatch: quotedEtag(o.ifMatch) };
   return {};
 }
 
@@ -28,8 +34,8 @@ export function conditionFailure(
   if (status !== 412 && name !== 'PreconditionFailed' && name !== 'ConditionalRequestConflict' && !missing) {
     return undefined;
   }
-  const condition =
-    options.ifNoneMatch !== undefined ? 'if none match' : `if match ${JSON.stringify(options.ifMatch)}`;
   const why = missing ? 'the object does not exist' : `${name || 'PreconditionFailed'} (HTTP ${status})`;
-  return new PreconditionFailedError(`s3 put ${target} ${condition}: ${why}`, key, { cause: e });
+  return new PreconditionFailedError(`s3 put ${target} ${putConditionLabel(options)}: ${why}`, key, {
+    cause: e,
+  });
 }

@@ -16,6 +16,7 @@ import {
   bodyParts,
   compareUtf8,
   destroyQuietly,
+  etagVersion,
   InvalidInputError,
   type ListOptions,
   type ListPage,
@@ -121,7 +122,7 @@ export class S3Storage implements ObjectStorage {
         throw conditionFailure(e, options, key, `s3://${this.config.bucket}/${Key}`) ?? e;
       });
       this.lastPut = { mode: 'multipart', parts: out.parts };
-      return { size, ...etag(out.etag) };
+      return { size, ...etagVersion(out.etag) };
     }
     const checksums = this.config.checksums;
     let Body: Buffer | VectoredBody;
@@ -145,7 +146,7 @@ export class S3Storage implements ObjectStorage {
         // and the caller would be told it was not. An abort is honoured before it starts.
       );
       this.lastPut = { mode: 'single', parts: 1 };
-      return { size, ...etag(out.ETag) };
+      return { size, ...etagVersion(out.ETag) };
     } catch (e) {
       const failed = conditionFailure(e, options, key, `s3://${this.config.bucket}/${Key}`);
       throw failed ?? mapS3Error(e, { op: 'put', bucket: this.config.bucket, key: Key });
@@ -216,7 +217,7 @@ export class S3Storage implements ObjectStorage {
       return {
         key,
         size: out.ContentLength ?? 0,
-        ...etag(out.ETag),
+        ...etagVersion(out.ETag),
         ...(out.LastModified ? { lastModified: out.LastModified } : {}),
       };
     } catch (e) {
@@ -347,7 +348,7 @@ export class S3Storage implements ObjectStorage {
         objects.push({
           key: key.slice(root.length),
           size: o.Size ?? 0,
-          ...etag(o.ETag),
+          ...etagVersion(o.ETag),
           ...(o.LastModified ? { lastModified: o.LastModified } : {}),
         });
       }
@@ -379,13 +380,6 @@ function decodeUrlKey(k: string): string {
 
 function hashOf(key: string): string {
   return createHash('sha256').update(key, 'utf8').digest('hex').slice(0, 2);
-}
-
-/** The ETag without quotes, also as the `version` that `ifMatch` takes. */
-function etag(raw: string | undefined): { etag?: string; version?: string } {
-  if (!raw) return {};
-  const tag = raw.replace(/^"|"$/g, '');
-  return { etag: tag, version: tag };
 }
 
 function parseContentRange(v: string): { start: number; end: number; total: number } | undefined {
