@@ -33,6 +33,8 @@ export const brokerConfigSchema = z.strictObject({
     .strictObject({
       id: z.number().int().min(0).max(0xffffffff).default(1),
       listen: hostPort.default('127.0.0.1:7070'),
+      /** HOST:PORT clients use to reach this broker (cluster Metadata); default: the listen address (the host name when listening on all interfaces). */
+      advertise: hostPort.optional(),
       admin: hostPort.optional(),
       dataDir: z.string().default('./barge-data'),
       shutdownTimeoutMs: z.number().int().min(0).default(30_000),
@@ -70,6 +72,19 @@ export const brokerConfigSchema = z.strictObject({
     })
     .prefault({}),
   security: securitySchema,
+  /** Several brokers with the same id, storage and (Kafka) pointer queue share the write partitions. */
+  cluster: z
+    .strictObject({
+      id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'expected 1-100 characters of A-Z a-z 0-9 . _ -'),
+      /** A broker that stops heartbeating is removed after this long and its write partitions move. */
+      sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(10_000),
+      heartbeatIntervalMs: z.number().int().min(100).default(1000),
+      /** How long a rebalance waits for every member to rejoin. */
+      rebalanceTimeoutMs: z.number().int().min(1000).default(10_000),
+      /** How long a broker that loses a write partition may take to publish its open batches; the new owner waits as long before fencing it. */
+      drainTimeoutMs: z.number().int().min(0).default(3000),
+    })
+    .optional(),
 });
 
 export type BrokerConfig = z.output<typeof brokerConfigSchema>;
@@ -93,6 +108,18 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, input: unknown, 
 
 export function parseBrokerConfig(input: unknown): BrokerConfig {
   const cfg = parseWithSchema(brokerConfigSchema, input ?? {});
+  if (cfg.cluster && cfg.pointers.adapter === 'embedded') {
+    throw new ConfigError(
+      'cluster: the embedded pointer queue serves a single broker; a cluster needs a shared pointer queue (pointers.adapter "kafka"), or remove the cluster section',
+      'cluster',
+    );
+  }
+  if (cfg.cluster && cfg.cluster.heartbeatIntervalMs * 3 > cfg.cluster.sessionTimeoutMs) {
+    throw new ConfigError(
+      `cluster.heartbeatIntervalMs: ${cfg.cluster.heartbeatIntervalMs} ms is more than a third of cluster.sessionTimeoutMs (${cfg.cluster.sessionTimeoutMs} ms)`,
+      'cluster.heartbeatIntervalMs',
+    );
+  }
   const seen = new Set<string>();
   cfg.topics.forEach((t, i) => {
     if (seen.has(t.name))

@@ -12,7 +12,8 @@ export type BargeErrorCode =
   | 'CONFIG'
   | 'REBALANCE'
   | 'GROUP_NOT_EMPTY'
-  | 'PRECONDITION_FAILED';
+  | 'PRECONDITION_FAILED'
+  | 'NOT_OWNER';
 
 /**
  * Marks Barge errors so they are recognised across copies of `@barge/core`: a plugin installed
@@ -58,6 +59,7 @@ const CODES: ReadonlySet<string> = new Set<BargeErrorCode>([
   'REBALANCE',
   'GROUP_NOT_EMPTY',
   'PRECONDITION_FAILED',
+  'NOT_OWNER',
 ]);
 
 /**
@@ -173,6 +175,24 @@ export class PreconditionFailedError extends BargeError {
   constructor(
     message: string,
     readonly key: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * In a cluster, this broker does not own the write partition (any more): another broker was
+ * assigned it, or a newer owner fenced this one's pointer publication. Nothing of the request
+ * was acknowledged; send it to the owner (`ownerId`, -1 when unknown) after refreshing metadata.
+ */
+export class NotOwnerError extends BargeError {
+  static readonly code = 'NOT_OWNER';
+  readonly code = NotOwnerError.code;
+  readonly retryable = true;
+  constructor(
+    message: string,
+    readonly ownerId = -1,
     options?: ErrorOptions,
   ) {
     super(message, options);

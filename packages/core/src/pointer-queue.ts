@@ -1,3 +1,4 @@
+import type { ClusterCoordination } from './cluster.js';
 import type { BatchPointer } from './pointer.js';
 
 /**
@@ -63,6 +64,9 @@ export interface PointerQueue {
   resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void>;
 
   close(): Promise<void>;
+
+  /** Present on queues that can coordinate a cluster of brokers (Kafka): membership and fenced publication. */
+  readonly cluster?: ClusterCoordination;
 }
 
 export interface PublishedPointer {

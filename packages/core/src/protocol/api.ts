@@ -21,6 +21,7 @@ import {
   saslAuthenticateCodecs,
   saslHandshakeCodecs,
 } from './sasl.js';
+import { type WithClusterMetadata, withClusterMetadata } from './cluster-metadata.js';
 import { type Throttled, withThrottleTime } from './throttle.js';
 import { ProtocolError, Reader, Writer } from './wire.js';
 
@@ -64,7 +65,7 @@ export interface VersionRange {
 /** The versions this build of the protocol module can encode and decode. */
 export const SUPPORTED_VERSIONS: Readonly<Record<ApiKey, VersionRange>> = {
   0: { min: 1, max: 1 },
-  1: { min: 1, max: 1 },
+  1: { min: 1, max: 2 },
   2: { min: 1, max: 2 },
   3: { min: 1, max: 1 },
   4: { min: 1, max: 1 },
@@ -161,7 +162,7 @@ export interface TopicInfo {
   compression: string;
 }
 
-export interface MetadataResponse {
+export interface MetadataResponse extends WithClusterMetadata {
   brokerId: number;
   /** Storage adapter and bucket/container/root, so consumers with credentials read batches directly. */
   storage: { adapter: string; location: string };
@@ -948,6 +949,13 @@ const codecs: { [K in ApiKey]: Codecs<K> } = {
 
 /** Versions after v1, by api: only what changed (the revoke phase of consumer groups, quota throttle times). */
 const laterVersions: { [K in ApiKey]?: Record<number, Codecs<K>> } = {
+  // v2: brokers of the cluster and the owner of every write partition (cluster-metadata.ts).
+  [ApiKey.Metadata]: {
+    2: {
+      request: codecs[ApiKey.Metadata].request,
+      response: withClusterMetadata(codecs[ApiKey.Metadata].response),
+    },
+  },
   [ApiKey.JoinGroup]: {
     2: {
       request: codecs[ApiKey.JoinGroup].request,

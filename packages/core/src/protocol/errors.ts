@@ -50,6 +50,8 @@ export const ErrorCode = {
   POINTER_QUEUE_UNAVAILABLE: 25,
   /** Object storage refused the write permanently (credentials, permissions, missing bucket). */
   STORAGE_ERROR: 26,
+  /** Cluster: this broker does not own the write partition (now); nothing was acknowledged. Refresh Metadata and send to the owner. */
+  NOT_OWNER: 27,
   /** The member id is unknown (never joined, left, or its session timed out). Join again. */
   UNKNOWN_MEMBER: 30,
   /** The group rebalanced and the member no longer owns a partition it named. Refresh the assignment (Heartbeat) and retry. */
@@ -119,6 +121,7 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCode, ErrorCodeInfo>> = {
   24: info('STORAGE_UNAVAILABLE', true, 'TRANSIENT'),
   25: info('POINTER_QUEUE_UNAVAILABLE', true, 'TRANSIENT'),
   26: info('STORAGE_ERROR', false, 'PERMANENT'),
+  27: info('NOT_OWNER', true, 'NOT_OWNER'),
   30: info('UNKNOWN_MEMBER', false, 'REBALANCE'),
   31: info('REBALANCE_IN_PROGRESS', false, 'REBALANCE'),
   32: info('OFFSET_OUT_OF_RANGE', false, 'INVALID_INPUT'),

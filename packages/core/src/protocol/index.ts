@@ -1,4 +1,5 @@
 export * from './api.js';
+export * from './cluster-metadata.js';
 export * from './errors.js';
 export * from './frame.js';
 export * from './group-admin.js';
