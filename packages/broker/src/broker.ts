@@ -12,8 +12,15 @@ import {
 import { type Logger, pino } from 'pino';
 import { Authenticator } from './auth/authenticator.js';
 import { Authorization } from './auth/authorization.js';
+
+export type { BrokerOptions } from './broker-options.js';
+
 import { Backpressure } from './backpressure.js';
+import { type BrokerOptions, type Tunables, tunables } from './broker-options.js';
 import type { ByteBudget } from './budget.js';
+import type { ClusterNode } from './cluster/cluster-node.js';
+import { createOwnership } from './cluster/ownership-setup.js';
+import type { WriteOwnership } from './cluster/write-ownership.js';
 import { checkExposure } from './exposure.js';
 import { GroupCoordinator } from './groups.js';
 import { adminGroupHandlers } from './handlers/admin-groups.js';
@@ -25,6 +32,7 @@ import { BrokerMetrics } from './metrics.js';
 import { OrphanRecorder } from './orphans.js';
 import { QuotaManager } from './quotas/quota-manager.js';
 import { TopicQuota } from './quotas/topic-quota.js';
+import { raceTimeout } from './race-timeout.js';
 import { READ_RESPONSE_OVERHEAD, ReadProxy } from './read-proxy.js';
 import { SequenceAllocator } from './sequences.js';
 import { AdminServer, type HealthStatus } from './server/admin-http.js';
@@ -37,29 +45,6 @@ import { TopicRegistry } from './topics.js';
 import { UnreadableObjects } from './unreadable-objects.js';
 import { UploadPipeline } from './upload.js';
 import { PartitionWriters } from './writers.js';
-
-/** Tunables that are not in the config file (and overrides of some that are, for tests). */
-export interface BrokerOptions {
-  /** How long a batch's pointer publication is retried while the pointer queue is unavailable. Default: `upload.pointerRetryBudgetMs` of the config (300000, 5 minutes). */
-  pointerRetryBudgetMs?: number;
-  /** How long pointer publication may fail before held durable acks are answered POINTER_QUEUE_UNAVAILABLE. Default: `upload.pointerUnavailableAfterMs` of the config (3000). */
-  pointerUnavailableAfterMs?: number;
-  /** How long `stop()` waits for open batches to be stored and published before abandoning them. Default: `broker.shutdownTimeoutMs` of the config (30000). */
-  shutdownTimeoutMs?: number;
-  /** How long `start()` retries what storage and the pointer queue fail transiently. Default: `broker.startupTimeoutMs` of the config (120000). */
-  startupTimeoutMs?: number;
-  /** Sequence numbers leased per storage write. Default 1000. */
-  sequenceBlockSize?: number;
-  /** Session timeout for JoinGroup requests that ask for 0 (the default). Default 30000. */
-  defaultSessionTimeoutMs?: number;
-  /** One upload attempt still running after this long is abandoned as transient. Default 60000. */
-  uploadAttemptTimeoutMs?: number;
-  /** Close storage and pointer queue in `stop()`. Default true. */
-  closeAdapters?: boolean;
-  metrics?: BrokerMetrics;
-}
-
-type Tunables = Required<Omit<BrokerOptions, 'metrics'>>;
 
 /**
  * The Barge broker: wires the client listener, request handlers, one `PartitionWriter` (topic
@@ -79,6 +64,9 @@ export class Broker {
   readonly #uploads: UploadPipeline;
   readonly #orphans: OrphanRecorder;
   readonly #writers: PartitionWriters;
+  readonly #ownership: WriteOwnership;
+  /** This broker's membership of its cluster; undefined without a `cluster` section. */
+  readonly #node: ClusterNode | undefined;
   readonly #server: TcpServer;
   readonly #admin: AdminServer | undefined;
   readonly #authorization: Authorization;
@@ -153,13 +141,29 @@ export class Broker {
       this.metrics,
       this.#options.defaultSessionTimeoutMs,
     );
+    const sequences = new SequenceAllocator(this.storage, this.#options.sequenceBlockSize);
+    ({ ownership: this.#ownership, node: this.#node } = createOwnership(
+      config,
+      pointers,
+      () => this.address,
+      {
+        knownTopics: () => this.topics.list(),
+        listTopics: async () => {
+          await this.topics.load([]);
+          return this.topics.list();
+        },
+        drain: (topic, wp) => this.#writers.drain(topic, wp),
+        forgetSequences: (topic, wp) => sequences.forget(topic, wp),
+        log: this.log,
+      },
+    ));
     this.#writers = new PartitionWriters({
       brokerId: config.broker.id,
       storage: this.storage,
-      pointers,
+      publish: (topic, wp, batch) => this.#ownership.publish(topic, wp, batch),
       topics: this.topics,
       uploads: this.#uploads,
-      sequences: new SequenceAllocator(this.storage, this.#options.sequenceBlockSize),
+      sequences,
       orphans: this.#orphans,
       budget: this.#backpressure.budget,
       metrics: this.metrics,
@@ -188,6 +192,7 @@ export class Broker {
       produce: new ProduceHandler({
         topics: this.topics,
         writers: this.#writers,
+        ownership: this.#ownership,
         backpressure: this.#backpressure,
         metrics: this.metrics,
         quotas,
@@ -207,6 +212,7 @@ export class Broker {
           maxMessagesPerRequest: config.limits.maxMessagesPerRequest,
           maxTopics: config.limits.maxTopics,
           topicQuota: new TopicQuota(quotas, this.topics, this.storage),
+          ownership: this.#ownership,
         }),
         ...groupHandlers(this.groups, this.maxFrameBytes - 1024),
         ...adminGroupHandlers({ topics: this.topics, pointers }),
@@ -292,6 +298,7 @@ export class Broker {
     );
     await this.#ensurePointerTopics();
     await this.#server.start(this.config.broker.listen);
+    if (this.#node) await this.#joinCluster(this.#node, deadline);
     if (this.#admin && this.config.broker.admin) await this.#admin.start(this.config.broker.admin);
     this.#started = true;
     const admin = this.adminAddress;
@@ -355,6 +362,8 @@ export class Broker {
         'shutdown deadline passed with batches in flight',
       );
     }
+    // Leave only now: until here this broker owned its write partitions and published their batches.
+    await this.#node?.stop();
     this.#authorization.stop();
     this.#authenticator.stop();
     await this.groups.closeAll();
@@ -370,6 +379,22 @@ export class Broker {
     // Last: until here /health answers 503 "stopping", so probes see the drain, not a refusal.
     await this.#admin?.close();
     this.log.info({ ms: Date.now() - started }, 'broker stopped');
+  }
+
+  /** Joins the cluster group (retried like the other start-up steps) and waits a while for the first assignment. */
+  async #joinCluster(node: ClusterNode, deadline: number): Promise<void> {
+    await retryStartupStep(
+      `join cluster ${node.clusterId} on ${this.pointers.adapter} ${this.pointers.location}`,
+      () => node.start(),
+      this.#startupRetry(deadline),
+    );
+    const cluster = this.config.cluster!;
+    if (!(await node.whenAssigned(cluster.rebalanceTimeoutMs + cluster.sessionTimeoutMs))) {
+      this.log.warn(
+        { cluster: node.clusterId },
+        'no cluster assignment yet; produce requests are answered NOT_OWNER until it comes',
+      );
+    }
   }
 
   #startupRetry(deadline: number): StartupRetryPolicy {
@@ -406,19 +431,6 @@ export class Broker {
   }
 }
 
-function tunables(config: BrokerConfig, options: BrokerOptions): Tunables {
-  return {
-    pointerRetryBudgetMs: options.pointerRetryBudgetMs ?? config.upload.pointerRetryBudgetMs,
-    pointerUnavailableAfterMs: options.pointerUnavailableAfterMs ?? config.upload.pointerUnavailableAfterMs,
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? config.broker.shutdownTimeoutMs,
-    startupTimeoutMs: options.startupTimeoutMs ?? config.broker.startupTimeoutMs,
-    sequenceBlockSize: options.sequenceBlockSize ?? 1000,
-    defaultSessionTimeoutMs: options.defaultSessionTimeoutMs ?? 30_000,
-    uploadAttemptTimeoutMs: options.uploadAttemptTimeoutMs ?? 60_000,
-    closeAdapters: options.closeAdapters ?? true,
-  };
-}
-
 /** Start-up retries until `deadline`, with the upload backoff settings (at least 100 ms apart). */
 export function startupRetryPolicy(
   config: BrokerConfig,
@@ -434,17 +446,4 @@ export function startupRetryPolicy(
     log,
     signal,
   };
-}
-
-/** `promise`'s value, or `'timeout'` after `ms`. */
-async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -45,6 +45,7 @@ const REQUEST_CODES: Partial<Record<BargeErrorCode, ErrorCode>> = {
   CONFIG: ErrorCode.INVALID_CONFIG,
   INVALID_INPUT: ErrorCode.INVALID_REQUEST,
   GROUP_NOT_EMPTY: ErrorCode.GROUP_NOT_EMPTY,
+  NOT_OWNER: ErrorCode.NOT_OWNER,
 };
 
 /** The error code for a failure of a pointer-queue call. */

@@ -8,7 +8,6 @@ import {
   errorMessage,
   isRetryable,
   type ObjectStorage,
-  type PointerQueue,
   type ProduceChunk,
   type PublishedPointer,
 } from '@barge/core';
@@ -46,7 +45,12 @@ export interface Appended {
 export interface WriterContext {
   brokerId: number;
   storage: ObjectStorage;
-  pointers: PointerQueue;
+  /** Publishes pointers of one write partition (fenced by ownership in a cluster). */
+  publish(
+    topic: string,
+    writePartition: number,
+    pointers: readonly BatchPointer[],
+  ): Promise<PublishedPointer[]>;
   topics: TopicRegistry;
   uploads: UploadPipeline;
   sequences: SequenceAllocator;

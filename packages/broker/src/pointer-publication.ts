@@ -60,7 +60,10 @@ export class PointerPublication {
         lastError = result.error;
         const delay = backoffDelay(attempt, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs);
         const deadline = Math.min(started + this.ctx.pointerRetryBudgetMs, this.ctx.abandonAt());
-        const retry = (result.topicMissing || isRetryable(lastError)) && Date.now() + delay <= deadline;
+        // NOT_OWNER: another broker owns the write partition now; its producers resend there.
+        const retry =
+          (result.topicMissing || (isRetryable(lastError) && !hasErrorCode(lastError, 'NOT_OWNER'))) &&
+          Date.now() + delay <= deadline;
         const fields = {
           topic: this.topic,
           writePartition: this.writePartition,
@@ -129,7 +132,7 @@ export class PointerPublication {
         await checked;
       }
       const t0 = performance.now();
-      const positions = await this.ctx.pointers.publish(this.topic, pointers);
+      const positions = await this.ctx.publish(this.topic, this.writePartition, pointers);
       this.ctx.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
       if (attempt > 0) {
         this.ctx.log.info(

@@ -26,6 +26,14 @@ export class SequenceAllocator {
     readonly blockSize = 1000,
   ) {}
 
+  /**
+   * Drops the lease of a write partition this broker handed over, so that if it owns it again
+   * later it leases a fresh block, above every block the owners in between took.
+   */
+  forget(topic: string, writePartition: number): void {
+    this.#leases.delete(`${topic}/${writePartition}`);
+  }
+
   /** The next sequence of `topic`/`writePartition`. Callers serialize calls per write partition. */
   async next(topic: string, writePartition: number): Promise<number> {
     const id = `${topic}/${writePartition}`;

@@ -18,11 +18,20 @@ export class PartitionWriters {
     return w;
   }
 
-  /** The write partition for a request that lets the broker choose: round robin per topic. */
-  nextRoundRobin(topic: TopicConfig): number {
+  /** The write partition for a request that lets the broker choose: round robin over `candidates` (those it owns). */
+  nextRoundRobin(topic: TopicConfig, candidates: readonly number[]): number | undefined {
+    if (candidates.length === 0) return undefined;
     const n = this.#roundRobin.get(topic.name) ?? 0;
     this.#roundRobin.set(topic.name, n + 1);
-    return n % topic.writePartitions;
+    return candidates[n % candidates.length];
+  }
+
+  /** Closes the write partition's open batch; resolves once none of its batches is in flight. */
+  async drain(topic: string, writePartition: number): Promise<void> {
+    const w = this.#writers.get(`${topic}/${writePartition}`);
+    if (!w) return;
+    w.flush();
+    await w.whenIdle();
   }
 
   /** Closes every open batch now. */

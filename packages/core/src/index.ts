@@ -2,6 +2,7 @@ export * from './acl.js';
 export * from './adapter-kit.js';
 export * from './batch/index.js';
 export * from './cluster.js';
+export * from './cluster-assignment.js';
 export * from './codecs.js';
 export * from './config.js';
 export * from './crc.js';

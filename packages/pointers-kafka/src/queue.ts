@@ -1,7 +1,7 @@
 import {
   type BatchPointer,
+  type ClusterCoordination,
   ConfigError,
-  encodePointer,
   type GroupDescription,
   type GroupListing,
   InvalidInputError,
@@ -11,13 +11,12 @@ import {
   type PointerConsumer,
   type PointerQueue,
   type PublishedPointer,
-  pointerKey,
-  readPartitionFor,
   type SubscribeOptions,
   TransientError,
 } from '@barge/core';
 import { type Admin, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { chunkBySize } from './chunks.js';
+import { KafkaClusterCoordination } from './cluster/coordination.js';
 import { KafkaPointerConsumer } from './consumer.js';
 import { settleBy } from './deadline.js';
 import { isUnknownTopicError, mapKafkaError } from './errors.js';
@@ -31,9 +30,7 @@ import {
   parseKafkaPointersConfig,
 } from './options.js';
 import { workedOf } from './ownership.js';
-
-/** Most pointer bytes sent in one produce request; bigger publishes go out in several, in order. */
-const MAX_SEND_BYTES = 512 * 1024;
+import { MAX_SEND_BYTES, pointerMessages, publishedPositions } from './pointer-messages.js';
 
 interface ProducerSlot {
   producer: Producer;
@@ -71,6 +68,8 @@ export class KafkaPointerQueue implements PointerQueue {
   private readonly consumers = new Set<KafkaPointerConsumer>();
   private readonly groupAdmin: KafkaGroupAdmin;
   private closed = false;
+  /** Membership of a cluster of brokers and fenced publication (`cluster` config section of the broker). */
+  readonly cluster: ClusterCoordination;
 
   constructor(options: KafkaPointerQueueOptions) {
     const { log, ...section } = options;
@@ -82,6 +81,13 @@ export class KafkaPointerQueue implements PointerQueue {
       config: this.config,
       withAdmin: (what, fn) => this.withAdmin(what, fn),
       partitions: (topic) => this.partitions(topic),
+    });
+    this.cluster = new KafkaClusterCoordination({
+      kafka: this.kafka,
+      config: this.config,
+      pointerTopic: (topic) => this.pointerTopic(topic),
+      ensureTopic: (topic, readPartitions) => this.ensureTopic(topic, readPartitions),
+      partitions: (topic) => this.cachedPartitionCount(topic),
     });
   }
 
@@ -152,20 +158,10 @@ export class KafkaPointerQueue implements PointerQueue {
     this.checkOpen();
     const kt = this.pointerTopic(topic);
     if (pointers.length === 0) return [];
-    for (const [i, p] of pointers.entries()) {
-      if (p.topic !== topic) {
-        throw new InvalidInputError(`pointers[${i}] is for topic "${p.topic}", not "${topic}"`);
-      }
-    }
     const deadline = Date.now() + this.config.publishTimeoutMs;
     const what = `publish ${pointers.length} pointer(s) to "${kt}"`;
     const readPartitions = await this.withDeadline(this.cachedPartitionCount(topic), deadline, what);
-    const messages: Message[] = pointers.map((p) => ({
-      key: pointerKey(topic, p.writePartition),
-      value: encodePointer(p),
-      partition: readPartitionFor(p.writePartition, readPartitions),
-      timestamp: String(p.createdAt),
-    }));
+    const messages = pointerMessages(topic, pointers, readPartitions);
     const out: PublishedPointer[] = [];
     for (const chunk of chunkBySize(messages, MAX_SEND_BYTES)) {
       out.push(...(await this.send(kt, chunk, deadline, what)));
@@ -342,26 +338,7 @@ export class KafkaPointerQueue implements PointerQueue {
         what,
         () => this.retireProducer(slot, true),
       );
-      const base = new Map<number, number>();
-      for (const r of res) {
-        const offset = r.baseOffset ?? r.offset;
-        if (offset === undefined || r.errorCode !== 0) {
-          throw new TransientError(
-            `${what}: Kafka answered error code ${r.errorCode} for partition ${r.partition}`,
-          );
-        }
-        base.set(r.partition, toSafeNumber(offset, `base offset of "${kt}" partition ${r.partition}`));
-      }
-      const next = new Map<number, number>();
-      return messages.map((m) => {
-        const partition = m.partition as number;
-        const b = base.get(partition);
-        if (b === undefined)
-          throw new TransientError(`${what}: Kafka did not acknowledge partition ${partition}`);
-        const i = next.get(partition) ?? 0;
-        next.set(partition, i + 1);
-        return { partition, offset: b + i };
-      });
+      return publishedPositions(kt, messages, res, what);
     } catch (e) {
       this.retireProducer(slot, false);
       if (isUnknownTopicError(e)) this.partitionCounts.delete(kt);

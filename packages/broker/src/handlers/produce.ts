@@ -10,11 +10,13 @@ import {
   errorCodeName,
   errorMessage,
   isCodecId,
+  NO_OWNER,
   type ProduceRequest,
   type TopicConfig,
   validateChunkMeta,
 } from '@barge/core';
 import type { Backpressure } from '../backpressure.js';
+import type { WriteOwnership } from '../cluster/write-ownership.js';
 import type { BrokerMetrics } from '../metrics.js';
 import type { Appended, DurableOutcome } from '../partition-writer.js';
 import { principalName } from '../quotas/principal.js';
@@ -26,6 +28,8 @@ import type { PartitionWriters } from '../writers.js';
 export interface ProduceHandlerDeps {
   topics: TopicRegistry;
   writers: PartitionWriters;
+  /** Which write partitions this broker may take produce requests for (all, unless clustered). */
+  ownership: WriteOwnership;
   backpressure: Backpressure;
   metrics: BrokerMetrics;
   /** Produce byte-rate quotas: the throttle time goes into the response (v2) and pauses the connection. */
@@ -136,10 +140,8 @@ export class ProduceHandler {
     // The request's own checks first: a damaged CRC or bad metadata is reported as such.
     const problem = this.#check(req, topic) ?? content;
     if (problem) return this.#fail(intake, problem.code, problem.message);
-    const wp =
-      req.writePartition === ANY_WRITE_PARTITION
-        ? this.deps.writers.nextRoundRobin(topic)
-        : req.writePartition;
+    const wp = this.#writePartition(req, topic);
+    if (typeof wp !== 'number') return this.#fail(intake, ErrorCode.NOT_OWNER, wp.message);
     let messages = 0;
     let bytes = 0;
     for (const c of req.chunks) {
@@ -157,6 +159,24 @@ export class ProduceHandler {
     this.#answer(intake, wp, appended, Date.now() + throttleTimeMs);
     this.deps.backpressure.produced(conn);
     return undefined;
+  }
+
+  /** The write partition the request goes to, or why this broker does not take it (another one owns it). */
+  #writePartition(req: ProduceRequest, topic: TopicConfig): number | { message: string } {
+    const { ownership, writers } = this.deps;
+    if (req.writePartition === ANY_WRITE_PARTITION) {
+      const wp = writers.nextRoundRobin(topic, ownership.ownedOf(topic));
+      return (
+        wp ?? { message: `this broker owns no write partition of topic ${topic.name} now; refresh metadata` }
+      );
+    }
+    const owner = ownership.check(topic.name, req.writePartition);
+    if (owner.owned) return req.writePartition;
+    const at =
+      owner.ownerId === NO_OWNER ? 'no broker (the cluster is rebalancing)' : `broker ${owner.ownerId}`;
+    return {
+      message: `this broker does not take ${topic.name}/${req.writePartition}: ${owner.why}; it is owned by ${at}; refresh metadata and send it there`,
+    };
   }
 
   /** The first thing wrong with the request, or undefined. */

@@ -6,6 +6,7 @@ import {
   supportedVersionEntries,
   type TopicConfig,
 } from '@barge/core';
+import type { WriteOwnership } from '../cluster/write-ownership.js';
 import { pointerErrorCode, RequestError } from '../errors.js';
 import { principalName } from '../quotas/principal.js';
 import type { TopicQuota } from '../quotas/topic-quota.js';
@@ -24,6 +25,8 @@ export interface TopicHandlerDeps {
   maxTopics: number;
   /** The principal's `topics` quota; created topics record their creator. */
   topicQuota: TopicQuota;
+  /** Brokers and write-partition owners (Metadata v2). */
+  ownership: WriteOwnership;
 }
 
 /** Handshake, metadata, topic admin and pointer positions (watermarks, offset for a timestamp). */
@@ -51,6 +54,7 @@ export function topicHandlers(d: TopicHandlerDeps): HandlerTable {
         maxReadBytes: d.maxReadBytes,
         maxMessagesPerRequest: d.maxMessagesPerRequest,
         topics: topics.map(topicInfo),
+        cluster: d.ownership.metadata(topics),
       };
     },
     [ApiKey.CreateTopic]: async (conn, body) => {

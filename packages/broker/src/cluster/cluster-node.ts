@@ -1,0 +1,359 @@
+import {
+  type BatchPointer,
+  type BrokerConfig,
+  type ClusterAssignment,
+  type ClusterCoordination,
+  type ClusterMember,
+  type ClusterMembership,
+  type ClusterMetadata,
+  errorMessage,
+  type FencedPublisher,
+  fallbackOwner,
+  hasErrorCode,
+  NO_OWNER,
+  NotOwnerError,
+  type PublishedPointer,
+  type TopicConfig,
+  TransientError,
+  type WritePartitionRef,
+} from '@barge/core';
+import type { Logger } from 'pino';
+import type { OwnerCheck, WriteOwnership } from './write-ownership.js';
+
+type ClusterSettings = NonNullable<BrokerConfig['cluster']>;
+
+/** What the node needs of the rest of the broker. */
+export interface ClusterNodeDeps {
+  settings: ClusterSettings;
+  self: () => ClusterMember;
+  coordination: ClusterCoordination;
+  /** Topics known here, and a fresh listing from storage (the leader assigns every topic). */
+  knownTopics(): TopicConfig[];
+  listTopics(): Promise<TopicConfig[]>;
+  /** Closes the write partition's open batch and resolves once nothing of it is in flight. */
+  drain(topic: string, writePartition: number): Promise<void>;
+  /** Forgets the write partition's sequence lease, so a later owner period leases anew (above every other owner's). */
+  forgetSequences(topic: string, writePartition: number): void;
+  log: Logger;
+}
+
+/** A write partition's fenced publisher: opening (maybe after the previous owner's drain time), or open. */
+interface PublisherSlot {
+  ready: Promise<FencedPublisher>;
+}
+
+const key = (topic: string, writePartition: number) => `${topic}\u0000${writePartition}`;
+
+/**
+ * This broker as a member of a cluster: joins the cluster group, follows its assignment of
+ * write partitions, and publishes pointers only through the fenced publisher of write
+ * partitions it owns.
+ *
+ * Handing a write partition over: the old owner stops taking produce requests for it at once
+ * (NOT_OWNER naming the new owner), closes and publishes its open batches for up to
+ * `cluster.drainTimeoutMs`, then closes its publisher. The new owner takes produce requests at
+ * once but opens its publisher, which fences the old one, only after `drainTimeoutMs` when the
+ * old owner is still a member (at once when it left or died). Whatever the old owner had not
+ * committed by then fails with NOT_OWNER and is resent by its producers. Safety never rests on
+ * timing: the fence (the transactional id's epoch) makes sure only the newest publisher commits.
+ *
+ * A publisher that failed is reopened only after the group confirmed (a heartbeat answered)
+ * that this broker is still in the generation whose assignment gives it the write partition:
+ * a broker paused past its session would otherwise fence the rightful owner on waking.
+ */
+export class ClusterNode implements WriteOwnership {
+  #membership: ClusterMembership | undefined;
+  #assignment: ClusterAssignment | undefined;
+  #memberIds: number[] = [];
+  readonly #publishers = new Map<string, PublisherSlot>();
+  /** When the publisher of a write partition last failed; it reopens only once confirmed after that. */
+  readonly #failedAt = new Map<string, number>();
+  /** Write partitions handed over and being drained here: the new owner. */
+  readonly #draining = new Map<string, number>();
+  /** Write partitions this broker owns in the current assignment (incl. topics the leader did not know). */
+  #mine = new Set<string>();
+  #firstAssignment: () => void = () => {};
+  readonly #assigned = new Promise<void>((resolve) => {
+    this.#firstAssignment = resolve;
+  });
+  #stopped = false;
+
+  constructor(private readonly deps: ClusterNodeDeps) {}
+
+  get clusterId(): string {
+    return this.deps.settings.id;
+  }
+
+  get assignment(): ClusterAssignment | undefined {
+    return this.#assignment;
+  }
+
+  /** Joins the cluster group; resolves once joined (the first assignment may come later: `whenAssigned`). */
+  async start(): Promise<void> {
+    const { settings, coordination, log } = this.deps;
+    this.#membership = await coordination.join({
+      clusterId: settings.id,
+      self: this.deps.self(),
+      sessionTimeoutMs: settings.sessionTimeoutMs,
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      rebalanceTimeoutMs: settings.rebalanceTimeoutMs,
+      topics: async () =>
+        (await this.deps.listTopics()).map((t) => ({ topic: t.name, writePartitions: t.writePartitions })),
+      owned: () => this.#owned(),
+      onAssignment: (a) => this.#assign(a),
+      onMembershipLost: (reason) =>
+        log.error({ cluster: settings.id, reason }, 'cluster membership lost; rejoining'),
+      log: (level, message, fields) => log[level]({ cluster: settings.id, ...fields }, message),
+    });
+  }
+
+  /** Resolves with the first assignment, or after `ms`. */
+  async whenAssigned(ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    });
+    try {
+      return await Promise.race([this.#assigned.then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Leaves the group (the others take over at once) and closes the publishers. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#membership?.leave();
+    const slots = [...this.#publishers.values()];
+    this.#publishers.clear();
+    await Promise.allSettled(slots.map((s) => s.ready.then((p) => p.close())));
+  }
+
+  ownerOf(topic: string, writePartition: number): number {
+    const a = this.#assignment;
+    if (!a) return NO_OWNER;
+    const owners = a.owners[topic];
+    if (owners && writePartition < owners.length) return owners[writePartition] ?? NO_OWNER;
+    if (this.#memberIds.length === 0) return NO_OWNER;
+    return fallbackOwner(topic, writePartition, this.#memberIds);
+  }
+
+  check(topic: string, writePartition: number): OwnerCheck {
+    const self = this.deps.self().brokerId;
+    if (this.#stopped) return { owned: false, ownerId: NO_OWNER, why: 'the broker is leaving the cluster' };
+    if (!this.#assignment) {
+      return {
+        owned: false,
+        ownerId: NO_OWNER,
+        why: 'the broker has not been assigned write partitions yet',
+      };
+    }
+    const k = key(topic, writePartition);
+    const handedTo = this.#draining.get(k);
+    if (handedTo !== undefined)
+      return { owned: false, ownerId: handedTo, why: 'it was handed over to another broker' };
+    const owner = this.ownerOf(topic, writePartition);
+    if (owner !== self) return { owned: false, ownerId: owner, why: 'another broker owns it' };
+    if (!this.#confirmed()) {
+      return {
+        owned: false,
+        ownerId: NO_OWNER,
+        why: `the cluster group has not confirmed this broker for ${this.deps.settings.sessionTimeoutMs} ms`,
+      };
+    }
+    this.#mine.add(k);
+    return { owned: true };
+  }
+
+  ownedOf(topic: TopicConfig): number[] {
+    const out: number[] = [];
+    for (let wp = 0; wp < topic.writePartitions; wp++) if (this.check(topic.name, wp).owned) out.push(wp);
+    return out;
+  }
+
+  metadata(topics: readonly TopicConfig[]): ClusterMetadata {
+    const a = this.#assignment;
+    const self = this.deps.self();
+    return {
+      clusterId: this.deps.settings.id,
+      brokers: a ? a.members.map((m) => ({ brokerId: m.brokerId, host: m.host, port: m.port })) : [self],
+      owners: topics.map((t) =>
+        Array.from({ length: t.writePartitions }, (_, wp) => this.ownerOf(t.name, wp)),
+      ),
+    };
+  }
+
+  async publish(
+    topic: string,
+    writePartition: number,
+    pointers: readonly BatchPointer[],
+  ): Promise<PublishedPointer[]> {
+    const k = key(topic, writePartition);
+    let slot = this.#publishers.get(k);
+    if (!slot) {
+      this.#checkMayOpen(topic, writePartition);
+      slot = this.#open(topic, writePartition, 0);
+    }
+    let publisher: FencedPublisher;
+    try {
+      publisher = await slot.ready;
+    } catch (e) {
+      this.#dropSlot(k, slot);
+      throw e;
+    }
+    try {
+      return await publisher.publish(pointers);
+    } catch (e) {
+      this.#dropSlot(k, slot);
+      if (!hasErrorCode(e, 'NOT_OWNER')) throw e;
+      const owner = this.ownerOf(topic, writePartition);
+      if (owner === this.deps.self().brokerId && !this.#draining.has(k)) {
+        // Fenced while the assignment says we own it: a transaction timed out, or a broker on an
+        // older assignment opened a publisher. Reopen once the group confirms us (publication retries).
+        throw new TransientError(
+          `${errorMessage(e)}; reopening once the cluster group confirms this broker still owns it`,
+          {
+            cause: e,
+          },
+        );
+      }
+      throw new NotOwnerError(errorMessage(e), owner === NO_OWNER ? -1 : owner, { cause: e });
+    }
+  }
+
+  /** The write partitions this broker owns now (the assignor keeps them here when it can). */
+  #owned(): WritePartitionRef[] {
+    const out: WritePartitionRef[] = [];
+    for (const k of this.#mine) {
+      const [topic, wp] = k.split('\u0000') as [string, string];
+      out.push({ topic, writePartition: Number(wp) });
+    }
+    return out;
+  }
+
+  #confirmed(): boolean {
+    const at = this.#membership?.confirmedAt ?? 0;
+    return Date.now() - at < this.deps.settings.sessionTimeoutMs;
+  }
+
+  /** Throws unless this broker may open (or reopen) the publisher of the write partition now. */
+  #checkMayOpen(topic: string, writePartition: number): void {
+    const owner = this.check(topic, writePartition);
+    if (!owner.owned) {
+      throw new NotOwnerError(
+        `${topic}/${writePartition}: this broker does not own it (${owner.why})`,
+        owner.ownerId === NO_OWNER ? -1 : owner.ownerId,
+      );
+    }
+    const failedAt = this.#failedAt.get(key(topic, writePartition));
+    if (failedAt !== undefined && (this.#membership?.confirmedAt ?? 0) <= failedAt) {
+      throw new TransientError(
+        `${topic}/${writePartition}: the publisher failed; waiting for the cluster group to confirm this broker still owns it`,
+      );
+    }
+  }
+
+  #open(topic: string, writePartition: number, delayMs: number): PublisherSlot {
+    const k = key(topic, writePartition);
+    const { coordination, settings, log } = this.deps;
+    const ready = (async () => {
+      if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
+      this.#checkMayOpen(topic, writePartition);
+      const p = await coordination.fencedPublisher(settings.id, topic, writePartition);
+      log.info(
+        { topic, writePartition },
+        'cluster: fenced publisher open; this broker publishes the write partition',
+      );
+      return p;
+    })();
+    ready.catch(() => {});
+    const slot = { ready };
+    this.#publishers.set(k, slot);
+    return slot;
+  }
+
+  #dropSlot(k: string, slot: PublisherSlot): void {
+    if (this.#publishers.get(k) !== slot) return;
+    this.#publishers.delete(k);
+    this.#failedAt.set(k, Date.now());
+    void slot.ready.then((p) => p.close()).catch(() => {});
+  }
+
+  /** A new assignment: hand over what moved away, start publishers for what moved here. */
+  #assign(a: ClusterAssignment): void {
+    if (this.#stopped) return;
+    const previous = this.#assignment;
+    const prevOwner = (topic: string, wp: number) => this.ownerOf(topic, wp);
+    const before = new Map<string, number>();
+    const topics = new Map<string, number>();
+    for (const t of this.deps.knownTopics()) topics.set(t.name, t.writePartitions);
+    for (const [topic, owners] of Object.entries(a.owners))
+      topics.set(topic, Math.max(topics.get(topic) ?? 0, owners.length));
+    if (previous) {
+      for (const [topic, n] of topics)
+        for (let wp = 0; wp < n; wp++) before.set(key(topic, wp), prevOwner(topic, wp));
+    }
+    this.#assignment = a;
+    this.#memberIds = a.members.map((m) => m.brokerId);
+    const self = this.deps.self().brokerId;
+    const alive = new Set(this.#memberIds);
+    const mine = new Set<string>();
+    let gained = 0;
+    let lost = 0;
+    for (const [topic, n] of topics) {
+      for (let wp = 0; wp < n; wp++) {
+        const k = key(topic, wp);
+        const owner = this.ownerOf(topic, wp);
+        const was = before.get(k);
+        if (owner === self) {
+          mine.add(k);
+          if (was !== self && !this.#publishers.has(k)) {
+            gained++;
+            const handOver = was !== undefined && was !== NO_OWNER && alive.has(was);
+            this.#open(topic, wp, handOver ? this.deps.settings.drainTimeoutMs : 0);
+          }
+        } else if (this.#mine.has(k) || was === self) {
+          lost++;
+          void this.#handOver(topic, wp, owner);
+        }
+      }
+    }
+    this.#mine = mine;
+    this.deps.log.info(
+      {
+        cluster: this.deps.settings.id,
+        generation: a.generation,
+        members: this.#memberIds,
+        owned: mine.size,
+        gained,
+        lost,
+      },
+      'cluster assignment',
+    );
+    this.#firstAssignment();
+  }
+
+  /** Stops taking the write partition, publishes what is open for it (bounded), then closes its publisher. */
+  async #handOver(topic: string, writePartition: number, newOwner: number): Promise<void> {
+    const k = key(topic, writePartition);
+    this.#draining.set(k, newOwner);
+    const { drainTimeoutMs } = this.deps.settings;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.deps.drain(topic, writePartition),
+        new Promise((r) => {
+          timer = setTimeout(r, drainTimeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+    const slot = this.#publishers.get(k);
+    if (slot) this.#dropSlot(k, slot);
+    this.#failedAt.delete(k);
+    this.deps.forgetSequences(topic, writePartition);
+    if (this.#draining.get(k) === newOwner) this.#draining.delete(k);
+    this.deps.log.info({ topic, writePartition, newOwner }, 'cluster: write partition handed over');
+  }
+}

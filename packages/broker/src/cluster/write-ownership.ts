@@ -1,0 +1,60 @@
+import type { BatchPointer, ClusterMetadata, PointerQueue, PublishedPointer, TopicConfig } from '@barge/core';
+
+/** Whether this broker may take produce requests for a write partition now. */
+export type OwnerCheck =
+  | { readonly owned: true }
+  | { readonly owned: false; readonly ownerId: number; readonly why: string };
+
+/**
+ * Who writes which write partition. A single broker writes them all (`SoloOwnership`); in a
+ * cluster each has one owner at a time (`ClusterNode`).
+ */
+export interface WriteOwnership {
+  check(topic: string, writePartition: number): OwnerCheck;
+  /** The write partitions of `topic` this broker may write now, ascending. */
+  ownedOf(topic: TopicConfig): number[];
+  /** Brokers and owners for a Metadata v2 answer about `topics`. */
+  metadata(topics: readonly TopicConfig[]): ClusterMetadata;
+  /** Publishes pointers of one write partition; in a cluster only its owner can (fenced). */
+  publish(
+    topic: string,
+    writePartition: number,
+    pointers: readonly BatchPointer[],
+  ): Promise<PublishedPointer[]>;
+}
+
+const OWNED: OwnerCheck = { owned: true };
+
+/** A broker without clustering: it owns every write partition and publishes through the queue directly. */
+export class SoloOwnership implements WriteOwnership {
+  constructor(
+    private readonly brokerId: number,
+    private readonly address: () => { host: string; port: number },
+    private readonly pointers: PointerQueue,
+  ) {}
+
+  check(): OwnerCheck {
+    return OWNED;
+  }
+
+  ownedOf(topic: TopicConfig): number[] {
+    return Array.from({ length: topic.writePartitions }, (_, i) => i);
+  }
+
+  metadata(topics: readonly TopicConfig[]): ClusterMetadata {
+    const { host, port } = this.address();
+    return {
+      clusterId: '',
+      brokers: [{ brokerId: this.brokerId, host, port }],
+      owners: topics.map((t) => new Array<number>(t.writePartitions).fill(this.brokerId)),
+    };
+  }
+
+  publish(
+    topic: string,
+    _writePartition: number,
+    pointers: readonly BatchPointer[],
+  ): Promise<PublishedPointer[]> {
+    return this.pointers.publish(topic, pointers);
+  }
+}
