@@ -71,6 +71,8 @@ function kafkaLogCreator(log: AdapterLog): logCreator {
       // topic while checking existence, REBALANCE_IN_PROGRESS on heartbeats). The operation that
       // failed reports the error itself, mapped to a core class.
       if (namespace === 'Connection' && text.startsWith('Response ')) lvl = 'info';
+      // A fenced publisher (cluster): expected when a write partition moved; reported as NOT_OWNER.
+      if (/with an old epoch/.test(text)) lvl = 'info';
       log(lvl, `kafkajs ${namespace}: ${text}`, fields);
     };
 }

@@ -30,9 +30,18 @@ export function withVisibilityFilters(table: HandlerTable, may: May): HandlerTab
       filter(await inner(conn, body, version, request), conn.principal, body);
     (out as Record<K, Handler<K>>)[key] = wrapped;
   };
-  wrap(ApiKey.Metadata, (res, p, body) =>
-    body.topics.length === 0 ? { ...res, topics: res.topics.filter((t) => seesTopic(p)(t.name)) } : res,
-  );
+  wrap(ApiKey.Metadata, (res, p, body) => {
+    if (body.topics.length > 0) return res;
+    // v2 owners are one list per topic of the answer: filter them with the topics.
+    const seen = res.topics.map((t) => seesTopic(p)(t.name));
+    const topics = res.topics.filter((_, i) => seen[i]);
+    const c = res.cluster;
+    return {
+      ...res,
+      topics,
+      ...(c ? { cluster: { ...c, owners: c.owners.filter((_, i) => seen[i]) } } : {}),
+    };
+  });
   wrap(ApiKey.ListTopics, (res, p) => ({ ...res, topics: res.topics.filter((t) => seesTopic(p)(t.name)) }));
   wrap(ApiKey.ListGroups, (res, p) => {
     const sees = seesTopic(p);

@@ -18,6 +18,7 @@ import {
   type WritePartitionRef,
 } from '@barge/core';
 import type { Logger } from 'pino';
+import { raceTimeout } from '../race-timeout.js';
 import type { OwnerCheck, WriteOwnership } from './write-ownership.js';
 
 type ClusterSettings = NonNullable<BrokerConfig['cluster']>;
@@ -123,7 +124,8 @@ export class ClusterNode implements WriteOwnership {
   /** Leaves the group (the others take over at once) and closes the publishers. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    await this.#membership?.leave();
+    // Leaving needs Kafka; a broker cut off from it leaves by its session timing out.
+    await raceTimeout(this.#membership?.leave() ?? Promise.resolve(), 5000);
     const slots = [...this.#publishers.values()];
     this.#publishers.clear();
     await Promise.allSettled(slots.map((s) => s.ready.then((p) => p.close())));

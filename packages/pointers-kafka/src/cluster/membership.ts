@@ -24,6 +24,8 @@ export class KafkaClusterMembership implements ClusterMembership {
   #confirmedAt = 0;
   #memberId: string | undefined;
   #joins = 0;
+  /** The join whose assignment this member has read; heartbeats confirm only that one. */
+  #synced = 0;
   #left = false;
 
   private constructor(
@@ -89,33 +91,35 @@ export class KafkaClusterMembership implements ClusterMembership {
       .catch((e: unknown) => this.#log('warn', 'kafka: leaving the cluster group failed', e));
   }
 
+  /**
+   * `confirmedAt` is when the confirming request was SENT, not when its answer was read: a
+   * broker paused (GC, SIGSTOP) with a heartbeat answer waiting in its socket must not count
+   * itself confirmed on waking, when its session may have expired long ago.
+   */
   #listen(): void {
     const { events } = this.consumer;
+    const sentAt = new Map<string, number>();
+    this.consumer.on(events.REQUEST, (e) => {
+      if (e.payload.apiName === 'Heartbeat' || e.payload.apiName === 'SyncGroup') {
+        sentAt.set(e.payload.apiName, e.payload.sentAt);
+      }
+    });
     this.consumer.on(events.GROUP_JOIN, (e) => {
-      this.#confirmedAt = Date.now();
       this.#memberId = e.payload.memberId;
       const join = ++this.#joins;
-      void this.#fetchAssignment(e.payload.memberId, join);
+      void this.#fetchAssignment(e.payload.memberId, join, sentAt.get('SyncGroup') ?? 0);
     });
     this.consumer.on(events.HEARTBEAT, () => {
-      this.#confirmedAt = Date.now();
-    });
-    this.consumer.on(events.REBALANCING, () => {
-      // Until the next join, this member's generation may be over: it no longer counts as confirmed.
-      this.#confirmedAt = 0;
+      if (this.#synced === this.#joins) this.#confirmedAt = sentAt.get('Heartbeat') ?? 0;
     });
     this.consumer.on(events.CRASH, (e) => {
-      this.#confirmedAt = 0;
       if (!this.#left)
         this.options.onMembershipLost(`cluster group member crashed: ${errorMessage(e.payload.error)}`);
-    });
-    this.consumer.on(events.STOP, () => {
-      this.#confirmedAt = 0;
     });
   }
 
   /** Reads this generation's map from DescribeGroups; retried while the group is still syncing. */
-  async #fetchAssignment(memberId: string, join: number): Promise<void> {
+  async #fetchAssignment(memberId: string, join: number, syncSentAt: number): Promise<void> {
     for (let attempt = 0; attempt < DESCRIBE_ATTEMPTS && join === this.#joins && !this.#left; attempt++) {
       try {
         const group = await this.consumer.describeGroup();
@@ -133,6 +137,8 @@ export class KafkaClusterMembership implements ClusterMembership {
               `broker.id ${rejected.brokerId} is already a member of the cluster; this broker serves no write partition until the other one leaves`,
             );
           }
+          this.#synced = join;
+          this.#confirmedAt = syncSentAt;
           if (this.#assignment && assignment.generation <= this.#assignment.generation) return;
           this.#assignment = assignment;
           this.options.onAssignment({
