@@ -3,7 +3,7 @@ import { type BrokerConfig, ConfigError, errorMessage, parseBrokerConfig } from 
 import { parse as parseYaml } from 'yaml';
 
 /** Config sections that `BARGE_<SECTION>_<KEY>` environment variables override. */
-const ENV_SECTIONS = ['broker', 'storage', 'pointers', 'upload', 'limits', 'security'] as const;
+const ENV_SECTIONS = ['broker', 'storage', 'pointers', 'upload', 'limits', 'security', 'cluster'] as const;
 
 /** Extra names for common overrides. */
 const ENV_ALIASES: Record<string, [section: string, key: string]> = {
@@ -34,7 +34,7 @@ function envValue(raw: string): unknown {
  * with `<KEY>` in upper snake case turned into camelCase (`BARGE_BROKER_LISTEN` → `broker.listen`,
  * `BARGE_UPLOAD_HEDGE_AFTER_MS` → `upload.hedgeAfterMs`, `BARGE_STORAGE_BUCKET` → `storage.bucket`,
  * `BARGE_POINTERS_BROKERS='["k1:9092"]'` → `pointers.brokers`), for the sections broker, storage,
- * pointers, upload, limits and security (`BARGE_SECURITY_ALLOW_ANONYMOUS=true`,
+ * pointers, upload, limits, security and cluster (`BARGE_SECURITY_ALLOW_ANONYMOUS=true`, `BARGE_CLUSTER_ID=prod`,
  * `BARGE_SECURITY_AUTHENTICATION='["SCRAM-SHA-512"]'`). `BARGE_DATA_DIR`, `BARGE_LISTEN` and `BARGE_ADMIN` are short for
  * `broker.dataDir`, `broker.listen` and `broker.admin`. Other `BARGE_*` variables are ignored.
  */

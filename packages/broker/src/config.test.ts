@@ -101,6 +101,9 @@ describe('loadConfigFile', () => {
       }),
       { security: { allowAnonymous: true, authentication: ['SCRAM-SHA-512'] } },
     );
+    assert.deepEqual(envOverrides({ BARGE_CLUSTER_ID: 'prod', BARGE_CLUSTER_SESSION_TIMEOUT_MS: '6000' }), {
+      cluster: { id: 'prod', sessionTimeoutMs: 6000 },
+    });
   });
 });
 

@@ -85,3 +85,39 @@ describe('parseBrokerConfig', () => {
     });
   }
 });
+
+describe('cluster section', () => {
+  const kafka = { adapter: 'kafka', brokers: ['127.0.0.1:9092'] };
+  it('fills the cluster defaults', () => {
+    const c = parseBrokerConfig({ pointers: kafka, cluster: { id: 'prod-1' } });
+    assert.deepEqual(c.cluster, {
+      id: 'prod-1',
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 1000,
+      rebalanceTimeoutMs: 10_000,
+      drainTimeoutMs: 3000,
+    });
+    assert.equal(parseBrokerConfig({}).cluster, undefined, 'no cluster unless configured');
+    assert.equal(parseBrokerConfig({ pointers: kafka, cluster: { id: 7 } }).cluster?.id, '7');
+  });
+  it('refuses a cluster on the embedded pointer queue', () => {
+    assert.throws(
+      () => parseBrokerConfig({ cluster: { id: 'c' } }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.path === 'cluster' &&
+        /embedded pointer queue serves a single broker/.test(e.message),
+    );
+  });
+  it('refuses a heartbeat interval above a third of the session timeout, and a bad id', () => {
+    assert.throws(
+      () =>
+        parseBrokerConfig({
+          pointers: kafka,
+          cluster: { id: 'c', sessionTimeoutMs: 3000, heartbeatIntervalMs: 1500 },
+        }),
+      /cluster.heartbeatIntervalMs: 1500 ms is more than a third of cluster.sessionTimeoutMs/,
+    );
+    assert.throws(() => parseBrokerConfig({ pointers: kafka, cluster: { id: 'a b' } }), /cluster.id/);
+  });
+});

@@ -75,7 +75,11 @@ export const brokerConfigSchema = z.strictObject({
   /** Several brokers with the same id, storage and (Kafka) pointer queue share the write partitions. */
   cluster: z
     .strictObject({
-      id: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'expected 1-100 characters of A-Z a-z 0-9 . _ -'),
+      // A number is taken as its digits (BARGE_CLUSTER_ID=7 arrives as one).
+      id: z.preprocess(
+        (v) => (typeof v === 'number' ? String(v) : v),
+        z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'expected 1-100 characters of A-Z a-z 0-9 . _ -'),
+      ),
       /** A broker that stops heartbeating is removed after this long and its write partitions move. */
       sessionTimeoutMs: z.number().int().min(1000).max(300_000).default(10_000),
       heartbeatIntervalMs: z.number().int().min(100).default(1000),
