@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { aclsCommand } from './commands/acls.js';
 import { brokerCommand } from './commands/broker.js';
+import { clusterCommand } from './commands/cluster.js';
 import { consumeCommand } from './commands/consume.js';
 import { groupsCommand } from './commands/groups.js';
 import { inspectCommand } from './commands/inspect.js';
@@ -32,6 +33,7 @@ groupsCommand(program);
 inspectCommand(program);
 aclsCommand(program);
 usersCommand(program);
+clusterCommand(program);
 useTlsFlags(program);
 useSaslFlags(program);
 for (const c of program.commands) {
