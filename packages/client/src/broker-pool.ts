@@ -1,10 +1,12 @@
 import {
-  type ApiKey,
+  ApiKey,
   errorMessage,
   InvalidInputError,
+  type MetadataResponse,
   type RequestTypes,
   type ResponseTypes,
 } from '@barge/core';
+import { clusterBrokerAddresses } from './cluster-brokers.js';
 import {
   BrokerConnection,
   BrokerUnreachableError,
@@ -31,38 +33,59 @@ const MIN_ATTEMPT_MS = 100;
 /**
  * A connection to the first reachable broker of a list. `get()` returns a connected
  * `BrokerConnection`, moving on to the next address when one is unreachable; when every
- * address fails it throws `BrokerUnreachableError` naming them.
+ * address fails it throws `BrokerUnreachableError` naming them. The list is the bootstrap
+ * addresses, then the brokers of the cluster named by the latest Metadata answer that passed
+ * through `request` (so a client bootstrapped from a broker that died finds the others).
  */
 export class BrokerPool {
   private index = 0;
   private current: BrokerConnection | undefined;
   private closed = false;
-  private readonly addresses: string[];
+  private readonly bootstrap: string[];
+  /** Cluster brokers learnt from Metadata that are not in `bootstrap`. */
+  private learnt: string[] = [];
   private readonly listeners: ((e: unknown) => void)[] = [];
 
   constructor(
     addresses: readonly string[],
-    private readonly options: ConnectionOptions,
+    /** What every connection of this client is opened with (TLS, SASL, timeouts, observer). */
+    readonly options: ConnectionOptions,
   ) {
     if (!Array.isArray(addresses) || addresses.length === 0) {
       throw new InvalidInputError('brokers must list at least one "host:port" address');
     }
     for (const a of addresses) parseAddress(a);
-    this.addresses = [...addresses];
+    this.bootstrap = [...addresses];
   }
 
-  /** The broker addresses, in the order given. */
+  /** The bootstrap broker addresses, in the order given. */
   get brokers(): readonly string[] {
-    return this.addresses;
+    return this.bootstrap;
+  }
+
+  /** The addresses `get` tries: the bootstrap list, then the cluster brokers learnt from Metadata. */
+  get addresses(): readonly string[] {
+    return this.learnt.length === 0 ? this.bootstrap : [...this.bootstrap, ...this.learnt];
+  }
+
+  /** The current connection, if it is connected. */
+  get connection(): BrokerConnection | undefined {
+    return this.current?.connected ? this.current : undefined;
+  }
+
+  /** Replaces the learnt cluster brokers (addresses that do not parse are ignored). */
+  learn(addresses: readonly string[]): void {
+    this.learnt = [...new Set(addresses)].filter((a) => !this.bootstrap.includes(a) && parses(a));
   }
 
   /** A connected connection; an attempt to connect gives up at `deadline` (ms since the epoch). */
   async get(deadline?: number): Promise<BrokerConnection> {
-    if (this.closed) throw new ConnectionClosedError(this.addresses.join(','), 'the client was disconnected');
+    const addresses = this.addresses;
+    if (this.closed) throw new ConnectionClosedError(addresses.join(','), 'the client was disconnected');
     if (this.current?.connected) return this.current;
     const errors: unknown[] = [];
-    for (let i = 0; i < this.addresses.length; i++) {
-      const address = this.addresses[(this.index + i) % this.addresses.length]!;
+    for (let i = 0; i < addresses.length; i++) {
+      const address = addresses[(this.index + i) % addresses.length]!;
       let conn = this.current;
       if (!conn || conn.address !== address) {
         conn = new BrokerConnection(address, this.options);
@@ -74,17 +97,17 @@ export class BrokerPool {
         await conn.connect(deadline);
         if (this.current && this.current !== conn) void this.current.close();
         this.current = conn;
-        this.index = (this.index + i) % this.addresses.length;
+        this.index = (this.index + i) % addresses.length;
         return conn;
       } catch (e) {
         errors.push(e);
         if (!(e instanceof BrokerUnreachableError)) throw e;
       }
     }
-    this.index = (this.index + 1) % this.addresses.length;
+    this.index = (this.index + 1) % addresses.length;
     if (errors.length === 1) throw errors[0];
     throw new BrokerUnreachableError(
-      this.addresses.join(','),
+      addresses.join(','),
       `cannot connect to any broker: ${errors.map((e) => errorMessage(e).replace(/^cannot connect to broker /, '')).join('; ')}`,
       { cause: errors[0] },
     );
@@ -124,19 +147,33 @@ export class BrokerPool {
     this.listeners.push(listener);
   }
 
-  /** One request on the current connection (connecting first if needed). */
+  /** One request on the current connection (connecting first if needed); a Metadata answer teaches the cluster's brokers. */
   async request<K extends ApiKey>(
     apiKey: K,
     body: RequestTypes[K],
     opts?: RequestOptions,
   ): Promise<ResponseTypes[K]> {
     const conn = await this.get();
-    return conn.request(apiKey, body, opts);
+    const response = await conn.request(apiKey, body, opts);
+    if (apiKey === ApiKey.Metadata) {
+      const brokers = clusterBrokerAddresses(response as MetadataResponse);
+      if (brokers) this.learn(brokers);
+    }
+    return response;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.current?.close();
     this.current = undefined;
+  }
+}
+
+function parses(address: string): boolean {
+  try {
+    parseAddress(address);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -26,6 +26,7 @@ import {
   resolveProducerOptions,
   type SendOptions,
 } from './producer/options.js';
+import { OwnerRouting } from './producer/owner-routing.js';
 import { type PendingMessage, SendTracker } from './producer/send-tracker.js';
 import { type ProduceTarget, ProduceTargets } from './producer/target.js';
 import { TopicMetadata } from './producer/topic-metadata.js';
@@ -52,6 +53,7 @@ export class Producer {
   private readonly instrumentation: Instrumentation<ProducerEventPayloads>;
   private readonly pool: BrokerPool;
   private readonly metadata: TopicMetadata;
+  private readonly routing: OwnerRouting;
   private readonly budget: ByteBudget;
   private readonly sticky = new StickyPartitioner();
   private readonly targets = new ProduceTargets();
@@ -81,14 +83,16 @@ export class Producer {
       sasl: o.sasl,
     });
     this.metadata = new TopicMetadata(this.pool, o.retry, o.metadataMaxAgeMs);
+    this.routing = new OwnerRouting(this.pool, this.metadata);
     this.sender = new ChunkSender({
-      pool: this.pool,
+      routing: this.routing,
       metadata: this.metadata,
       budget: this.budget,
       producerId: o.producerId,
       inFlight: o.inFlight,
       requestTimeoutMs: o.requestTimeoutMs,
-      retry: o.retry,
+      retry: o.produceRetry,
+      deliveryTimeoutMs: o.deliveryTimeoutMs,
       onAcked: (ack) => this.instrumentation.emit(PRODUCER_EVENTS.BATCH_ACKED, ack),
       onRetry: (target, error, retry, delayMs) =>
         this.log.warn(
@@ -221,6 +225,7 @@ export class Producer {
     this.metadata.close();
     this.sender.close();
     this.budget.rejectAll(new InvalidInputError('the producer was disconnected'));
+    await this.routing.close();
     await this.pool.close();
     this.log.info('disconnected', { producerId: this.producerId });
     this.instrumentation.emit(PRODUCER_EVENTS.DISCONNECT, {});

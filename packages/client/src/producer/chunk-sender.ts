@@ -9,12 +9,12 @@ import {
   type ProduceRequest,
   type ProduceResponse,
 } from '@barge/core';
-import type { BrokerPool } from '../broker-pool.js';
 import type { ByteBudget } from '../budget.js';
 import { ConnectionClosedError } from '../connection.js';
 import { backoffMs, isRetryableFailure, type ResolvedRetry } from '../retry.js';
 import type { BatchAckedPayload } from './events.js';
 import { InFlightWindow, type InFlightWindowOptions } from './in-flight-window.js';
+import { isNotOwner, MOVING_OWNER_MAX_BACKOFF_MS, type OwnerRouting } from './owner-routing.js';
 import {
   CHUNK_OVERHEAD,
   PartitionQueue,
@@ -28,7 +28,8 @@ import type { ProduceTarget, WritePartition } from './target.js';
 import type { TopicMetadata } from './topic-metadata.js';
 
 export interface ChunkSenderOptions {
-  pool: BrokerPool;
+  /** Which broker each request goes to. */
+  routing: OwnerRouting;
   metadata: TopicMetadata;
   /** Released as chunks settle. */
   budget: ByteBudget;
@@ -36,7 +37,10 @@ export interface ChunkSenderOptions {
   /** How many requests, and bytes of them, may be in flight. */
   inFlight: InFlightWindowOptions;
   requestTimeoutMs: number;
+  /** Backoff, and `retries` (may be infinite) bounding the retries of a chunk. */
   retry: ResolvedRetry;
+  /** A chunk is not retried once this long has passed since it was queued. */
+  deliveryTimeoutMs: number;
   /** Told of every acknowledged request (the producer's `batch_acked` event). */
   onAcked?: (ack: BatchAckedPayload) => void;
   /** Told of every retry of a failed request. */
@@ -89,7 +93,7 @@ export class ChunkSender {
       this.reject(messages, error, bytes);
       return;
     }
-    queue.push({ target, messages, encoded, bytes, retries: 0 });
+    queue.push({ target, messages, encoded, bytes, retries: 0, queuedAt: Date.now(), notOwner: false });
     this.unsettled++;
     this.pump();
   }
@@ -177,7 +181,7 @@ export class ChunkSender {
 
   private async dispatch(queue: PartitionQueue, request: PendingRequest, startedAt: number): Promise<void> {
     const { target } = request;
-    const { pool, producerId, requestTimeoutMs } = this.options;
+    const { routing, producerId, requestTimeoutMs } = this.options;
     const body: ProduceRequest = {
       topic: target.partition.topic,
       writePartition: target.partition.writePartition,
@@ -189,7 +193,7 @@ export class ChunkSender {
     let response: ProduceResponse | undefined;
     let error: unknown;
     try {
-      const conn = await pool.get();
+      const conn = await routing.connectionFor(target.partition);
       if (target.acks === 'none') await conn.send(ApiKey.Produce, body);
       else response = await conn.request(ApiKey.Produce, body, { timeoutMs: requestTimeoutMs + 5_000 });
     } catch (e) {
@@ -241,23 +245,39 @@ export class ChunkSender {
 
   private failed(queue: PartitionQueue, { target, chunks }: PendingRequest, error: unknown): void {
     const { topic, writePartition } = target.partition;
-    const { retry } = this.options;
+    const { retry, deliveryTimeoutMs } = this.options;
     const first = chunks[0]!;
+    const now = Date.now();
     const retryable = isRetryableFailure(error) || error instanceof ConnectionClosedError;
-    const exhausted = first.retries >= retry.retries;
+    const timedOut = now - first.queuedAt >= deliveryTimeoutMs;
+    const exhausted = first.retries >= retry.retries || timedOut;
     if (retryable && !exhausted && !this.closed) {
-      // Same bytes, same producer id and sequences.
-      for (const c of chunks) c.retries++;
-      const delayMs = backoffMs(first.retries - 1, retry);
+      const moved = this.options.routing.failed(topic, error);
+      const notOwner = isNotOwner(error);
+      // Same bytes, same producer id and sequences. The first retry after NOT_OWNER goes as soon
+      // as the refreshed owners are known, the others at least every second while the owner
+      // moves; the last one goes at the delivery deadline.
+      let backoff = backoffMs(first.retries, retry);
+      if (notOwner && !first.notOwner) backoff = 0;
+      else if (moved) backoff = Math.min(backoff, MOVING_OWNER_MAX_BACKOFF_MS);
+      const delayMs = Math.min(backoff, first.queuedAt + deliveryTimeoutMs - now);
+      for (const c of chunks) {
+        c.retries++;
+        c.notOwner = notOwner;
+      }
       this.options.onRetry?.(target.partition, error, first.retries, delayMs);
-      queue.retryLater(chunks, Date.now() + delayMs);
+      queue.retryLater(chunks, now + delayMs);
       if (error instanceof BrokerResponseError && error.errorCode === ErrorCode.INVALID_PARTITION) {
         this.options.metadata.forget(topic);
       }
       return;
     }
+    const after =
+      exhausted && retryable
+        ? ` after ${first.retries} retries${timedOut ? ` in ${now - first.queuedAt} ms (deliveryTimeoutMs ${deliveryTimeoutMs})` : ''}`
+        : '';
     const e = new ProduceError(
-      `produce to ${topic}/${writePartition} failed${exhausted && retryable ? ` after ${first.retries} retries` : ''}: ${errorMessage(error)}`,
+      `produce to ${topic}/${writePartition} failed${after}: ${errorMessage(error)}`,
       retryable,
       { cause: error },
     );

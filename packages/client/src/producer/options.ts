@@ -41,8 +41,18 @@ export interface ProducerOptions extends CommonClientOptions {
   maxInFlightBytes?: number;
   /** Bytes buffered (accumulating, in flight, awaiting ack) before `send` waits. Default 64 MiB. */
   bufferBytes?: number;
-  /** Retries of produce requests that fail with a retryable error. Default 10 retries, 100 ms → 10 s backoff. */
+  /**
+   * Backoff of produce requests that fail with a retryable error (100 ms → 10 s by default), and
+   * of metadata lookups and connects. Produce requests are retried until `deliveryTimeoutMs`;
+   * `retry.retries`, when given, bounds them too (metadata lookups and connects: 10 by default).
+   */
   retry?: RetryOptions;
+  /**
+   * A chunk whose requests keep failing with retryable errors is retried until this long (ms)
+   * after it was queued for sending; then its messages' `send` rejects with `ProduceError`. A
+   * request in flight is not cut short. Long enough to span a broker's failover. Default 120,000.
+   */
+  deliveryTimeoutMs?: number;
   /** Per-request ack deadline (sent to the broker too); `requestTimeout` is the same. Default 30,000 ms. */
   requestTimeoutMs?: number;
   /** Refresh topic metadata this often. Default 300,000 ms. */
@@ -71,6 +81,9 @@ export interface ResolvedProducerOptions {
   readonly inFlight: InFlightWindowOptions;
   readonly bufferBytes: number;
   readonly retry: ResolvedRetry;
+  /** The backoff of `retry`; `retries` is `retry.retries` when given, else unbounded (`deliveryTimeoutMs` bounds). */
+  readonly produceRetry: ResolvedRetry;
+  readonly deliveryTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly connectionTimeoutMs: number;
   readonly log: Logger;
@@ -104,6 +117,7 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
   const maxChunkBytes = int('maxChunkBytes', options.maxChunkBytes, 1, 1024 * 1024);
   const maxChunkMessages = int('maxChunkMessages', options.maxChunkMessages, 1, 10_000);
   const metadataMaxAgeMs = int('metadataMaxAgeMs', options.metadataMaxAgeMs, 0, 300_000);
+  const deliveryTimeoutMs = int('deliveryTimeoutMs', options.deliveryTimeoutMs, 1, 120_000);
   const bufferBytes = int('bufferBytes', options.bufferBytes, 1, 64 * 1024 * 1024);
   const inFlight: InFlightWindowOptions = {
     // A quarter of the buffer stays for chunks being filled and encoded while the rest is in flight.
@@ -133,6 +147,11 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
     inFlight,
     bufferBytes,
     retry: common.retry,
+    produceRetry: {
+      ...common.retry,
+      retries: options.retry?.retries === undefined ? Number.POSITIVE_INFINITY : common.retry.retries,
+    },
+    deliveryTimeoutMs,
     requestTimeoutMs: common.requestTimeoutMs,
     connectionTimeoutMs: common.connectionTimeoutMs,
     log: common.log,

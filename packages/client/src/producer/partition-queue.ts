@@ -16,6 +16,10 @@ export interface QueuedChunk {
   readonly bytes: number;
   /** Retries so far. */
   retries: number;
+  /** When it was queued (ms since the epoch): it is not retried past `deliveryTimeoutMs` after. */
+  readonly queuedAt: number;
+  /** Its last failure was `NOT_OWNER` (the first retry after one goes at once). */
+  notOwner: boolean;
 }
 
 /** Chunks of one target that go out in one Produce request, in sequence order. */
