@@ -1,21 +1,26 @@
 import type { TopicPartitions, WritePartitionRef } from './cluster.js';
+import { chooseExtras, type Extras } from './cluster-assignment-extras.js';
 
 /**
  * The cluster's assignor: which broker owns which write partition. Pure and deterministic, so
  * the group leader computes it and any broker can check it.
  *
- * `assignWritePartitions(topics, members)` with N write partitions in all and M members
- * (M > 0) guarantees, for every input:
- * - every write partition of every topic has exactly one owner, the broker id of a member;
- * - per topic (W write partitions): every member owns floor(W/M) or ceil(W/M) of them;
- * - overall: every member owns floor(N/M) or ceil(N/M) write partitions
- *   (both balances always hold together; neither is traded for stickiness);
- * - sticky: per topic, a member keeps every write partition it claims (`owned`) as long as it
- *   claims no more than its quota for that topic, and the lowest-numbered ones up to the quota
- *   otherwise; the assignor gives quotas' extra write partitions to the members that claim them
- *   first, so feeding a result back as the claims returns that same result;
- * - the same answer for the same input in any order of topics, members and claims.
- * The movement bounds when a member joins or leaves are checked by cluster-assignment.test.ts.
+ * `assignWritePartitions(topics, members)` with N write partitions in all and M > 0 members
+ * guarantees, for every input:
+ * 1. every write partition of every topic has exactly one owner, the broker id of a member;
+ * 2. per topic of W write partitions, every member owns floor(W/M) or ceil(W/M) of them;
+ * 3. overall, every member owns floor(N/M) or ceil(N/M) write partitions
+ *    (1 to 3 always hold together: stickiness never weakens them);
+ * 4. sticky, exactly: of all assignments meeting 1 to 3, it leaves the most write partitions
+ *    with the member claiming them (`owned`; a write partition claimed by several members counts
+ *    as claimed by the one `fallbackOwner` picks among them), so it moves the fewest. A member
+ *    keeps every claim on a topic where it claims no more than its quota (the lowest-numbered up
+ *    to its quota otherwise), and a result fed back as the claims comes back unchanged;
+ * 5. the same answer for the same input in any order of topics, members and claims.
+ * So a member joining or leaving moves only what the two balances force: the new member's share
+ * or the leaver's write partitions, plus the few (often none) that 2 and 3 together require
+ * elsewhere. That can be more than none: with topics of 1, 2, 4 and 1 write partitions on five
+ * members, one leaving with two forces a third move (cluster-assignment.test.ts has it).
  */
 
 /** A member of the group and the write partitions it owns now. */
@@ -29,8 +34,8 @@ export interface MemberClaim {
  * Members are identified by `brokerId`: two claims with the same id count as one member owning
  * both claims' write partitions (the caller rejects duplicates before this). A topic listed twice
  * counts once, with the larger write partition count. Claims of unknown topics or write
- * partitions are ignored; a write partition claimed by several members goes to the claimant
- * `fallbackOwner` picks among them. With no members, every topic maps to `[]`.
+ * partitions are ignored; a write partition claimed by several members counts as claimed by the
+ * one `fallbackOwner` picks among them. With no members, every topic maps to `[]`.
  */
 export function assignWritePartitions(
   topics: readonly TopicPartitions[],
@@ -40,7 +45,7 @@ export function assignWritePartitions(
   const ids = [...new Set(members.map((m) => m.brokerId))].sort((a, b) => a - b);
   if (ids.length === 0) return Object.fromEntries(t.names.map((name) => [name, []]));
   const claimant = resolveClaims(t, ids, members);
-  const extras = chooseExtras(t, ids.length, claimant);
+  const extras = extrasFor(t, ids.length, claimant);
   return place(t, ids, claimant, extras);
 }
 
@@ -97,8 +102,14 @@ function resolveClaims(t: Topics, ids: readonly number[], members: readonly Memb
   const contested = new Map<number, Set<number>>();
   for (const { brokerId, owned } of members) {
     const m = memberIndex.get(brokerId)!;
+    // Claims come grouped by topic: look a topic up once per run of it.
+    let lastTopic: string | undefined;
+    let ti: number | undefined;
     for (const { topic, writePartition: wp } of owned) {
-      const ti = topicIndex.get(topic);
+      if (topic !== lastTopic) {
+        lastTopic = topic;
+        ti = topicIndex.get(topic);
+      }
       if (ti === undefined || !Number.isInteger(wp) || wp < 0 || wp >= t.sizes[ti]!) continue;
       const at = t.start[ti]! + wp;
       const current = claimant[at]!;
@@ -132,75 +143,25 @@ function topicAt(t: Topics, at: number): number {
   return lo;
 }
 
-/**
- * Which members own ceil(W/M) of each topic rather than floor(W/M) (`extras[topic * M + member]`).
- * Each topic has W mod M such extras; every member gets floor(E/M) or ceil(E/M) of all E extras,
- * which makes the overall counts balanced. Extras go first to members that claim more than the
- * floor of that topic, then to those with the most room; a final repair moves extras from members
- * over their share to members under it, choosing topics where that moves the fewest claims.
- */
-function chooseExtras(t: Topics, m: number, claimant: Int32Array): Uint8Array {
-  const topicCount = t.names.length;
-  const claimed = new Int32Array(topicCount * m);
-  for (let ti = 0; ti < topicCount; ti++) {
-    for (let at = t.start[ti]!; at < t.start[ti]! + t.sizes[ti]!; at++) {
+/** Which members get one of each topic's W mod M extra write partitions (see cluster-assignment-extras.ts). */
+function extrasFor(t: Topics, m: number, claimant: Int32Array): Extras {
+  const claimed = new Int32Array(t.names.length * m);
+  t.sizes.forEach((size, ti) => {
+    for (let at = t.start[ti]!; at < t.start[ti]! + size; at++) {
       const c = claimant[at]!;
       if (c >= 0) claimed[ti * m + c]!++;
     }
-  }
-  const base = t.sizes.map((w) => Math.floor(w / m));
-  const spare = t.sizes.map((w) => w % m);
-  const wantsExtra = (ti: number, member: number) => claimed[ti * m + member]! > base[ti]!;
-
-  // Each member's share of the extras: the members wanting the most extras get the larger shares.
-  const totalExtras = spare.reduce((a, b) => a + b, 0);
-  const wanted = new Int32Array(m);
-  for (let ti = 0; ti < topicCount; ti++)
-    if (spare[ti]! > 0) for (let i = 0; i < m; i++) if (wantsExtra(ti, i)) wanted[i]!++;
-  const share = new Int32Array(m).fill(Math.floor(totalExtras / m));
-  const byWanted = [...Array(m).keys()].sort((a, b) => wanted[b]! - wanted[a]! || a - b);
-  for (const i of byWanted.slice(0, totalExtras % m)) share[i]!++;
-
-  const extras = new Uint8Array(topicCount * m);
-  const count = new Int32Array(m);
-  // Topics with the most extras first (easiest to fit while every member still has room).
-  const order = [...Array(topicCount).keys()].sort((a, b) => spare[b]! - spare[a]! || a - b);
-  const maxShare = Math.ceil(totalExtras / m);
-  const groupSpan = (maxShare + topicCount + 1) * m;
-  const keys = new Float64Array(m);
-  for (const ti of order) {
-    if (spare[ti] === 0) break;
-    for (let i = 0; i < m; i++) {
-      const room = share[i]! - count[i]!;
-      const group = room <= 0 ? 2 : wantsExtra(ti, i) ? 0 : 1;
-      keys[i] = group * groupSpan + (maxShare - room) * m + i;
-    }
-    keys.sort();
-    for (let k = 0; k < spare[ti]!; k++) {
-      const i = keys[k]! % m;
-      extras[ti * m + i] = 1;
-      count[i]!++;
-    }
-  }
-
-  for (;;) {
-    const over = count.findIndex((c, i) => c > share[i]!);
-    if (over === -1) break;
-    const under = count.findIndex((c, i) => c < share[i]!);
-    let best = -1;
-    let bestCost = 2;
-    for (let ti = 0; ti < topicCount && bestCost > -1; ti++) {
-      if (extras[ti * m + over] === 0 || extras[ti * m + under] === 1) continue;
-      const cost = Number(wantsExtra(ti, over)) - Number(wantsExtra(ti, under));
-      if (cost < bestCost) [best, bestCost] = [ti, cost];
-    }
-    // `over` has more extras than `under`, so some topic has one for `over` and none for `under`.
-    extras[best * m + over] = 0;
-    extras[best * m + under] = 1;
-    count[over]!--;
-    count[under]!++;
-  }
-  return extras;
+  });
+  const wants = new Uint8Array(claimed.length);
+  t.sizes.forEach((size, ti) => {
+    const base = Math.floor(size / m);
+    for (let at = ti * m; at < (ti + 1) * m; at++) wants[at] = claimed[at]! > base ? 1 : 0;
+  });
+  return chooseExtras(
+    t.sizes.map((w) => w % m),
+    m,
+    wants,
+  );
 }
 
 /** Each member keeps its claims up to its quota per topic; the rest fill the members below quota. */
@@ -208,32 +169,38 @@ function place(
   t: Topics,
   ids: readonly number[],
   claimant: Int32Array,
-  extras: Uint8Array,
+  extras: Extras,
 ): Record<string, number[]> {
   const m = ids.length;
   const owners: Record<string, number[]> = {};
   const kept = new Int32Array(m);
+  const quota = new Int32Array(m);
+  const keeper = new Int32Array(t.sizes.reduce((a, b) => Math.max(a, b), 0));
   t.names.forEach((name, ti) => {
     const size = t.sizes[ti]!;
-    const start = t.start[ti]!;
-    const quota = (i: number) => Math.floor(size / m) + extras[ti * m + i]!;
+    for (let i = 0; i < m; i++) quota[i] = Math.floor(size / m) + extras[ti * m + i]!;
     kept.fill(0);
-    const owner = new Array<number>(size).fill(-1);
+    // Claimants keep their claims up to their quota, the lowest-numbered first.
     for (let wp = 0; wp < size; wp++) {
-      const c = claimant[start + wp]!;
-      if (c >= 0 && kept[c]! < quota(c)) {
-        owner[wp] = ids[c]!;
-        kept[c]!++;
-      }
+      const c = claimant[t.start[ti]! + wp]!;
+      const keeps = c >= 0 && kept[c]! < quota[c]!;
+      if (keeps) kept[c]!++;
+      keeper[wp] = keeps ? c : -1;
     }
+    const owner: number[] = [];
     let next = 0;
     for (let wp = 0; wp < size; wp++) {
-      if (owner[wp] !== -1) continue;
-      while (kept[next]! >= quota(next)) next++;
-      owner[wp] = ids[next]!;
-      kept[next]!++;
+      let c = keeper[wp]!;
+      if (c === -1) {
+        while (kept[next]! >= quota[next]!) next++;
+        c = next;
+        kept[c]!++;
+      }
+      owner.push(ids[c]!);
     }
-    owners[name] = owner;
+    // A topic named __proto__ is a key like any other, not the object's prototype.
+    if (name === '__proto__') Object.defineProperty(owners, name, { value: owner, enumerable: true });
+    else owners[name] = owner;
   });
   return owners;
 }
