@@ -71,8 +71,10 @@ function kafkaLogCreator(log: AdapterLog): logCreator {
       // topic while checking existence, REBALANCE_IN_PROGRESS on heartbeats). The operation that
       // failed reports the error itself, mapped to a core class.
       if (namespace === 'Connection' && text.startsWith('Response ')) lvl = 'info';
-      // A fenced publisher (cluster): expected when a write partition moved; reported as NOT_OWNER.
-      if (/with an old epoch/.test(text)) lvl = 'info';
+      // Cluster publication: a fenced publisher (expected when a write partition moved; reported as
+      // NOT_OWNER), and CONCURRENT_TRANSACTIONS while the previous commit's markers are written
+      // (kafkajs retries it; a failure that remains is reported by the publication).
+      if (/with an old epoch|another concurrent operation on the same transaction/.test(text)) lvl = 'info';
       log(lvl, `kafkajs ${namespace}: ${text}`, fields);
     };
 }
