@@ -104,6 +104,15 @@ export class TcpProxy {
 
 const CLUSTER_ID = 'MkU3OEVBNTcwNTJENDM2Qk';
 
+/** Adds the listener DIRECT on `port`, advertised as itself (not the proxy), for inter-broker traffic too. */
+function withDirectListener(properties: string, port: number): string {
+  return properties
+    .replace(/^(listeners=.*)$/m, `$1,DIRECT://127.0.0.1:${port}`)
+    .replace(/^(advertised\.listeners=.*)$/m, `$1,DIRECT://127.0.0.1:${port}`)
+    .replace(/^(listener\.security\.protocol\.map=.*)$/m, '$1,DIRECT:PLAINTEXT')
+    .replace(/^inter\.broker\.listener\.name=.*$/m, 'inter.broker.listener.name=DIRECT');
+}
+
 /**
  * A single-node Kafka (KRaft) of this test's own, from the jars `scripts/services.sh` installed
  * (`.cache/services/kafka-<version>/libs`) and its `scripts/kafka/server.properties`, so tests
@@ -123,11 +132,19 @@ export class PrivateKafka {
     readonly controllerPort: number,
     readonly root: string,
     readonly kafkaDir: string,
+    /** Port of the listener that bypasses the proxy, when `create({ directListener: true })`. */
+    readonly directPort?: number,
   ) {}
 
   /** The bootstrap list clients use: the proxy. */
   get brokers(): string[] {
     return [`127.0.0.1:${this.proxy.port}`];
+  }
+
+  /** A bootstrap list that bypasses the proxy (only with `directListener`): cutting the proxy leaves it reachable. */
+  get directBrokers(): string[] {
+    if (this.directPort === undefined) throw new Error('PrivateKafka created without directListener');
+    return [`127.0.0.1:${this.directPort}`];
   }
 
   get running(): boolean {
@@ -138,7 +155,11 @@ export class PrivateKafka {
     return this.#log;
   }
 
-  static async create(): Promise<PrivateKafka> {
+  /**
+   * `directListener`: a second listener, advertised as itself, for clients that must keep Kafka
+   * while the proxied ones lose it; Kafka's own inter-broker traffic uses it too.
+   */
+  static async create({ directListener = false }: { directListener?: boolean } = {}): Promise<PrivateKafka> {
     const cache = process.env.BARGE_SERVICES_CACHE || join(repoRoot, '.cache', 'services');
     const wanted = process.env.KAFKA_VERSION;
     const dirs = existsSync(cache)
@@ -153,7 +174,8 @@ export class PrivateKafka {
     const [proxyPort, kafkaPort, controllerPort] = [await freePort(), await freePort(), await freePort()];
     const root = await mkdtemp(join(tmpdir(), 'barge-e2e-kafka-'));
     const proxy = await TcpProxy.create(proxyPort, { host: '127.0.0.1', port: kafkaPort });
-    return new PrivateKafka(proxy, kafkaPort, controllerPort, root, join(cache, dir));
+    const directPort = directListener ? await freePort() : undefined;
+    return new PrivateKafka(proxy, kafkaPort, controllerPort, root, join(cache, dir), directPort);
   }
 
   /**
@@ -169,7 +191,7 @@ export class PrivateKafka {
       await rm(data, { recursive: true, force: true });
       await mkdir(data, { recursive: true });
       const template = await readFile(join(repoRoot, 'scripts', 'kafka', 'server.properties'), 'utf8');
-      const text = template
+      let text = template
         .replaceAll('@KAFKA_DATA@', data)
         .replaceAll('@KAFKA_CONTROLLER_PORT@', String(this.controllerPort))
         .replace(
@@ -180,6 +202,7 @@ export class PrivateKafka {
           /^advertised\.listeners=.*$/m,
           `advertised.listeners=PLAINTEXT://127.0.0.1:${this.proxy.port}`,
         );
+      if (this.directPort !== undefined) text = withDirectListener(text, this.directPort);
       if (/@[A-Z_]+@/.test(text)) throw new Error(`unreplaced placeholder in server.properties:\n${text}`);
       await writeFile(props, text);
       const format = await this.#java(

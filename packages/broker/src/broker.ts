@@ -154,6 +154,7 @@ export class Broker {
         },
         drain: (topic, wp) => this.#writers.drain(topic, wp),
         forgetSequences: (topic, wp) => sequences.forget(topic, wp),
+        staleSequencesBelow: (topic, wp) => sequences.staleBelow(topic, wp),
         log: this.log,
       },
     ));

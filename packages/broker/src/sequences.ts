@@ -20,6 +20,8 @@ import { updateStoredDocument } from './stored-document.js';
 export class SequenceAllocator {
   readonly #leases = new Map<string, { next: number; end: number }>();
   readonly #pending = new Map<string, Promise<void>>();
+  /** Per write partition forgotten: sequences below this were taken in an earlier ownership period. */
+  readonly #staleBelow = new Map<string, number>();
 
   constructor(
     private readonly storage: ObjectStorage,
@@ -31,7 +33,17 @@ export class SequenceAllocator {
    * later it leases a fresh block, above every block the owners in between took.
    */
   forget(topic: string, writePartition: number): void {
-    this.#leases.delete(`${topic}/${writePartition}`);
+    const id = `${topic}/${writePartition}`;
+    this.#leases.delete(id);
+    this.#staleBelow.set(id, Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Sequences of the write partition below this were taken before the last `forget`, in an
+   * earlier ownership period (everything, until a new lease is taken); 0 when never forgotten.
+   */
+  staleBelow(topic: string, writePartition: number): number {
+    return this.#staleBelow.get(`${topic}/${writePartition}`) ?? 0;
   }
 
   /** The next sequence of `topic`/`writePartition`. Callers serialize calls per write partition. */
@@ -74,6 +86,7 @@ export class SequenceAllocator {
       { contentType: 'application/json' },
     );
     this.#leases.set(id, lease);
+    if (this.#staleBelow.has(id)) this.#staleBelow.set(id, lease.next);
   }
 }
 

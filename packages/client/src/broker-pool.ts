@@ -78,6 +78,14 @@ export class BrokerPool {
     this.learnt = [...new Set(addresses)].filter((a) => !this.bootstrap.includes(a) && parses(a));
   }
 
+  /** Stops using `conn` (if it is the current connection): the next `get` starts at the next address. */
+  moveOn(conn: BrokerConnection): void {
+    if (this.current !== conn) return;
+    this.current = undefined;
+    this.index = (this.index + 1) % this.addresses.length;
+    void conn.close();
+  }
+
   /** A connected connection; an attempt to connect gives up at `deadline` (ms since the epoch). */
   async get(deadline?: number): Promise<BrokerConnection> {
     const addresses = this.addresses;
@@ -156,8 +164,13 @@ export class BrokerPool {
     const conn = await this.get();
     const response = await conn.request(apiKey, body, opts);
     if (apiKey === ApiKey.Metadata) {
-      const brokers = clusterBrokerAddresses(response as MetadataResponse);
+      const metadata = response as MetadataResponse;
+      const brokers = clusterBrokerAddresses(metadata);
       if (brokers) this.learn(brokers);
+      // A clustered broker that does not list itself lost touch with its cluster (cut off from
+      // Kafka, or paused past its session): its view is stale, so the next request goes elsewhere.
+      if (brokers && !metadata.cluster!.brokers.some((b) => b.brokerId === metadata.brokerId))
+        this.moveOn(conn);
     }
     return response;
   }

@@ -14,14 +14,13 @@
  * reading Kafka and S3 directly, and one reading through the broker (its groups and read proxy).
  * CPU seconds of the broker, moto and Kafka processes come from /proc.
  */
-import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { Consumer, Producer, type ProducerMessage } from '@barge/client';
+import { Consumer, Producer } from '@barge/client';
 import type { CodecName } from '@barge/core';
 import { KafkaPointerQueue } from '@barge/pointers-kafka';
-import { repoRoot, startBroker, tempDir, waitFor } from '../harness.js';
+import { startBroker, tempDir, waitFor } from '../harness.js';
 import {
   deletePointerTopics,
   freshBucket,
@@ -31,7 +30,7 @@ import {
   runId,
   s3Yaml,
 } from '../kafka-fixtures.js';
-import { prng } from '../workload.js';
+import { cpuSeconds, pct, produceFor, servicePid, sizeName, values } from './produce-load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 /** Producers (one connection each), each with up to 16 sends of ~1 MiB in flight. */
@@ -54,46 +53,6 @@ const SCENARIOS: Scenario[] = [
   { name: 'kib-fast', size: 1024, codec: 'none', maxDelayMs: 20 },
   { name: 'large', size: 64 * 1024, codec: 'none' },
 ];
-
-const sizeName = (n: number) => (n === 100 ? '100 B' : n === 1024 ? '1 KiB' : '64 KiB');
-
-const WORDS = ['GET', 'POST', 'user', 'order', 'status', 'ok', 'error', 'timeout', 'region', 'eu-west-1'];
-
-/** Log-line-like values (compressible about like real logs), 256 of them per size. */
-function values(size: number): Buffer[] {
-  const r = prng(size);
-  return Array.from({ length: 256 }, () => {
-    let s = `{"ts":${1_790_000_000_000 + Math.floor(r() * 1e9)},"id":"${Math.floor(r() * 1e12).toString(36)}","msg":"`;
-    while (s.length < size) s += `${WORDS[Math.floor(r() * WORDS.length)]} `;
-    return Buffer.from(s.slice(0, size));
-  });
-}
-
-/** CPU seconds (user + system) of a process, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN;
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function servicePid(name: string): number | undefined {
-  const cache = process.env.BARGE_SERVICES_CACHE || join(repoRoot, '.cache', 'services');
-  try {
-    return Number(readFileSync(join(cache, 'run', `${name}.pid`), 'utf8').trim());
-  } catch {
-    return undefined;
-  }
-}
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-};
 
 async function main(): Promise<void> {
   const brokers = kafkaBrokers();
@@ -124,53 +83,19 @@ async function main(): Promise<void> {
   try {
     for (const s of SCENARIOS) {
       const topic = `${s.name}-${RUN}`;
-      const pool = values(s.size);
-      const per = Math.max(1, Math.min(2000, Math.floor((1024 * 1024) / (s.size + 16))));
       const producers = Array.from(
         { length: PRODUCERS },
         () => new Producer({ brokers: [broker.address], acks: 'durable', lingerMs: 5 }),
       );
       await Promise.all(producers.map((p) => p.connect()));
-      const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p)]));
-      const self0 = process.cpuUsage();
-      const t0 = performance.now();
-      const deadline = t0 + SECONDS * 1000;
-      let acked = 0;
-      let bytes = 0;
-      const latencies: number[] = [];
-      await Promise.all(
-        producers.map(async (producer, pi) => {
-          let n = pi * 1_000_000;
-          const pending = new Set<Promise<void>>();
-          while (performance.now() < deadline) {
-            while (pending.size >= 16) await Promise.race(pending);
-            const messages: ProducerMessage[] = [];
-            let b = 0;
-            for (let i = 0; i < per; i++, n++) {
-              const key = Buffer.from(`k${(n % 4096).toString(16).padStart(15, '0')}`);
-              const value = pool[n % pool.length]!;
-              messages.push({ key, value });
-              b += key.length + value.length;
-            }
-            const sent = performance.now();
-            const p: Promise<void> = producer.send({ topic, messages }).then(() => {
-              acked += messages.length;
-              bytes += b;
-              latencies.push(performance.now() - sent);
-            });
-            const tracked = p.finally(() => pending.delete(tracked));
-            pending.add(tracked);
-          }
-          await Promise.all(pending);
-        }),
-      );
-      const secs = (performance.now() - t0) / 1000;
-      const self = process.cpuUsage(self0);
+      const { acked, bytes, latencies, secs, cpu, loadgen } = await produceFor({
+        producers,
+        topic,
+        size: s.size,
+        seconds: SECONDS,
+        pids,
+      });
       await Promise.all(producers.map((p) => p.disconnect()));
-      const cpu = Object.fromEntries(
-        Object.entries(pids).map(([k, p]) => [k, cpuSeconds(p) - (cpu0[k] ?? 0)]),
-      ) as Record<keyof typeof pids, number>;
-      const loadgen = (self.user + self.system) / 1e6;
       rows.push(
         `| ${sizeName(s.size)} | ${s.codec} | ${s.maxDelayMs ?? 250} | ${Math.round(acked / secs).toLocaleString('en-US')} | ${(bytes / 1e6 / secs).toFixed(1)} | ${Math.round(pct(latencies, 50))} / ${Math.round(pct(latencies, 99))} | ${(cpu.broker / secs).toFixed(2)} | ${(cpu.moto / secs).toFixed(2)} | ${(cpu.kafka / secs).toFixed(2)} | ${(loadgen / secs).toFixed(2)} | ${(bytes / 1e6 / cpu.broker).toFixed(0)} |`,
       );

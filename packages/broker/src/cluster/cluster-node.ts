@@ -35,6 +35,8 @@ export interface ClusterNodeDeps {
   drain(topic: string, writePartition: number): Promise<void>;
   /** Forgets the write partition's sequence lease, so a later owner period leases anew (above every other owner's). */
   forgetSequences(topic: string, writePartition: number): void;
+  /** Sequences below this were taken in an earlier ownership period (`forgetSequences`). */
+  staleSequencesBelow(topic: string, writePartition: number): number;
   log: Logger;
 }
 
@@ -167,21 +169,35 @@ export class ClusterNode implements WriteOwnership {
     return { owned: true };
   }
 
+  sweeps(topic: string): boolean {
+    return !this.#stopped && this.#confirmed() && this.ownerOf(topic, 0) === this.deps.self().brokerId;
+  }
+
   ownedOf(topic: TopicConfig): number[] {
     const out: number[] = [];
     for (let wp = 0; wp < topic.writePartitions; wp++) if (this.check(topic.name, wp).owned) out.push(wp);
     return out;
   }
 
+  /**
+   * Brokers and owners as this broker knows them. A broker the group has not confirmed for a
+   * session (cut off from Kafka, or paused) may have been replaced: it leaves itself out and
+   * names no owner for what it held, so clients ask another broker (the client moves on from a
+   * broker that does not list itself).
+   */
   metadata(topics: readonly TopicConfig[]): ClusterMetadata {
     const a = this.#assignment;
     const self = this.deps.self();
+    const confirmed = this.#confirmed();
+    const members = a ? a.members.map((m) => ({ brokerId: m.brokerId, host: m.host, port: m.port })) : [self];
+    const owner = (topic: string, wp: number) => {
+      const o = this.ownerOf(topic, wp);
+      return o === self.brokerId && !confirmed ? NO_OWNER : o;
+    };
     return {
       clusterId: this.deps.settings.id,
-      brokers: a ? a.members.map((m) => ({ brokerId: m.brokerId, host: m.host, port: m.port })) : [self],
-      owners: topics.map((t) =>
-        Array.from({ length: t.writePartitions }, (_, wp) => this.ownerOf(t.name, wp)),
-      ),
+      brokers: confirmed ? members : members.filter((m) => m.brokerId !== self.brokerId),
+      owners: topics.map((t) => Array.from({ length: t.writePartitions }, (_, wp) => owner(t.name, wp))),
     };
   }
 
@@ -190,6 +206,14 @@ export class ClusterNode implements WriteOwnership {
     writePartition: number,
     pointers: readonly BatchPointer[],
   ): Promise<PublishedPointer[]> {
+    const staleBelow = this.deps.staleSequencesBelow(topic, writePartition);
+    const stale = pointers.filter((p) => p.sequence < staleBelow).map((p) => p.sequence);
+    if (stale.length > 0) {
+      throw new NotOwnerError(
+        `${topic}/${writePartition}: batches ${stale.join(', ')} were taken before this broker's ownership was interrupted (another broker wrote it meanwhile); refused so that the write partition's sequences keep increasing`,
+        this.deps.self().brokerId,
+      );
+    }
     const k = key(topic, writePartition);
     let slot = this.#publishers.get(k);
     if (!slot) {
@@ -295,6 +319,9 @@ export class ClusterNode implements WriteOwnership {
       for (const [topic, n] of topics)
         for (let wp = 0; wp < n; wp++) before.set(key(topic, wp), prevOwner(topic, wp));
     }
+    // A generation skipped: this broker was out of the group (paused, cut off from Kafka) and
+    // another may have written its write partitions meanwhile.
+    const interrupted = previous !== undefined && a.generation !== previous.generation + 1;
     this.#assignment = a;
     this.#memberIds = a.members.map((m) => m.brokerId);
     const self = this.deps.self().brokerId;
@@ -309,10 +336,10 @@ export class ClusterNode implements WriteOwnership {
         const was = before.get(k);
         if (owner === self) {
           mine.add(k);
-          if (was !== self && !this.#publishers.has(k)) {
+          const regained = was === self && (interrupted || this.#draining.has(k));
+          if (was !== self || regained) {
             gained++;
-            const handOver = was !== undefined && was !== NO_OWNER && alive.has(was);
-            this.#open(topic, wp, handOver ? this.deps.settings.drainTimeoutMs : 0);
+            this.#take(topic, wp, regained || (was !== undefined && was !== NO_OWNER && alive.has(was)));
           }
         } else if (this.#mine.has(k) || was === self) {
           lost++;
@@ -335,6 +362,22 @@ export class ClusterNode implements WriteOwnership {
     this.#firstAssignment();
   }
 
+  /**
+   * Starts owning a write partition: a fresh sequence lease (above every block taken so far, so
+   * sequences keep increasing across owners; batches taken before are refused at publication),
+   * and a new fenced publisher, opened after the drain time when another broker may still be
+   * publishing it.
+   */
+  #take(topic: string, writePartition: number, afterDrain: boolean): void {
+    const k = key(topic, writePartition);
+    this.#draining.delete(k);
+    const slot = this.#publishers.get(k);
+    if (slot) this.#dropSlot(k, slot);
+    this.#failedAt.delete(k);
+    this.deps.forgetSequences(topic, writePartition);
+    this.#open(topic, writePartition, afterDrain ? this.deps.settings.drainTimeoutMs : 0);
+  }
+
   /** Stops taking the write partition, publishes what is open for it (bounded), then closes its publisher. */
   async #handOver(topic: string, writePartition: number, newOwner: number): Promise<void> {
     const k = key(topic, writePartition);
@@ -351,11 +394,13 @@ export class ClusterNode implements WriteOwnership {
     } finally {
       clearTimeout(timer);
     }
+    // Given back meanwhile: `#take` started the new ownership period already.
+    if (this.#draining.get(k) !== newOwner) return;
+    this.#draining.delete(k);
     const slot = this.#publishers.get(k);
     if (slot) this.#dropSlot(k, slot);
     this.#failedAt.delete(k);
     this.deps.forgetSequences(topic, writePartition);
-    if (this.#draining.get(k) === newOwner) this.#draining.delete(k);
     this.deps.log.info({ topic, writePartition, newOwner }, 'cluster: write partition handed over');
   }
 }

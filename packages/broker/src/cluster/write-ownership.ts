@@ -15,6 +15,8 @@ export interface WriteOwnership {
   ownedOf(topic: TopicConfig): number[];
   /** Brokers and owners for a Metadata v2 answer about `topics`. */
   metadata(topics: readonly TopicConfig[]): ClusterMetadata;
+  /** Whether this broker runs the retention sweeper of `topic`: the owner of its write partition 0. */
+  sweeps(topic: string): boolean;
   /** Publishes pointers of one write partition; in a cluster only its owner can (fenced). */
   publish(
     topic: string,
@@ -35,6 +37,10 @@ export class SoloOwnership implements WriteOwnership {
 
   check(): OwnerCheck {
     return OWNED;
+  }
+
+  sweeps(): boolean {
+    return true;
   }
 
   ownedOf(topic: TopicConfig): number[] {

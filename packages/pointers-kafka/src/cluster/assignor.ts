@@ -75,12 +75,7 @@ export function clusterAssigner(state: ClusterAssignerState): PartitionAssigner 
         else byBroker.set(m.claim.brokerId, { memberId: m.memberId, claim: m.claim });
       }
       const accepted = [...byBroker.values()];
-      const claims: MemberClaim[] = accepted.map(({ claim }) => ({
-        brokerId: claim.brokerId,
-        owned: Object.entries(claim.owned).flatMap(([topic, wps]) =>
-          wps.map((writePartition) => ({ topic, writePartition })),
-        ),
-      }));
+      const claims = currentClaims(accepted.map((m) => m.claim));
       const topics = await state.topics();
       const assignment: EncodedAssignment = {
         generation: Math.max(0, ...accepted.map((m) => m.claim.generation)) + 1,
@@ -104,6 +99,30 @@ export function clusterAssigner(state: ClusterAssignerState): PartitionAssigner 
       }));
     },
   });
+}
+
+/**
+ * What each broker owns, keeping of several claims on one write partition only those from the
+ * latest generation: a broker that was paused or cut off past its session still claims what it
+ * owned before, but the broker that took it over since has the newer claim and keeps it.
+ */
+function currentClaims(claims: readonly JoinClaim[]): MemberClaim[] {
+  const newest = new Map<string, number>();
+  const key = (topic: string, wp: number) => `${topic}\u0000${wp}`;
+  for (const c of claims) {
+    for (const [topic, wps] of Object.entries(c.owned)) {
+      for (const wp of wps)
+        newest.set(key(topic, wp), Math.max(newest.get(key(topic, wp)) ?? 0, c.generation));
+    }
+  }
+  return claims.map((c) => ({
+    brokerId: c.brokerId,
+    owned: Object.entries(c.owned).flatMap(([topic, wps]) =>
+      wps
+        .filter((wp) => newest.get(key(topic, wp)) === c.generation)
+        .map((writePartition) => ({ topic, writePartition })),
+    ),
+  }));
 }
 
 function decodeClaim(metadata: Buffer): JoinClaim | undefined {
