@@ -1,6 +1,7 @@
 import type { ChunkMeta, EncodedChunk } from '../batch/chunk.js';
 import { errorMessage } from '../errors.js';
 import { type BatchPointer, decodePointer, encodePointer } from '../pointer.js';
+import { type WithClusterMetadata, withClusterMetadata } from './cluster-metadata.js';
 import { LENGTH_PREFIX_BYTES, type RequestHeader } from './frame.js';
 import {
   type DescribeGroupRequest,
@@ -21,7 +22,6 @@ import {
   saslAuthenticateCodecs,
   saslHandshakeCodecs,
 } from './sasl.js';
-import { type WithClusterMetadata, withClusterMetadata } from './cluster-metadata.js';
 import { type Throttled, withThrottleTime } from './throttle.js';
 import { ProtocolError, Reader, Writer } from './wire.js';
 
