@@ -12,6 +12,9 @@
 #   scripts/services.sh status  [all|s3|gcs|azure|kafka ...]   show pid / health of each service
 #   scripts/services.sh stop    [all|s3|gcs|azure|kafka ...]   SIGTERM, wait up to 20 s, then SIGKILL
 #
+# `start all` and `install all` also install Debian's `chromium` with apt-get when it is
+# missing (the dashboard's browser test drives it; not a service, nothing to start or stop).
+#
 # `start` is idempotent: a service whose pid file names a live process that
 # passes its readiness probe is left alone. After a successful start,
 # $CACHE/services.env holds BARGE_TEST_* variables for the running services:
@@ -534,6 +537,31 @@ status_one() {
   return 3
 }
 
+# ---------------------------------------------------------------- browser
+
+# Debian's Chromium, which the dashboard's browser test (test/src/e2e/dashboard.test.ts)
+# drives with playwright-core. Not a service: `start all` and `install all` install it with
+# apt-get when `chromium` is missing, as root (or with passwordless sudo).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  command -v apt-get >/dev/null 2>&1 ||
+    die "chromium is missing and apt-get is not available: install Chromium so that 'chromium' is on PATH (the dashboard test runs it; BARGE_TEST_CHROMIUM=PATH points it elsewhere)"
+  local sudo=() ilog="$LOGS/install-chromium.log" t0
+  if ((EUID != 0)); then
+    sudo -n true 2>/dev/null || die "chromium is missing: run 'apt-get install -y chromium' as root (needed by the dashboard test)"
+    sudo=(sudo -n)
+  fi
+  t0=$(now)
+  log "chromium: installing with apt-get (for the dashboard test)"
+  if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$ilog" 2>&1; then
+    log "chromium: apt-get failed; last 60 lines of $ilog:"; tail -n 60 "$ilog" >&2
+    die "could not install chromium with apt-get"
+  fi
+  command -v chromium >/dev/null 2>&1 || die "apt-get installed chromium but 'chromium' is not on PATH"
+  log "chromium: installed in $(since "$t0") s"
+}
+
 # ---------------------------------------------------------------- main
 
 SERVICES=()
@@ -550,6 +578,9 @@ parse_services() { # sets SERVICES (de-duplicated, in order)
   done
   mapfile -t SERVICES < <(printf '%s\n' "${SERVICES[@]}" | awk '!seen[$0]++')
 }
+
+# True when the arguments ask for all services (no arguments means all).
+wants_all() { (($# == 0)) || [[ " $* " == *" all "* ]]; }
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
@@ -592,6 +623,7 @@ main() {
     install)
       with_lock
       parse_services "$@"
+      wants_all "$@" && ensure_chromium
       local t0; t0=$(now)
       parallel install_logged "${SERVICES[@]}"
       log "install done in $(since "$t0") s"
@@ -599,6 +631,7 @@ main() {
     start)
       with_lock
       parse_services "$@"
+      wants_all "$@" && ensure_chromium
       local t0 rc=0; t0=$(now)
       parallel start_one "${SERVICES[@]}" || rc=1
       write_env

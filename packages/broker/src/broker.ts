@@ -34,6 +34,7 @@ import { QuotaManager } from './quotas/quota-manager.js';
 import { TopicQuota } from './quotas/topic-quota.js';
 import { raceTimeout } from './race-timeout.js';
 import { READ_RESPONSE_OVERHEAD, ReadProxy } from './read-proxy.js';
+import { brokerSweeper, type RetentionSweeper } from './retention/index.js';
 import { SequenceAllocator } from './sequences.js';
 import { AdminServer, type HealthStatus } from './server/admin-http.js';
 import type { HostPort } from './server/listen.js';
@@ -42,7 +43,6 @@ import { TcpServer } from './server/tcp-server.js';
 import { TlsContext } from './server/tls-context.js';
 import { retryStartupStep, type StartupRetryPolicy } from './startup-retry.js';
 import { TopicRegistry } from './topics.js';
-import { UnreadableObjects } from './unreadable-objects.js';
 import { UploadPipeline } from './upload.js';
 import { PartitionWriters } from './writers.js';
 
@@ -60,6 +60,7 @@ export class Broker {
   readonly storage: ObjectStorage;
   readonly topics: TopicRegistry;
   readonly groups: GroupCoordinator;
+  readonly retention: RetentionSweeper;
   readonly #backpressure: Backpressure;
   readonly #uploads: UploadPipeline;
   readonly #orphans: OrphanRecorder;
@@ -89,7 +90,7 @@ export class Broker {
   ) {
     this.storage = guardStorage(storage);
     this.log = (logger ?? pino({ level: 'info' })).child({ broker: config.broker.id });
-    this.metrics = options.metrics ?? new BrokerMetrics();
+    this.metrics = (options.metrics ?? new BrokerMetrics()).bind(this);
     this.#options = tunables(config, options);
     const countError = (code: ErrorCode) => this.metrics.requestErrors.inc({ error: errorCodeName(code) });
     const quotas = new QuotaManager(config.security.quotas, this.metrics);
@@ -158,6 +159,7 @@ export class Broker {
         log: this.log,
       },
     ));
+    this.retention = brokerSweeper(this, (t) => this.#ownership.sweeps(t), this.#options);
     this.#writers = new PartitionWriters({
       brokerId: config.broker.id,
       storage: this.storage,
@@ -189,6 +191,7 @@ export class Broker {
       brokerId: config.broker.id,
       log: this.log,
       countError,
+      metrics: this.metrics,
       quotas,
       produce: new ProduceHandler({
         topics: this.topics,
@@ -217,10 +220,7 @@ export class Broker {
         }),
         ...groupHandlers(this.groups, this.maxFrameBytes - 1024),
         ...adminGroupHandlers({ topics: this.topics, pointers }),
-        ...readHandlers(
-          new ReadProxy(this.storage, this.maxReadBytes, new UnreadableObjects(this.metrics, this.log)),
-          quotas,
-        ),
+        ...readHandlers(new ReadProxy(this.storage, this.maxReadBytes, this.metrics, this.log), quotas),
         ...this.#authenticator.handlers(),
       }),
     });
@@ -299,8 +299,12 @@ export class Broker {
     );
     await this.#ensurePointerTopics();
     await this.#server.start(this.config.broker.listen);
-    if (this.#node) await this.#joinCluster(this.#node, deadline);
+    await this.#node?.join(
+      this.#startupRetry(deadline),
+      `${this.pointers.adapter} ${this.pointers.location}`,
+    );
     if (this.#admin && this.config.broker.admin) await this.#admin.start(this.config.broker.admin);
+    this.retention.start();
     this.#started = true;
     const admin = this.adminAddress;
     this.log.info(
@@ -352,6 +356,7 @@ export class Broker {
     this.#wake.abort();
     this.#wake = new AbortController();
     const serverClosed = this.#server.stopAccepting();
+    await this.retention.stop();
     this.flush();
     const outcome = await raceTimeout(
       this.whenIdle().then(() => 'idle' as const),
@@ -380,22 +385,6 @@ export class Broker {
     // Last: until here /health answers 503 "stopping", so probes see the drain, not a refusal.
     await this.#admin?.close();
     this.log.info({ ms: Date.now() - started }, 'broker stopped');
-  }
-
-  /** Joins the cluster group (retried like the other start-up steps) and waits a while for the first assignment. */
-  async #joinCluster(node: ClusterNode, deadline: number): Promise<void> {
-    await retryStartupStep(
-      `join cluster ${node.clusterId} on ${this.pointers.adapter} ${this.pointers.location}`,
-      () => node.start(),
-      this.#startupRetry(deadline),
-    );
-    const cluster = this.config.cluster!;
-    if (!(await node.whenAssigned(cluster.rebalanceTimeoutMs + cluster.sessionTimeoutMs))) {
-      this.log.warn(
-        { cluster: node.clusterId },
-        'no cluster assignment yet; produce requests are answered NOT_OWNER until it comes',
-      );
-    }
   }
 
   #startupRetry(deadline: number): StartupRetryPolicy {

@@ -1,4 +1,5 @@
 import {
+  type CommittedLag,
   type DescribeGroupResponse,
   type GroupDescription,
   type GroupPartitionLag,
@@ -6,15 +7,19 @@ import {
   mapLimit,
   type PointerQueue,
 } from '@barge/core';
+import { type MessageLag, messageLag, readPointersAfter } from './message-lag.js';
 
 /** Watermark reads in flight at once while describing a group (one per read partition). */
 const WATERMARK_CONCURRENCY = 8;
+/** Pointers read per partition to count its message lag; beyond, the lag is estimated. */
+export const MESSAGE_LAG_MAX_POINTERS = 10_000;
 
 /**
  * A group with the watermarks, committed position and lag of every read partition of the topics
  * it reads (members' assignments and committed positions), or of `topic` alone. Lag is in
- * pointers: high watermark minus committed offset. Topics whose pointer topic has vanished are
- * left out. Throws what `describeGroup` throws (`NotFoundError` for an unknown group).
+ * pointers (high watermark minus committed offset) and, when the queue can read pointers outside
+ * a group, in messages (`message-lag.ts`). Topics whose pointer topic has vanished are left out.
+ * Throws what `describeGroup` throws (`NotFoundError` for an unknown group).
  */
 export async function describeGroupLag(
   pointers: PointerQueue,
@@ -49,13 +54,34 @@ async function topicLag(pointers: PointerQueue, d: GroupDescription, topic: stri
     const { low, high } = await pointers.watermarks(topic, partition);
     const c = committed.get(partition);
     if (!c) return { topic, partition, low, high };
-    const lag = Math.max(0, high - c.offset);
-    return {
-      topic,
-      partition,
-      low,
-      high,
-      committed: { offset: c.offset, messageIndex: c.messageIndex ?? 0, lag },
-    };
+    const position = { offset: c.offset, messageIndex: c.messageIndex ?? 0 };
+    const lag: CommittedLag = { ...position, lag: Math.max(0, high - c.offset) };
+    const m = await messagesBehind(pointers, topic, partition, position, low, high);
+    if (m) lag.messageLag = m.messages;
+    if (m?.estimated) lag.messageLagEstimated = true;
+    return { topic, partition, low, high, committed: lag };
   });
+}
+
+/**
+ * The message lag of one partition; undefined when the queue cannot read pointers outside a
+ * group, or failed to (the pointer lag is still known: the answer says "unknown" rather than fail).
+ */
+async function messagesBehind(
+  pointers: PointerQueue,
+  topic: string,
+  partition: number,
+  position: { offset: number; messageIndex: number },
+  low: number,
+  high: number,
+): Promise<MessageLag | undefined> {
+  const read = pointers.readPartition?.bind(pointers);
+  if (!read) return undefined;
+  try {
+    const from = Math.max(position.offset, low);
+    const after = await readPointersAfter(read, topic, partition, from, high, MESSAGE_LAG_MAX_POINTERS);
+    return messageLag(position, after, high);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,6 +1,16 @@
+import { apiName, isApiKey } from '@barge/core';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Broker } from './broker.js';
+import { BYTE_BUCKETS, COUNT_BUCKETS, LATENCY_BUCKETS, metricsOn } from './metrics/define.js';
+import { GroupLagGauges } from './metrics/group-lag-gauges.js';
+import { HELP } from './metrics/help.js';
+import { BuildInfo, registerProcessMetrics } from './metrics/process-metrics.js';
 
-/** The broker's Prometheus metrics, on a registry of its own (several brokers can share a process). */
+/**
+ * The broker's Prometheus metrics, on a registry of its own (several brokers can share a process;
+ * the process and Node.js metrics are the same objects in every broker's registry).
+ * `docs/operations.md` lists them all.
+ */
 export class BrokerMetrics {
   readonly registry = new Registry();
   readonly produceRequests = new Counter({
@@ -149,4 +159,103 @@ export class BrokerMetrics {
     help: 'Consumer-group members served by this broker',
     registers: [this.registry],
   });
+  readonly #define = metricsOn(this.registry);
+  readonly batchBytes = this.#define.histogram('barge_batch_bytes', HELP.batchBytes, BYTE_BUCKETS);
+  readonly batchMessages = this.#define.histogram('barge_batch_messages', HELP.batchMessages, COUNT_BUCKETS);
+  readonly chunkBytes = this.#define.histogram('barge_chunk_bytes', HELP.chunkBytes, BYTE_BUCKETS);
+  readonly storagePutSeconds = this.#define.histogram(
+    'barge_storage_put_seconds',
+    HELP.storagePut,
+    LATENCY_BUCKETS,
+    ['adapter'],
+  );
+  readonly pointerQueuePublishSeconds = this.#define.histogram(
+    'barge_pointer_queue_publish_seconds',
+    HELP.pointerQueuePublish,
+    LATENCY_BUCKETS,
+    ['adapter'],
+  );
+  readonly readProxyBytes = this.#define.histogram(
+    'barge_read_proxy_bytes',
+    HELP.readProxyBytes,
+    BYTE_BUCKETS,
+  );
+  readonly readProxySeconds = this.#define.histogram(
+    'barge_read_proxy_seconds',
+    HELP.readProxy,
+    LATENCY_BUCKETS,
+  );
+  readonly requestSeconds = this.#define.histogram('barge_request_seconds', HELP.request, LATENCY_BUCKETS, [
+    'api',
+  ]);
+  // Retention and orphan collection (packages/broker/src/retention), by topic.
+  readonly retentionDeletedObjects = this.#define.counter(
+    'barge_retention_deleted_objects_total',
+    HELP.retentionObjects,
+    ['topic'],
+  );
+  readonly retentionDeletedBytes = this.#define.counter(
+    'barge_retention_deleted_bytes_total',
+    HELP.retentionBytes,
+    ['topic'],
+  );
+  readonly orphansCollectedObjects = this.#define.counter(
+    'barge_orphans_collected_objects_total',
+    HELP.collectedObjects,
+    ['topic'],
+  );
+  readonly orphansCollectedBytes = this.#define.counter(
+    'barge_orphans_collected_bytes_total',
+    HELP.collectedBytes,
+    ['topic'],
+  );
+  readonly orphanObjects = this.#define.gauge('barge_orphan_objects', HELP.orphanObjects, ['topic']);
+  readonly orphanBytes = this.#define.gauge('barge_orphan_bytes', HELP.orphanBytes, ['topic']);
+  readonly groupLag = new GroupLagGauges(this.registry);
+  readonly buildInfo = new BuildInfo(this.registry);
+  readonly #requestSeconds = new Map<number, Histogram.Internal<'api'>>();
+  #pointerQueueAdapter = 'unknown';
+
+  constructor() {
+    registerProcessMetrics(this.registry);
+  }
+
+  /**
+   * Tells the metrics which broker they belong to: the build-info labels, the adapter label of
+   * pointer publication, and the pointer queue whose groups' lag is exported on scrape.
+   */
+  bind(broker: Pick<Broker, 'config' | 'storage' | 'pointers' | 'log'>): this {
+    const { storage, pointers } = broker;
+    this.buildInfo.set({
+      brokerId: broker.config.broker.id,
+      storage: storage.adapter,
+      pointers: pointers.adapter,
+    });
+    this.#pointerQueueAdapter = pointers.adapter;
+    this.groupLag.watch(pointers, broker.log);
+    return this;
+  }
+
+  /** A batch closed: why, and its chunk bytes and messages. */
+  batchClosed(reason: string, bytes: number, messages: number): void {
+    this.batchesClosed.inc({ reason });
+    this.batchBytes.observe(bytes);
+    this.batchMessages.observe(messages);
+  }
+
+  /** A pointer publish call succeeded after `seconds`. */
+  pointersPublished(seconds: number): void {
+    this.publishSeconds.observe(seconds);
+    this.pointerQueuePublishSeconds.observe({ adapter: this.#pointerQueueAdapter }, seconds);
+  }
+
+  /** A request with api key `apiKey` was answered (or failed) `seconds` after its frame arrived. */
+  requestDone(apiKey: number, seconds: number): void {
+    let h = this.#requestSeconds.get(apiKey);
+    if (!h) {
+      h = this.requestSeconds.labels({ api: isApiKey(apiKey) ? apiName(apiKey) : 'unknown' });
+      if (isApiKey(apiKey)) this.#requestSeconds.set(apiKey, h);
+    }
+    h.observe(seconds);
+  }
 }

@@ -213,7 +213,7 @@ export class PartitionWriter {
     b.state = 'closing';
     this.#queue.push(b);
     this.#busy++;
-    this.ctx.metrics.batchesClosed.inc({ reason });
+    this.ctx.metrics.batchClosed(reason, b.payload, b.messages);
     // Sequences are taken in close order, so queue order = sequence order.
     const allocated = this.#sequenceChain.then(() => this.#allocate(b));
     this.#sequenceChain = allocated;

@@ -133,7 +133,7 @@ export class PointerPublication {
       }
       const t0 = performance.now();
       const positions = await this.ctx.publish(this.topic, this.writePartition, pointers);
-      this.ctx.metrics.publishSeconds.observe((performance.now() - t0) / 1000);
+      this.ctx.metrics.pointersPublished((performance.now() - t0) / 1000);
       if (attempt > 0) {
         this.ctx.log.info(
           {

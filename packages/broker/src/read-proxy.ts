@@ -8,9 +8,11 @@ import {
   type ReadObjectResponse,
   validateKey,
 } from '@barge/core';
+import type { Logger } from 'pino';
 import { RequestError, storageErrorCode } from './errors.js';
 import { BATCH_PREFIX } from './keys.js';
-import type { UnreadableObjects } from './unreadable-objects.js';
+import type { BrokerMetrics } from './metrics.js';
+import { UnreadableObjects } from './unreadable-objects.js';
 
 /** Bytes of a ReadObject response frame besides `data`: length, header, objectSize, offset, data length. */
 export const READ_RESPONSE_OVERHEAD = 4 + 6 + 8 + 8 + 4;
@@ -19,16 +21,21 @@ export const READ_RESPONSE_OVERHEAD = 4 + 6 + 8 + 8 + 4;
  * The read proxy: serves batch objects (keys under `topics/`) whole or by byte range to
  * consumers without storage credentials. A response carries at most `maxReadBytes`; clients
  * read bigger objects in ranges (`docs/protocol.md` §6.15). Object sizes are cached (objects are
- * immutable), so a range read is one storage call.
+ * immutable), so a range read is one storage call. With `metrics`, each read observes its bytes
+ * and storage time, and missing or truncated objects are counted and logged.
  */
 export class ReadProxy {
   readonly #sizes = new Map<string, number>();
+  private readonly unreadable: UnreadableObjects | undefined;
 
   constructor(
     private readonly storage: ObjectStorage,
     readonly maxReadBytes: number,
-    private readonly unreadable?: UnreadableObjects,
-  ) {}
+    private readonly metrics?: BrokerMetrics,
+    log?: Logger,
+  ) {
+    this.unreadable = metrics && log ? new UnreadableObjects(metrics, log) : undefined;
+  }
 
   /**
    * Reads the requested range. `holdResponseBytes` (the connection's response backlog) is
@@ -52,18 +59,24 @@ export class ReadProxy {
       );
     }
     try {
+      let started = performance.now();
       const objectSize = await this.#size(key);
       if (offset >= objectSize) return { objectSize, offset, data: Buffer.alloc(0) };
       const wanted = req.length === READ_TO_END ? objectSize - offset : req.length;
       const length = Math.min(wanted, this.maxReadBytes, objectSize - offset);
+      const waitStarted = performance.now();
       await holdResponseBytes(READ_RESPONSE_OVERHEAD + length);
+      started += performance.now() - waitStarted; // time spent on the client, not on storage
       const data =
         offset === 0 && length === objectSize && length <= 1024 * 1024
           ? await this.storage.get(key)
           : await this.storage.getRange(key, offset, length);
       if (data.length < length)
         this.unreadable?.found(key, 'truncated', `gave ${data.length} of ${length} bytes at ${offset}`);
-      return { objectSize, offset, data: data.length > length ? data.subarray(0, length) : data };
+      const served = data.length > length ? data.subarray(0, length) : data;
+      this.metrics?.readProxySeconds.observe((performance.now() - started) / 1000);
+      this.metrics?.readProxyBytes.observe(served.length);
+      return { objectSize, offset, data: served };
     } catch (e) {
       if (hasErrorCode(e, 'NOT_FOUND')) {
         this.#sizes.delete(key);

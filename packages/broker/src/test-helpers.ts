@@ -288,10 +288,14 @@ export class ControlledPointerQueue implements PointerQueue {
   readonly missing = new Set<string>();
   ensureRestores = true;
   ensureTopicCalls = 0;
+  readonly readPartition: PointerQueue['readPartition'];
+  readonly deleteBefore: PointerQueue['deleteBefore'];
 
   constructor(readonly inner: PointerQueue) {
     this.adapter = inner.adapter;
     this.location = inner.location;
+    this.readPartition = inner.readPartition?.bind(inner);
+    this.deleteBefore = inner.deleteBefore?.bind(inner);
   }
 
   async ensureTopic(topic: string, readPartitions: number): Promise<void> {

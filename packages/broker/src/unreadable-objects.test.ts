@@ -8,7 +8,6 @@ import { LocalStorage } from '@barge/storage-local';
 import { pino } from 'pino';
 import { BrokerMetrics } from './metrics.js';
 import { ReadProxy } from './read-proxy.js';
-import { UnreadableObjects } from './unreadable-objects.js';
 
 /**
  * The read proxy on real local storage reports objects it cannot serve (issue 10, finding 5:
@@ -29,7 +28,7 @@ describe('ReadProxy: missing and truncated objects are counted and logged once p
       { level: 'warn' },
       { write: (line: string) => logs.push(JSON.parse(line) as { msg: string; key?: string }) },
     );
-    proxy = new ReadProxy(storage, 1024 * 1024, new UnreadableObjects(metrics, log));
+    proxy = new ReadProxy(storage, 1024 * 1024, metrics, log);
   });
   after(async () => {
     await storage.close();

@@ -171,10 +171,18 @@ export class UploadPipeline {
         reject(new TransientError(`PUT ${key} timed out after ${this.options.attemptTimeoutMs} ms`));
       }, this.options.attemptTimeoutMs);
     });
+    const started = performance.now();
     const put = this.storage.put(key, body, { signal: ctl.signal });
     this.#puts.add(put);
     void put.then(
-      () => this.#puts.delete(put),
+      () => {
+        this.#puts.delete(put);
+        if (ctl.signal.aborted) return; // a loser or a late write: not a latency anyone waited for
+        this.metrics.storagePutSeconds.observe(
+          { adapter: this.storage.adapter },
+          (performance.now() - started) / 1000,
+        );
+      },
       () => this.#puts.delete(put),
     );
     try {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { aclsCommand } from './commands/acls.js';
+import { auditCommand } from './commands/audit.js';
 import { brokerCommand } from './commands/broker.js';
 import { clusterCommand } from './commands/cluster.js';
 import { consumeCommand } from './commands/consume.js';
@@ -34,6 +35,7 @@ inspectCommand(program);
 aclsCommand(program);
 usersCommand(program);
 clusterCommand(program);
+auditCommand(program);
 useTlsFlags(program);
 useSaslFlags(program);
 for (const c of program.commands) {

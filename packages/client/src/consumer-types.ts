@@ -1,4 +1,5 @@
 import type { BatchPointer, ObjectStorage } from '@barge/core';
+import type { AuditOptions } from './audit/emitter.js';
 import type { CommonClientOptions } from './client-options.js';
 import type { DamagedDataPolicy } from './damaged-data.js';
 import type { DedupOptions } from './dedup.js';
@@ -53,6 +54,8 @@ export interface ConsumerOptions extends CommonClientOptions {
   onDamagedData?: DamagedDataPolicy;
   /** The earlier name of `onDamagedData` (used when that is not given). */
   onCorruptBatch?: DamagedDataPolicy;
+  /** Send a record of the messages handed to the application to an audit topic, for `barge audit` (needs `brokers`). Default: off. */
+  audit?: AuditOptions;
 }
 
 export interface EachMessagePayload {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type CommitPosition, errorMessage, GroupRebalanceError, InvalidInputError } from '@barge/core';
+import { ConsumeAudit } from './audit/consume-audit.js';
 import { BatchFetcher, StopSignal } from './batch-fetcher.js';
 import { BatchReader } from './batch-reader.js';
 import { type ResolvedCommonOptions, resolveCommonOptions } from './client-options.js';
@@ -85,6 +86,7 @@ export class Consumer {
       dedup: this.dedup,
       schedule: this.schedule,
       commit: () => this.commit(),
+      audit: ConsumeAudit.from(options, this.clientId, common.log),
     });
   }
 
@@ -329,6 +331,7 @@ export class Consumer {
       }
     }
     await this.subscriptions.close();
+    await this.delivery.closeAudit();
     await this.closeSources?.();
     const wasConnected = this.connected;
     this.closeSources = undefined;

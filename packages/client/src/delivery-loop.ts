@@ -1,3 +1,4 @@
+import type { ConsumeAudit } from './audit/consume-audit.js';
 import type { FetchedBatch } from './batch-fetcher.js';
 import type { CommitSchedule } from './commit-schedule.js';
 import type { DedupTracker } from './dedup.js';
@@ -16,6 +17,8 @@ export interface Delivery {
 export interface DeliveryDeps {
   readonly dedup: DedupTracker | undefined;
   readonly schedule: CommitSchedule;
+  /** Told of every delivery (the loss audit). */
+  readonly audit?: ConsumeAudit | undefined;
   /** Commits the processed positions of every owned partition. */
   commit(): Promise<void>;
 }
@@ -69,6 +72,11 @@ export class DeliveryLoop {
     this.#processed(batch, { offset: batch.record.offset, messageIndex: messageIndex + 1 });
   }
 
+  /** Sends the audit records still pending. */
+  async closeAudit(): Promise<void> {
+    await this.#deps.audit?.close();
+  }
+
   async commitIfDue(): Promise<void> {
     if (this.#deps.schedule.due) await this.#deps.commit();
   }
@@ -95,6 +103,7 @@ export class DeliveryLoop {
   }
 
   #handOut(d: Delivery): Delivery {
+    this.#deps.audit?.delivered(d.messages);
     this.#current = d;
     return d;
   }

@@ -1,5 +1,22 @@
 export { ADMIN_EVENTS, Admin, type AdminEventPayloads, type AdminOptions } from './admin.js';
 export {
+  type AuditQuery,
+  type AuditReport,
+  analyzeAudit,
+  type CoverageGap,
+  type StreamAudit,
+} from './audit/analyze.js';
+export type { AuditOptions } from './audit/emitter.js';
+export { countOf, formatRanges, type SeqRange } from './audit/ranges.js';
+export {
+  type AuditEnvelope,
+  type AuditRecord,
+  type ConsumedRecord,
+  DEFAULT_AUDIT_TOPIC,
+  type ProducedRecord,
+  parseEnvelope,
+} from './audit/record.js';
+export {
   BatchReader,
   type DamagedChunk,
   type LoadedBatch,

@@ -6,6 +6,7 @@ import {
   validateTopicName,
 } from '@barge/core';
 import { Accumulator, type ClosedChunk } from './accumulator.js';
+import { ProduceAudit } from './audit/produce-audit.js';
 import { BrokerPool } from './broker-pool.js';
 import { ByteBudget } from './budget.js';
 import {
@@ -59,6 +60,7 @@ export class Producer {
   private readonly targets = new ProduceTargets();
   private readonly accumulator: Accumulator<ProduceTarget, PendingMessage>;
   private readonly sender: ChunkSender;
+  private readonly audit: ProduceAudit | undefined;
   private flushing = 0;
   private readonly outstanding = new Set<Promise<unknown>>();
   private connected = false;
@@ -82,6 +84,7 @@ export class Producer {
       tls: o.tls,
       sasl: o.sasl,
     });
+    this.audit = ProduceAudit.from(options, o.clientId, o.log, (c) => new Producer(c));
     this.metadata = new TopicMetadata(this.pool, o.retry, o.metadataMaxAgeMs);
     this.routing = new OwnerRouting(this.pool, this.metadata);
     this.sender = new ChunkSender({
@@ -94,6 +97,8 @@ export class Producer {
       retry: o.produceRetry,
       deliveryTimeoutMs: o.deliveryTimeoutMs,
       onAcked: (ack) => this.instrumentation.emit(PRODUCER_EVENTS.BATCH_ACKED, ack),
+      onChunkAcked: (p, c) =>
+        this.audit?.acked(p.topic, p.writePartition, o.producerId, c.encoded.meta.baseSequence, c.messages),
       onRetry: (target, error, retry, delayMs) =>
         this.log.warn(
           `produce to ${target.topic}/${target.writePartition} failed, retrying in ${delayMs} ms`,
@@ -222,6 +227,7 @@ export class Producer {
   private async close(): Promise<void> {
     if (this.connecting) await this.connecting.catch(() => {});
     await this.flush();
+    await this.audit?.close();
     this.metadata.close();
     this.sender.close();
     this.budget.rejectAll(new InvalidInputError('the producer was disconnected'));

@@ -23,6 +23,10 @@ export const topicSchema = z.strictObject({
   readPartitions: z.number().int().min(1).max(10_000).default(1),
   batch: batchSettingsSchema.prefault({}),
   compression: z.enum(codecNames).default('none'),
+  /** Delete the topic's batch objects older than `ms` or beyond the newest `bytes` (docs/operations.md); absent: keep forever. */
+  retention: z
+    .strictObject({ ms: z.number().int().min(1).optional(), bytes: sizeSchema.optional() })
+    .optional(),
 });
 
 /** Adapter sections keep their own keys; each adapter validates them with its own schema. */
@@ -72,6 +76,16 @@ export const brokerConfigSchema = z.strictObject({
     })
     .prefault({}),
   security: securitySchema,
+  /** The retention and orphan sweeper (docs/operations.md). */
+  retention: z
+    .strictObject({
+      intervalMs: z.number().int().min(100).default(300_000),
+      /** Objects younger than this are never deleted (their pointer may still be on its way). */
+      orphanGraceMs: z.number().int().min(1).default(3_600_000),
+      /** How far apart the clocks of brokers, storage and pointer queue may be. */
+      clockSkewMs: z.number().int().min(0).default(60_000),
+    })
+    .prefault({}),
   /** Several brokers with the same id, storage and (Kafka) pointer queue share the write partitions. */
   cluster: z
     .strictObject({

@@ -67,6 +67,34 @@ export interface PointerQueue {
 
   /** Present on queues that can coordinate a cluster of brokers (Kafka): membership and fenced publication. */
   readonly cluster?: ClusterCoordination;
+
+  /**
+   * Optional (queues that can read a partition without a consumer group, e.g. the embedded
+   * queue, Kafka): up to `maxRecords` pointers of one partition from `from` (at least the low
+   * watermark), in offset order. `[]` only when no pointer at or after `from` exists now: the
+   * retention sweeper reads every live pointer with it before deleting objects (a missed
+   * pointer could lose its object); without it, it relies on the low watermark alone
+   * (docs/operations.md).
+   */
+  readPartition?(
+    topic: string,
+    partition: number,
+    from: number,
+    maxRecords: number,
+  ): Promise<PointerRecord[]>;
+
+  /**
+   * Optional (queues whose retention the broker applies itself, e.g. the embedded queue):
+   * deletes the pointers of one partition below `offset` (capped at the high watermark) and
+   * moves the low watermark there; returns how many were deleted.
+   */
+  deleteBefore?(topic: string, partition: number, offset: number): Promise<number>;
+
+  /**
+   * Optional (queues with a retention of their own, e.g. Kafka's `retention.ms`): how long the
+   * pointer topic keeps pointers, in ms; `undefined` when it keeps them forever.
+   */
+  pointerRetentionMs?(topic: string): Promise<number | undefined>;
 }
 
 export interface PublishedPointer {

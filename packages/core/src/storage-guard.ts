@@ -48,6 +48,9 @@ class GuardedStorage implements ObjectStorage {
   readonly #inner: ObjectStorage;
   #closing: Promise<void> | undefined;
 
+  readonly listIncompleteUploads: ObjectStorage['listIncompleteUploads'];
+  readonly abortIncompleteUpload: ObjectStorage['abortIncompleteUpload'];
+
   constructor(
     inner: ObjectStorage,
     readonly capabilities: StorageCapabilities,
@@ -55,6 +58,20 @@ class GuardedStorage implements ObjectStorage {
     this.#inner = inner;
     this.adapter = inner.adapter;
     this.location = inner.location;
+    const list = inner.listIncompleteUploads?.bind(inner);
+    const abort = inner.abortIncompleteUpload?.bind(inner);
+    if (list && abort) {
+      this.listIncompleteUploads = async (prefix) => {
+        this.#checkOpen();
+        validatePrefix(prefix);
+        return list(prefix);
+      };
+      this.abortIncompleteUpload = async (upload) => {
+        this.#checkOpen();
+        validateKey(upload.key);
+        return abort(upload);
+      };
+    }
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options?: PutOptions): Promise<PutResult> {

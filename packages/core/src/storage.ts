@@ -76,6 +76,27 @@ export interface ObjectStorage {
 
   /** Release connections and handles. Idempotent; operations called afterwards reject. */
   close(): Promise<void>;
+
+  /**
+   * Optional (stores whose multipart uploads outlive a writer killed mid-upload, e.g. S3): the
+   * uploads of keys starting with `prefix` that were started and neither completed nor aborted.
+   * They are not objects: `listPage` does not show them, but the store keeps (and bills) their parts.
+   */
+  listIncompleteUploads?(prefix: string): Promise<IncompleteUpload[]>;
+
+  /**
+   * Optional, with `listIncompleteUploads`: discards one incomplete upload and its parts. An
+   * upload still running then fails its `put` (which the writer retries); no object changes.
+   */
+  abortIncompleteUpload?(upload: IncompleteUpload): Promise<void>;
+}
+
+/** A multipart upload started and not finished (see `listIncompleteUploads`). */
+export interface IncompleteUpload {
+  readonly key: string;
+  /** The store's id of the upload. */
+  readonly uploadId: string;
+  readonly startedAt: Date;
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   PermanentError,
   type PointerConsumer,
   type PointerQueue,
+  type PointerRecord,
   type PublishedPointer,
   type SubscribeOptions,
   validatePointer,
@@ -155,6 +156,22 @@ export class EmbeddedPointerQueue implements PointerQueue {
     this.#checkPartition(topic, partition);
     const { low, high } = this.#store.watermarks(topic, partition);
     return { low, high };
+  }
+
+  async readPartition(
+    topic: string,
+    partition: number,
+    from: number,
+    maxRecords: number,
+  ): Promise<PointerRecord[]> {
+    this.#assertOpen();
+    this.#checkPartition(topic, partition);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(maxRecords) || maxRecords < 1) {
+      throw new InvalidInputError(
+        `readPartition needs integer offsets and maxRecords >= 1, got ${from}, ${maxRecords}`,
+      );
+    }
+    return this.#store.read(topic, partition, Math.max(0, from), maxRecords);
   }
 
   async subscribe(options: SubscribeOptions): Promise<PointerConsumer> {

@@ -30,7 +30,9 @@ import {
   parseKafkaPointersConfig,
 } from './options.js';
 import { workedOf } from './ownership.js';
+import { KafkaPartitionReader, type PointerPage } from './partition-reader.js';
 import { MAX_SEND_BYTES, pointerMessages, publishedPositions } from './pointer-messages.js';
+import { fetchRetentionMs } from './topic-retention.js';
 
 interface ProducerSlot {
   producer: Producer;
@@ -67,6 +69,7 @@ export class KafkaPointerQueue implements PointerQueue {
   private readonly partitionCounts = new Map<string, number>();
   private readonly consumers = new Set<KafkaPointerConsumer>();
   private readonly groupAdmin: KafkaGroupAdmin;
+  private readonly reader = new KafkaPartitionReader(() => ({ kafka: this.kafka, config: this.config }));
   private closed = false;
   /** Membership of a cluster of brokers and fenced publication (`cluster` config section of the broker). */
   readonly cluster: ClusterCoordination;
@@ -185,6 +188,15 @@ export class KafkaPointerQueue implements PointerQueue {
     return toSafeNumber(entry.offset, `offset of "${kt}" partition ${partition}`);
   }
 
+  async pointerRetentionMs(topic: string): Promise<number | undefined> {
+    const kt = this.pointerTopic(topic);
+    return this.withAdmin(`read retention.ms of "${kt}"`, (admin) => fetchRetentionMs(admin, kt));
+  }
+
+  readPartition(topic: string, partition: number, from: number, max: number): PointerPage {
+    return this.checkPartition(topic, partition).then((kt) => this.reader.read(kt, partition, from, max));
+  }
+
   async watermarks(topic: string, partition: number): Promise<{ low: number; high: number }> {
     this.checkOpen();
     const kt = await this.checkPartition(topic, partition);
@@ -249,7 +261,7 @@ export class KafkaPointerQueue implements PointerQueue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const tasks: Promise<unknown>[] = [...this.consumers].map((c) => c.close());
+    const tasks: Promise<unknown>[] = [this.reader.close(), ...[...this.consumers].map((c) => c.close())];
     const p = this.producerSlot;
     this.producerSlot = undefined;
     if (p) tasks.push(p.producer.disconnect());

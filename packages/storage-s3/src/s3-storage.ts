@@ -17,6 +17,7 @@ import {
   compareUtf8,
   destroyQuietly,
   etagVersion,
+  type IncompleteUpload,
   InvalidInputError,
   type ListOptions,
   type ListPage,
@@ -38,6 +39,7 @@ import { conditionFailure, conditionFields } from './conditions.js';
 import { type S3StorageConfig, type S3StorageOptions, s3ConfigSchema } from './config.js';
 import { sseFields } from './encryption.js';
 import { mapS3Error } from './errors.js';
+import { abortIncompleteUpload, type KeyLayout, listIncompleteUploads } from './incomplete-uploads.js';
 import { putMultipart } from './multipart.js';
 import { crc32Base64, VectoredBody } from './util.js';
 
@@ -356,6 +358,18 @@ export class S3Storage implements ObjectStorage {
       if (!token) return { objects, truncated: false };
       if (single || objects.length >= limit) return { objects, truncated: true };
     }
+  }
+
+  listIncompleteUploads(prefix: string): Promise<IncompleteUpload[]> {
+    return listIncompleteUploads(this.client, this.#layout(), prefix);
+  }
+
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    return abortIncompleteUpload(this.client, this.#layout(), this.storedKey(upload.key), upload);
+  }
+
+  #layout(): KeyLayout {
+    return { bucket: this.config.bucket, base: this.base, hashPrefix: this.config.hashPrefix };
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,7 @@ import {
   type SubscribeOptions,
 } from '@barge/core';
 import { groupAdminTests } from './group-admin-suite.js';
+import { readPartitionTests } from './read-partition-suite.js';
 import { revokeTests } from './revoke-suite.js';
 
 /** What the factory hands to one test. */
@@ -954,6 +955,7 @@ export function describePointerQueue(
 
     describe('group administration', () => groupAdminTests(test, o));
     describe('revoke phase', () => revokeTests(test, o));
+    describe('reading a partition outside a group', () => readPartitionTests(test));
 
     describe('durability', () => {
       test(

@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { Consumer, Producer, type ProducerMessage } from '@barge/client';
 import { loadPlugin, type ObjectStorage } from '@barge/core';
-import { serviceEnv } from '@barge/testkit';
-import { Storage } from '@google-cloud/storage';
 import { type BrokerProcess, startBroker, tempDir, waitFor } from '../harness.js';
+import { prepareStorage } from '../storage-backends.js';
 import { DeliveryLog, makeMessage, messageSize, prng } from '../workload.js';
 
 const TOTAL = 3000;
@@ -24,50 +20,15 @@ interface Backend {
 const backends: Backend[] = [
   {
     name: 's3',
-    async prepare() {
-      const endpoint = serviceEnv('s3');
-      const bucket = `barge-e2e-${randomBytes(4).toString('hex')}`;
-      const s3 = new S3Client({
-        endpoint,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      });
-      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      s3.destroy();
-      // A low multipart threshold so batches above 5 MiB go through multipart upload.
-      return {
-        adapter: 's3',
-        bucket,
-        prefix: 'barge',
-        endpoint,
-        forcePathStyle: true,
-        region: 'us-east-1',
-        accessKeyId: 'test',
-        secretAccessKey: 'test',
-        multipartThresholdBytes: '5MiB',
-        partSize: '5MiB',
-      };
-    },
+    // A low multipart threshold so batches above 5 MiB go through multipart upload.
+    prepare: async () => ({
+      ...(await prepareStorage('s3')),
+      multipartThresholdBytes: '5MiB',
+      partSize: '5MiB',
+    }),
   },
-  {
-    name: 'gcs',
-    async prepare() {
-      const apiEndpoint = serviceEnv('gcs');
-      const bucket = `barge-e2e-${randomBytes(4).toString('hex')}`;
-      await new Storage({ apiEndpoint, projectId: 'test' }).createBucket(bucket);
-      return { adapter: 'gcs', bucket, prefix: 'barge', apiEndpoint, projectId: 'test' };
-    },
-  },
-  {
-    name: 'azure',
-    async prepare() {
-      const connectionString = serviceEnv('azure');
-      const container = `barge-e2e-${randomBytes(4).toString('hex')}`;
-      await BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container).create();
-      return { adapter: 'azure', container, prefix: 'barge', connectionString };
-    },
-  },
+  { name: 'gcs', prepare: () => prepareStorage('gcs') },
+  { name: 'azure', prepare: () => prepareStorage('azure') },
 ];
 
 for (const backend of backends) {

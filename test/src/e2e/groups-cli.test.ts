@@ -97,8 +97,11 @@ function groupScenario(broker: () => BrokerProcess, name: string): void {
     assertLagConsistent(d2, topic);
     assert.ok(totalLag(d2) > totalLag(d1), `new pointers raise the lag (${totalLag(d1)} → ${totalLag(d2)})`);
     const table = (await cli.run(['groups', 'describe', group])).stdout.toString();
-    assert.match(table, /^group .+: empty, 0 members, lag \d+ pointers$/m);
-    assert.match(table, /^TOPIC\s+PARTITION\s+COMMITTED\s+LOG-START\s+LOG-END\s+LAG\s+MEMBER$/m);
+    assert.match(table, /^group .+: empty, 0 members, lag \d+ pointers, 5 messages$/m);
+    assert.match(
+      table,
+      /^TOPIC\s+PARTITION\s+COMMITTED\s+LOG-START\s+LOG-END\s+LAG\s+LAG-MESSAGES\s+MEMBER$/m,
+    );
 
     // A running member: it shows in describe with its assignment, and blocks a reset.
     const member = spawnCli(['consume', '--topic', topic, '--group', group, '--broker', broker().address]);
@@ -147,8 +150,14 @@ function groupScenario(broker: () => BrokerProcess, name: string): void {
     await cli.reset(['--group', group, '--topic', topic, '--to-earliest', '--execute']);
     const reset = await cli.describe(group);
     for (const p of reset.partitions.filter((x) => x.high > 0)) {
-      assert.deepEqual(p.committed, { offset: p.low, messageIndex: 0, lag: p.high - p.low });
+      const { offset, messageIndex, lag } = p.committed ?? {};
+      assert.deepEqual(
+        { offset, messageIndex, lag },
+        { offset: p.low, messageIndex: 0, lag: p.high - p.low },
+      );
     }
+    const messageLag = reset.partitions.reduce((n, p) => n + (p.committed?.messageLag ?? 0), 0);
+    assert.equal(messageLag, 15, 'after a reset to the earliest, every message is behind');
     assert.deepEqual(await cli.consume(topic, group, 15), [...first, ...second]);
 
     // To a time: only what was produced after it is read again.

@@ -19,6 +19,7 @@ import {
 } from '@barge/core';
 import type { Logger } from 'pino';
 import { raceTimeout } from '../race-timeout.js';
+import { retryStartupStep, type StartupRetryPolicy } from '../startup-retry.js';
 import type { OwnerCheck, WriteOwnership } from './write-ownership.js';
 
 type ClusterSettings = NonNullable<BrokerConfig['cluster']>;
@@ -108,6 +109,18 @@ export class ClusterNode implements WriteOwnership {
         log.error({ cluster: settings.id, reason }, 'cluster membership lost; rejoining'),
       log: (level, message, fields) => log[level]({ cluster: settings.id, ...fields }, message),
     });
+  }
+
+  /** Joins (retried like the other start-up steps) and waits up to a rebalance and a session for the first assignment. */
+  async join(retry: StartupRetryPolicy, queue: string): Promise<void> {
+    await retryStartupStep(`join cluster ${this.clusterId} on ${queue}`, () => this.start(), retry);
+    const { rebalanceTimeoutMs, sessionTimeoutMs } = this.deps.settings;
+    if (!(await this.whenAssigned(rebalanceTimeoutMs + sessionTimeoutMs))) {
+      this.deps.log.warn(
+        { cluster: this.clusterId },
+        'no cluster assignment yet; produce requests are answered NOT_OWNER until it comes',
+      );
+    }
   }
 
   /** Resolves with the first assignment, or after `ms`. */

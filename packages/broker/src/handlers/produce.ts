@@ -58,6 +58,8 @@ interface Intake {
   apiVersion: number;
   req: ProduceRequest;
   content: ContentCheck;
+  /** Called once the request is answered (or, with acks=none, taken in or refused). */
+  done: () => void;
 }
 
 /**
@@ -75,10 +77,16 @@ export class ProduceHandler {
 
   constructor(private readonly deps: ProduceHandlerDeps) {}
 
-  handle(conn: Connection, correlationId: number, apiVersion: number, req: ProduceRequest): void {
+  handle(
+    conn: Connection,
+    correlationId: number,
+    apiVersion: number,
+    req: ProduceRequest,
+    done: () => void = () => {},
+  ): void {
     let content = this.deps.validateChunks ? startContentCheck(req) : undefined;
     if (content instanceof Promise) content = this.#holdWhileChecked(conn, req, content);
-    const intake: Intake = { conn, correlationId, apiVersion, req, content };
+    const intake: Intake = { conn, correlationId, apiVersion, req, content, done };
     const earlier = this.#waiting.get(conn);
     const step = earlier ? earlier.then(() => this.#take(intake)) : this.#take(intake);
     if (!step) return;
@@ -147,6 +155,7 @@ export class ProduceHandler {
     for (const c of req.chunks) {
       messages += c.meta.messageCount;
       bytes += c.bytes.length;
+      this.deps.metrics.chunkBytes.observe(c.bytes.length);
     }
     this.deps.metrics.produceRequests.inc({ topic: topic.name });
     this.deps.metrics.produceBytes.inc({ topic: topic.name }, bytes);
@@ -229,8 +238,11 @@ export class ProduceHandler {
    */
   #answer(intake: Intake, writePartition: number, appended: Appended, throttledUntil: number): void {
     const { req } = intake;
-    if (req.acks === 'none') return;
-    const success = (at: { sequence: number; readPartition: number; offset: number }) =>
+    if (req.acks === 'none') {
+      intake.done();
+      return;
+    }
+    const success = (at: { sequence: number; readPartition: number; offset: number }) => {
       intake.conn.send(
         encodeResponse(ApiKey.Produce, intake.apiVersion, intake.correlationId, {
           writePartition,
@@ -240,6 +252,8 @@ export class ProduceHandler {
           throttleTimeMs: Math.max(0, throttledUntil - Date.now()),
         }),
       );
+      intake.done();
+    };
     if (req.acks === 'received' || !appended.durable) {
       success({ sequence: -1, readPartition: -1, offset: -1 });
       return;
@@ -268,6 +282,7 @@ export class ProduceHandler {
     if (intake.req.acks === 'none') {
       this.deps.countError(code);
       intake.conn.problem('produce request (acks=none) rejected', { error: errorCodeName(code), message });
+      intake.done();
       return undefined;
     }
     this.#reply(intake, code, message);
@@ -277,6 +292,7 @@ export class ProduceHandler {
   #reply(intake: Intake, code: ErrorCode, message: string): void {
     this.deps.countError(code);
     intake.conn.send(encodeErrorResponse(intake.correlationId, code, message));
+    intake.done();
   }
 }
 

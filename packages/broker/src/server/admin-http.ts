@@ -2,14 +2,16 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { errorMessage } from '@barge/core';
 import type { Registry } from 'prom-client';
+import { serveDashboard } from '../dashboard/routes.js';
 import { type HostPort, listenOn } from './listen.js';
 import type { TlsContext } from './tls-context.js';
 
 export type HealthStatus = 'ok' | 'starting' | 'stopping';
 
 /**
- * The admin endpoint: `GET /health` (200 when serving, 503 otherwise) and `GET /metrics`
- * (Prometheus); over HTTPS with the broker's certificate when TLS is on.
+ * The admin endpoint: `GET /health` (200 when serving, 503 otherwise), `GET /metrics`
+ * (Prometheus) and the live dashboard at `GET /ui`; over HTTPS with the broker's certificate
+ * when TLS is on.
  */
 export class AdminServer {
   readonly #server: Server | HttpsServer;
@@ -41,8 +43,9 @@ export class AdminServer {
         );
         return;
       }
+      if (req.method === 'GET' && url !== undefined && serveDashboard(url, this.registry, res)) return;
       res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found: try /health or /metrics\n');
+      res.end('not found: try /health, /metrics or /ui\n');
     };
     if (tls) {
       const server = createHttpsServer(tls.adminOptions(), handle);

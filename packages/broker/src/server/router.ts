@@ -20,6 +20,7 @@ import { ConnectionEndingError } from '../auth/failure.js';
 import { errorCodeOf } from '../errors.js';
 import type { ProduceHandler } from '../handlers/produce.js';
 import type { Handler, HandlerTable } from '../handlers/types.js';
+import type { BrokerMetrics } from '../metrics.js';
 import type { QuotaManager } from '../quotas/quota-manager.js';
 import type { Connection } from './connection.js';
 
@@ -30,6 +31,8 @@ export interface RouterDeps {
   quotas: QuotaManager;
   log: Logger;
   countError(code: ErrorCode): void;
+  /** Request latency per api (`barge_request_seconds`). */
+  metrics: Pick<BrokerMetrics, 'requestDone'>;
   /** Checks every request against the ACLs; absent when authentication is off. */
   access?: AccessControl;
 }
@@ -41,8 +44,15 @@ export interface RouterDeps {
 export class RequestRouter {
   constructor(private readonly deps: RouterDeps) {}
 
-  /** Handles one request frame; never throws. */
+  /** Handles one request frame; never throws. Its latency is observed when it is answered. */
   route(conn: Connection, header: RequestHeader, body: Buffer): void {
+    const started = performance.now();
+    const done = () => this.deps.metrics.requestDone(header.apiKey, (performance.now() - started) / 1000);
+    if (this.#dispatch(conn, header, body, done) !== 'pending') done();
+  }
+
+  /** Answers the request now, or returns 'pending' when `done` is called once it is answered. */
+  #dispatch(conn: Connection, header: RequestHeader, body: Buffer, done: () => void): 'pending' | undefined {
     const { apiKey, apiVersion, correlationId } = header;
     if (!this.#admit(conn, correlationId)) return;
     if (!isApiKey(apiKey)) {
@@ -79,8 +89,8 @@ export class RequestRouter {
     }
     if (this.#refused(conn, correlationId, req)) return;
     if (req.apiKey === ApiKey.Produce) {
-      this.deps.produce.handle(conn, correlationId, req.apiVersion, req.body);
-      return;
+      this.deps.produce.handle(conn, correlationId, req.apiVersion, req.body, done);
+      return 'pending';
     }
     const handler = this.deps.handlers[req.apiKey] as Handler<ApiKey> | undefined;
     if (!handler) {
@@ -101,7 +111,11 @@ export class RequestRouter {
     Promise.resolve(result)
       .then((res) => conn.send(encodeResponse(apiKey, req.apiVersion, correlationId, res as never)))
       .catch((e: unknown) => this.#replyError(conn, correlationId, apiKey, e))
-      .finally(() => pending.end());
+      .finally(() => {
+        pending.end();
+        done();
+      });
+    return 'pending';
   }
 
   /**

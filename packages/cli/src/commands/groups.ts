@@ -1,5 +1,6 @@
 import {
   ApiKey,
+  type CommittedLag,
   type DescribeGroupResponse,
   type GroupListing,
   type ResetOffsetsResponse,
@@ -54,7 +55,7 @@ export function groupsCommand(program: Command): void {
   groups
     .command('describe')
     .description(
-      'show a group: members and assignments; committed offset and lag (in pointers) per read partition',
+      'show a group: members and assignments; committed offset and lag (in pointers and messages) per read partition',
     )
     .argument('<group>', 'consumer group')
     .option('--topic <topic>', 'only this topic')
@@ -163,9 +164,9 @@ function describeText(d: DescribeGroupResponse): string {
   for (const m of d.members)
     for (const a of m.assignment) for (const p of a.partitions) owner.set(`${a.topic}/${p}`, m.memberId);
   const totalLag = d.partitions.reduce((n, p) => n + (p.committed?.lag ?? 0), 0);
-  let out = `group ${d.group}: ${d.status}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}, lag ${totalLag} pointers\n\n`;
+  let out = `group ${d.group}: ${d.status}, ${d.members.length} member${d.members.length === 1 ? '' : 's'}, lag ${totalLag} pointers${totalMessageLag(d)}\n\n`;
   out += formatTable([
-    ['TOPIC', 'PARTITION', 'COMMITTED', 'LOG-START', 'LOG-END', 'LAG', 'MEMBER'],
+    ['TOPIC', 'PARTITION', 'COMMITTED', 'LOG-START', 'LOG-END', 'LAG', 'LAG-MESSAGES', 'MEMBER'],
     ...d.partitions.map((p) => {
       const c = p.committed;
       const committed = c ? `${c.offset}${c.messageIndex > 0 ? ` (message ${c.messageIndex})` : ''}` : '-';
@@ -176,6 +177,7 @@ function describeText(d: DescribeGroupResponse): string {
         String(p.low),
         String(p.high),
         c ? String(c.lag) : '-',
+        messageLagCell(c),
         owner.get(`${p.topic}/${p.partition}`) ?? '-',
       ];
     }),
@@ -192,6 +194,21 @@ function describeText(d: DescribeGroupResponse): string {
     ])}`;
   }
   return out;
+}
+
+/** The lag in messages of one partition: `-` when unknown, `~N` when estimated. */
+function messageLagCell(c: CommittedLag | undefined): string {
+  if (c?.messageLag === undefined) return '-';
+  return `${c.messageLagEstimated ? '~' : ''}${c.messageLag}`;
+}
+
+/** `, N messages` over the partitions that know their message lag; '' when none does. */
+function totalMessageLag(d: DescribeGroupResponse): string {
+  const known = d.partitions.filter((p) => p.committed?.messageLag !== undefined);
+  if (known.length === 0) return '';
+  const sum = known.reduce((n, p) => n + (p.committed?.messageLag ?? 0), 0);
+  const estimated = known.some((p) => p.committed?.messageLagEstimated);
+  return `, ${estimated ? '~' : ''}${sum} messages`;
 }
 
 function resetTable(topic: string, r: ResetOffsetsResponse): string {

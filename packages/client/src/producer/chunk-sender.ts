@@ -43,6 +43,8 @@ export interface ChunkSenderOptions {
   deliveryTimeoutMs: number;
   /** Told of every acknowledged request (the producer's `batch_acked` event). */
   onAcked?: (ack: BatchAckedPayload) => void;
+  /** Told of every acknowledged chunk, with its messages (the loss audit). */
+  onChunkAcked?: (partition: WritePartition, chunk: QueuedChunk) => void;
   /** Told of every retry of a failed request. */
   onRetry?: (partition: WritePartition, error: unknown, retry: number, delayMs: number) => void;
 }
@@ -226,7 +228,10 @@ export class ChunkSender {
           offset: r?.offset ?? -1,
         });
       });
-      if (r) messageIndex += c.messages.length;
+      if (r) {
+        messageIndex += c.messages.length;
+        this.options.onChunkAcked?.(target.partition, c);
+      }
       this.settle(c);
     }
     this.options.onAcked?.({

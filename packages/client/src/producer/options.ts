@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { type CodecName, ConfigError, codecId, errorMessage } from '@barge/core';
+import type { AuditOptions } from '../audit/emitter.js';
 import { type CommonClientOptions, resolveCommonOptions } from '../client-options.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedRetry, RetryOptions } from '../retry.js';
@@ -59,6 +60,8 @@ export interface ProducerOptions extends CommonClientOptions {
   metadataMaxAgeMs?: number;
   /** Producer id written with every chunk. Default: random per instance. Never share one between live producers. */
   producerId?: number;
+  /** Send a record of every acknowledged chunk to an audit topic, for `barge audit`. Default: off. */
+  audit?: AuditOptions;
 }
 
 export interface SendOptions {

@@ -7,6 +7,7 @@ import {
   type DescribeGroupRequest,
   type DescribeGroupResponse,
   describeGroupCodecs,
+  describeGroupV2Codecs,
   type ListGroupsRequest,
   type ListGroupsResponse,
   listGroupsCodecs,
@@ -81,7 +82,7 @@ export const SUPPORTED_VERSIONS: Readonly<Record<ApiKey, VersionRange>> = {
   18: { min: 1, max: 1 },
   20: { min: 1, max: 2 },
   21: { min: 1, max: 1 },
-  22: { min: 1, max: 1 },
+  22: { min: 1, max: 2 },
   23: { min: 1, max: 1 },
   24: { min: 1, max: 1 },
   25: { min: 1, max: 1 },
@@ -993,6 +994,8 @@ const laterVersions: { [K in ApiKey]?: Record<number, Codecs<K>> } = {
       response: withThrottleTime(codecs[ApiKey.ReadObject].response),
     },
   },
+  // v2: the lag of each partition in messages (group-admin.ts).
+  [ApiKey.DescribeGroup]: { 2: describeGroupV2Codecs },
 };
 
 function codecFor(apiKey: number, apiVersion: number): Codecs<ApiKey> {

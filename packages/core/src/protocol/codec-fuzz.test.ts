@@ -137,12 +137,27 @@ const resetTarget: fc.Arbitrary<ResetTarget> = fc.oneof(
   rec({ to: fc.constant('offset' as const), offset: u53 }),
 );
 const status = fc.constantFrom('empty' as const, 'stable' as const, 'rebalancing' as const);
-const lagPartition: fc.Arbitrary<GroupPartitionLag> = fc
-  .tuple(
-    rec({ topic: str, partition: u32, low: u53, high: u53 }),
-    fc.option(rec({ offset: u53, messageIndex: u32, lag: u53 }), { nil: undefined }),
-  )
-  .map(([p, committed]) => (committed ? { ...p, committed } : p));
+/** v2 adds the lag in messages: unknown, exact or estimated. */
+const messageLag = (v: number) =>
+  v >= 2
+    ? fc.oneof(
+        fc.constant({}),
+        rec({ messageLag: u53 }),
+        rec({ messageLag: u53, messageLagEstimated: fc.constant(true as const) }),
+      )
+    : fc.constant({});
+const lagPartition = (v: number): fc.Arbitrary<GroupPartitionLag> =>
+  fc
+    .tuple(
+      rec({ topic: str, partition: u32, low: u53, high: u53 }),
+      fc.option(
+        fc
+          .tuple(rec({ offset: u53, messageIndex: u32, lag: u53 }), messageLag(v))
+          .map(([c, m]) => ({ ...c, ...m })),
+        { nil: undefined },
+      ),
+    )
+    .map(([p, committed]) => (committed ? { ...p, committed } : p));
 
 /** An arbitrary of one body, or (for bodies that changed between versions) one per version. */
 type ByVersion<T> = fc.Arbitrary<T> | ((version: number) => fc.Arbitrary<T>);
@@ -155,15 +170,25 @@ const arbitraries: Arbitraries = {
   },
   [ApiKey.Metadata]: {
     req: rec({ topics: list(str) }),
-    res: rec({
-      brokerId: u32,
-      storage: rec({ adapter: str, location: str }),
-      pointers: rec({ adapter: str }),
-      maxFrameBytes: u32,
-      maxReadBytes: u32,
-      maxMessagesPerRequest: u32,
-      topics: list(topicInfo),
-    }),
+    res: (v) =>
+      rec({
+        brokerId: u32,
+        storage: rec({ adapter: str, location: str }),
+        pointers: rec({ adapter: str }),
+        maxFrameBytes: u32,
+        maxReadBytes: u32,
+        maxMessagesPerRequest: u32,
+        topics: list(topicInfo),
+      }).chain((body) =>
+        v < 2
+          ? fc.constant(body)
+          : // v2: brokers, and one owner list per topic.
+            rec({
+              clusterId: str,
+              brokers: list(rec({ brokerId: u32, host: str, port: fc.integer({ min: 0, max: 0xffff }) })),
+              owners: fc.tuple(...body.topics.map(() => list(u32))),
+            }).map((cluster) => ({ ...body, cluster })),
+      ),
   },
   [ApiKey.Produce]: {
     req: produceRequest,
@@ -235,19 +260,20 @@ const arbitraries: Arbitraries = {
     req: fc
       .tuple(str, maybe<RequestTypes[22], 'topic'>('topic', nonEmpty))
       .map(([group, topic]) => ({ group, ...topic })),
-    res: rec({
-      group: str,
-      status,
-      members: list(
-        rec({
-          memberId: str,
-          clientId: str,
-          host: str,
-          assignment: list(rec({ topic: str, partitions: list(u32) })),
-        }),
-      ),
-      partitions: list(lagPartition),
-    }),
+    res: (v) =>
+      rec({
+        group: str,
+        status,
+        members: list(
+          rec({
+            memberId: str,
+            clientId: str,
+            host: str,
+            assignment: list(rec({ topic: str, partitions: list(u32) })),
+          }),
+        ),
+        partitions: list(lagPartition(v)),
+      }),
   },
   [ApiKey.ResetOffsets]: {
     req: rec({ group: str, topic: str, target: resetTarget, partitions: list(u32), execute: fc.boolean() }),

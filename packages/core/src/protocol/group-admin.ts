@@ -33,7 +33,26 @@ export interface GroupPartitionLag {
    * What the group committed, absent when nothing is. `lag` is in pointers: `high - offset`
    * (the pointer at `offset` counts whole even when `messageIndex` says it is partly read).
    */
-  committed?: { offset: number; messageIndex: number; lag: number };
+  committed?: CommittedLag;
+}
+
+/** A committed position and how far behind the end of its read partition it is. */
+export interface CommittedLag {
+  offset: number;
+  messageIndex: number;
+  /** Pointers from `offset` to the high watermark (with Kafka transactions, commit markers count too). */
+  lag: number;
+  /**
+   * v2: messages not yet consumed, counted from the pointers after the committed position (the
+   * pointer at `offset` less its `messageIndex` first messages). Absent when the broker cannot
+   * tell (a v1 broker, or a pointer queue that cannot read pointers outside a group).
+   */
+  messageLag?: number;
+  /**
+   * v2: present (true) when `messageLag` is extrapolated: more pointers were behind than the
+   * broker reads for one answer, so the rest count the average messages per pointer read.
+   */
+  messageLagEstimated?: true;
 }
 
 export interface DescribeGroupResponse {
@@ -190,6 +209,52 @@ export const describeGroupCodecs: {
         return p;
       }),
     }),
+  },
+};
+
+/** How `messageLag` travels in DescribeGroup v2 (`MessageLag.kind`). */
+const MESSAGE_LAG_UNKNOWN = 0;
+const MESSAGE_LAG_EXACT = 1;
+const MESSAGE_LAG_ESTIMATED = 2;
+
+/**
+ * DescribeGroup v2: the v1 response, then `array32<MessageLag>` with one entry per partition (in
+ * the same order): `u8 kind` (0 unknown or nothing committed, 1 exact, 2 estimated), `u64 messageLag`.
+ */
+export const describeGroupV2Codecs: typeof describeGroupCodecs = {
+  request: describeGroupCodecs.request,
+  response: {
+    write: (w, v) => {
+      describeGroupCodecs.response.write(w, v);
+      writeArray(w, v.partitions, 'messageLags', (p) => {
+        const c = p.committed;
+        const kind =
+          c?.messageLag === undefined
+            ? MESSAGE_LAG_UNKNOWN
+            : c.messageLagEstimated
+              ? MESSAGE_LAG_ESTIMATED
+              : MESSAGE_LAG_EXACT;
+        w.u8(kind, 'messageLag.kind').u64(c?.messageLag ?? 0, 'messageLag');
+      });
+    },
+    read: (r) => {
+      const v = describeGroupCodecs.response.read(r);
+      const lags = readArray(r, 'messageLags', 9, () => ({
+        kind: r.u8('messageLag.kind'),
+        lag: r.u64('messageLag'),
+      }));
+      if (lags.length !== v.partitions.length) {
+        throw new ProtocolError(`${lags.length} message lags for ${v.partitions.length} partitions`);
+      }
+      lags.forEach(({ kind, lag }, i) => {
+        const c = v.partitions[i]!.committed;
+        if (kind > MESSAGE_LAG_ESTIMATED) throw new ProtocolError(`messageLag.kind ${kind} is unknown (0-2)`);
+        if (!c || kind === MESSAGE_LAG_UNKNOWN) return;
+        c.messageLag = lag;
+        if (kind === MESSAGE_LAG_ESTIMATED) c.messageLagEstimated = true;
+      });
+      return v;
+    },
   },
 };
 
