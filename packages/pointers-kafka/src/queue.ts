@@ -14,8 +14,9 @@ import {
   type SubscribeOptions,
   TransientError,
 } from '@barge/core';
-import { type Admin, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { type Admin, type Kafka, type Message, Partitioners } from 'kafkajs';
 import { chunkBySize } from './chunks.js';
+import type { AdminSlot, ProducerSlot } from './client-slots.js';
 import { KafkaClusterCoordination } from './cluster/coordination.js';
 import { KafkaPointerConsumer } from './consumer.js';
 import { settleBy } from './deadline.js';
@@ -33,18 +34,6 @@ import { workedOf } from './ownership.js';
 import { KafkaPartitionReader, type PointerPage } from './partition-reader.js';
 import { MAX_SEND_BYTES, pointerMessages, publishedPositions } from './pointer-messages.js';
 import { fetchRetentionMs } from './topic-retention.js';
-
-interface ProducerSlot {
-  producer: Producer;
-  connected: Promise<void>;
-  inFlight: number;
-  retired: boolean;
-}
-
-interface AdminSlot {
-  admin: Admin;
-  connected: Promise<void>;
-}
 
 /**
  * `PointerQueue` on Apache Kafka (kafkajs). One pointer topic per Barge topic
@@ -205,10 +194,9 @@ export class KafkaPointerQueue implements PointerQueue {
     );
     const entry = offsets.find((o) => o.partition === partition);
     if (!entry) throw new NotFoundError(`pointer topic "${kt}" has no partition ${partition}`);
-    return {
-      low: toSafeNumber(entry.low, `low watermark of "${kt}" partition ${partition}`),
-      high: toSafeNumber(entry.high, `high watermark of "${kt}" partition ${partition}`),
-    };
+    const low = toSafeNumber(entry.low, `low watermark of "${kt}" partition ${partition}`);
+    const high = toSafeNumber(entry.high, `high watermark of "${kt}" partition ${partition}`);
+    return { low, high };
   }
 
   async subscribe(options: SubscribeOptions): Promise<PointerConsumer> {
