@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { loadPlugin, type ObjectStorage } from '@barge/core';
 import { serviceEnv } from '@barge/testkit';
 import { Storage } from '@google-cloud/storage';
+import { freshBucket, s3Options } from './kafka-fixtures.js';
 
 export type StorageBackendName = 'local' | 's3' | 'gcs' | 'azure';
 export const STORAGE_BACKENDS: readonly StorageBackendName[] = ['local', 's3', 'gcs', 'azure'];
@@ -23,25 +23,8 @@ export async function prepareStorage(
       if (localDir === undefined) throw new Error('prepareStorage: local storage needs a directory');
       return { adapter: 'local', root: join(localDir, bucket) };
     case 's3': {
-      const endpoint = serviceEnv('s3');
-      const s3 = new S3Client({
-        endpoint,
-        region: 'us-east-1',
-        forcePathStyle: true,
-        credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      });
-      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
-      s3.destroy();
-      return {
-        adapter: 's3',
-        bucket,
-        prefix: 'barge',
-        endpoint,
-        forcePathStyle: true,
-        region: 'us-east-1',
-        accessKeyId: 'test',
-        secretAccessKey: 'test',
-      };
+      const { name: s3Bucket } = await freshBucket('barge-e2e');
+      return { adapter: 's3', prefix: 'barge', ...s3Options(s3Bucket) };
     }
     case 'gcs': {
       const apiEndpoint = serviceEnv('gcs');
