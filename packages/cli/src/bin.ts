@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { aclsCommand } from './commands/acls.js';
 import { auditCommand } from './commands/audit.js';
+import { benchCommand } from './commands/bench.js';
 import { brokerCommand } from './commands/broker.js';
 import { clusterCommand } from './commands/cluster.js';
 import { consumeCommand } from './commands/consume.js';
@@ -36,6 +37,7 @@ aclsCommand(program);
 usersCommand(program);
 clusterCommand(program);
 auditCommand(program);
+benchCommand(program);
 useTlsFlags(program);
 useSaslFlags(program);
 for (const c of program.commands) {

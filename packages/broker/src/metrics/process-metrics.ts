@@ -13,6 +13,15 @@ export function registerProcessMetrics(registry: Registry): void {
   if (!shared) {
     shared = new Registry();
     collectDefaultMetrics({ register: shared });
+    // process_resident_memory_bytes is the RSS at scrape time; benchmarks need the peak between scrapes.
+    new Gauge({
+      name: 'barge_process_max_resident_memory_bytes',
+      help: 'Peak resident memory of the process since it started, in bytes (getrusage maxrss)',
+      registers: [shared],
+      collect() {
+        this.set(process.resourceUsage().maxRSS * 1024);
+      },
+    });
   }
   // At run time the array holds the metric objects themselves (prom-client's types say otherwise).
   for (const metric of shared.getMetricsAsArray() as unknown as Metric[]) registry.registerMetric(metric);
