@@ -7,12 +7,19 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type BatchPointer, loadPlugin, type PointerRecord, readPartitionFor } from '@barge/core';
+import {
+  type BatchPointer,
+  encodePointer,
+  loadPlugin,
+  type PointerRecord,
+  readPartitionFor,
+} from '@barge/core';
 import { assertRejectsWithCode, randomName, testPointer } from '@barge/testkit';
 import Database from 'better-sqlite3';
 import { assignRange, type EmbeddedConsumer } from './group.js';
 import { bargePlugin, createEmbeddedPointerQueue } from './index.js';
 import { EmbeddedPointerQueue } from './queue.js';
+import { PointerStore } from './store.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -183,6 +190,48 @@ describe('EmbeddedPointerQueue', () => {
           `partition ${p} contiguous`,
         );
       }
+    });
+
+    it('gives publishes made in one turn (one group commit) offsets in call order; all resolve', async (t) => {
+      const { queue } = await openQueue(t);
+      const topic = randomName();
+      await queue.ensureTopic(topic, 2);
+      const calls = Array.from({ length: 60 }, (_, k) =>
+        queue.publish(topic, [testPointer(topic, k % 5, k), testPointer(topic, (k + 1) % 5, k)]),
+      );
+      const results = await Promise.all(calls);
+      const offsets = new Map<number, number[]>();
+      for (const out of results) {
+        for (const r of out) offsets.set(r.partition, [...(offsets.get(r.partition) ?? []), r.offset]);
+      }
+      for (const [p, offs] of offsets) {
+        assert.deepEqual(
+          offs,
+          Array.from({ length: offs.length }, (_, i) => i),
+          `partition ${p}: contiguous, in call order`,
+        );
+      }
+      const stored = await readAll(queue, topic);
+      assert.equal(stored.length, 120, 'every resolved publish is readable');
+    });
+
+    it('shows readers a committed pointer only once it is durable', async (t) => {
+      const path = await tempPath(t);
+      const store = new PointerStore(path, 0);
+      t.after(() => store.close());
+      store.createTopic('v', 1);
+      const json = encodePointer(testPointer('v', 0, 0)).toString('utf8');
+      const out = store.publish('v', 1, [{ writePartition: 0, json }]);
+      assert.deepEqual(out, [{ partition: 0, offset: 0 }]);
+      // Committed, but the log's fsync has not run: a power cut could still take it back.
+      assert.equal(store.watermarks('v', 0).high, 0);
+      assert.deepEqual(store.read('v', 0, 0, 10), []);
+      assert.equal(store.offsetForTimestamp('v', 0, 0), 0);
+      assert.deepEqual(store.deleteBefore('v', 0, 1), { deleted: 0, low: 0 });
+      await store.sync();
+      store.markDurable('v', out);
+      assert.equal(store.watermarks('v', 0).high, 1);
+      assert.equal(store.read('v', 0, 0, 10).length, 1);
     });
 
     it('rejects invalid pointers and publishes nothing of a call that has one', async (t) => {

@@ -18,6 +18,8 @@ export interface GroupHost {
   readonly store: PointerStore;
   /** Notified after every publish to `topic`. */
   topicNotifier(topic: string): Notifier;
+  /** Resolves once every write made so far is durable. */
+  durable(): Promise<void>;
   /** Throws if the queue is closed. */
   assertOpen(): void;
   readonly log: LogFn;
@@ -287,7 +289,10 @@ export class EmbeddedConsumer implements PointerConsumer {
         }),
       });
     }
-    if (items.length > 0) this.host.store.commit(this.group, this.topic, items);
+    if (items.length > 0) {
+      this.host.store.commit(this.group, this.topic, items);
+      await this.host.durable();
+    }
   }
 
   async committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]> {

@@ -20,6 +20,7 @@ import {
   type SubscribeOptions,
   validatePointer,
 } from '@barge/core';
+import { GroupCommitter } from './committer.js';
 import { ConsumerGroup, type GroupHost, type GroupMemberInfo, type LogFn } from './group.js';
 import { Notifier } from './notifier.js';
 import { PointerStore, type PublishItem } from './store.js';
@@ -43,8 +44,11 @@ const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
 const MAX_TOPIC_NAME_LENGTH = 249;
 
 /**
- * `PointerQueue` for one machine, on SQLite (better-sqlite3): WAL with `synchronous=FULL`, one
- * transaction per `publish`, so a resolved publish survives a crash, SIGKILL or power loss.
+ * `PointerQueue` for one machine, on SQLite (better-sqlite3), in WAL mode. Publishes are group
+ * committed (`GroupCommitter`): those that arrive while the log's fsync runs share the next
+ * transaction and its fsync, which runs on the thread pool, off the event loop. A resolved
+ * publish survives a crash, SIGKILL or power loss, and consumers see a pointer only once it is
+ * durable.
  *
  * Consumer groups are coordinated in this process. The broker that hosts the queue serves
  * them to remote consumers over its protocol: one `PointerConsumer` per remote member, closed
@@ -60,6 +64,7 @@ export class EmbeddedPointerQueue implements PointerQueue {
   /** The absolute path of the database file. */
   readonly location: string;
   readonly #store: PointerStore;
+  readonly #committer: GroupCommitter;
   readonly #log: LogFn;
   readonly #partitions = new Map<string, number>();
   readonly #notifiers = new Map<string, Notifier>();
@@ -79,11 +84,13 @@ export class EmbeddedPointerQueue implements PointerQueue {
     this.location = resolve(options.path);
     this.#log = options.log ?? (() => {});
     this.#store = new PointerStore(options.path, busy);
+    this.#committer = new GroupCommitter(this.#store);
     for (const t of this.#store.topics()) this.#partitions.set(t.name, t.partitions);
     this.#host = {
       store: this.#store,
       log: this.#log,
       topicNotifier: (topic) => this.#notifier(topic),
+      durable: () => this.#committer.durable(),
       assertOpen: () => this.#assertOpen(),
     };
     this.#log('info', 'embedded pointer queue opened', { path: this.path, topics: this.#partitions.size });
@@ -98,6 +105,7 @@ export class EmbeddedPointerQueue implements PointerQueue {
       );
     }
     const existing = this.#store.createTopic(topic, readPartitions);
+    await this.#committer.durable();
     this.#partitions.set(topic, existing);
     if (existing !== readPartitions) {
       throw new ConfigError(
@@ -137,7 +145,9 @@ export class EmbeddedPointerQueue implements PointerQueue {
       }
       return { writePartition: p.writePartition, json: bytes.toString('utf8') };
     });
-    const out = this.#store.publish(topic, n, items);
+    // Offsets follow the order of publish calls: jobs run in the order they were queued.
+    const out = await this.#committer.enqueue(() => this.#store.publish(topic, n, items));
+    this.#store.markDurable(topic, out);
     this.#notifiers.get(topic)?.notify();
     return out;
   }
@@ -272,7 +282,10 @@ export class EmbeddedPointerQueue implements PointerQueue {
         `consumer group ${group} has ${members.length} member(s) (${members.map((m) => m.memberId).join(', ')}); offsets can only be reset while it has none: stop its consumers first`,
       );
     }
-    if (items.length > 0) this.#store.commit(group, topic, items);
+    if (items.length > 0) {
+      this.#store.commit(group, topic, items);
+      await this.#committer.durable();
+    }
   }
 
   /** Topics and their read partition counts. */
@@ -292,7 +305,9 @@ export class EmbeddedPointerQueue implements PointerQueue {
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new InvalidInputError(`deleteBefore offset must be an integer >= 0, got ${offset}`);
     }
-    return this.#store.deleteBefore(topic, partition, offset).deleted;
+    const { deleted } = this.#store.deleteBefore(topic, partition, offset);
+    await this.#committer.durable();
+    return deleted;
   }
 
   /**
@@ -316,13 +331,18 @@ export class EmbeddedPointerQueue implements PointerQueue {
         deleted += this.#store.deleteBefore(t.name, p, offset).deleted;
       }
     }
+    await this.#committer.durable();
     return deleted;
   }
 
-  /** Closes every consumer (waiting polls return `[]`) and the database. Idempotent. */
+  /**
+   * Closes every consumer (waiting polls return `[]`) and the database, after the publishes
+   * already called are committed. Idempotent.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#committer.settle();
     for (const g of this.#groups.values()) g.shutdown();
     this.#groups.clear();
     for (const n of this.#notifiers.values()) n.notify();

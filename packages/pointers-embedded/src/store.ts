@@ -6,14 +6,15 @@ import {
   CorruptDataError,
   decodePointer,
   errorMessage,
-  PermanentError,
   type PointerRecord,
   type PublishedPointer,
   readPartitionFor,
   type TopicCommitPosition,
-  TransientError,
 } from '@barge/core';
 import Database from 'better-sqlite3';
+import type { CommitTarget } from './committer.js';
+import { mapSqliteError } from './sqlite-errors.js';
+import { WalFile } from './wal-file.js';
 
 /** Schema version stored in `meta`; bump with a migration when the tables change. */
 export const SCHEMA_VERSION = 1;
@@ -143,12 +144,22 @@ export interface StoredCommit {
 /**
  * Synchronous SQLite access for the embedded queue: schema, prepared statements, one
  * transaction per write call, and SQLite errors mapped to core errors. WAL with
- * `synchronous=FULL`, so a committed transaction survives a crash or power loss; the
- * connection holds an exclusive lock on the file for as long as it is open, so a second
- * process (or a second queue in this process) cannot serve the same file.
+ * `synchronous=NORMAL` plus our own `fdatasync` of the log (`sync()`, see `WalFile`): a write is
+ * durable (crash, power loss) once a `sync()` that started after its commit has resolved. The
+ * connection holds an exclusive lock on the file for as long as it is open, so a second process
+ * (or a second queue in this process) cannot serve the same file.
+ *
+ * Readers see pointers only once they are durable: `markDurable` moves a partition's visible
+ * high watermark, and reads, watermarks and time lookups stop there, so no consumer can see an
+ * offset that a power cut could take back and hand to another batch.
  */
-export class PointerStore {
+export class PointerStore implements CommitTarget {
   readonly #db: Database.Database;
+  readonly #wal: WalFile | undefined;
+  /** Durable high watermark of each partition written since open (absent: the stored high is durable). */
+  readonly #durableHigh = new Map<string, number>();
+  readonly #groupTx: Database.Transaction<(fn: () => void) => void>;
+  readonly #savepointTx: Database.Transaction<(fn: () => unknown) => unknown>;
   readonly #s: ReturnType<typeof prepareStatements>;
   readonly #publishTx: Database.Transaction<
     (topic: string, partitions: number, items: readonly PublishItem[]) => PublishedPointer[]
@@ -182,7 +193,8 @@ export class PointerStore {
       // Exclusive before WAL: no shared-memory index, and the file is ours until close.
       db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      // Commits do not wait for the disk; `sync()` makes them durable off the event loop.
+      db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       // Take the write lock now, so a second opener fails here rather than later.
       db.exec('BEGIN EXCLUSIVE');
@@ -197,6 +209,11 @@ export class PointerStore {
         );
       }
       db.exec('COMMIT');
+      if (path !== ':memory:') {
+        this.#wal = new WalFile(`${path}-wal`);
+        // Commits a crash left in the page cache only: durable before anyone reads them.
+        this.#wal.syncNowIfPresent();
+      }
     } catch (e) {
       db.close();
       if (e instanceof BargeError) throw e;
@@ -213,6 +230,8 @@ export class PointerStore {
     this.#db = db;
 
     this.#s = prepareStatements(db);
+    this.#groupTx = db.transaction((fn: () => void) => fn());
+    this.#savepointTx = db.transaction((fn: () => unknown) => fn());
 
     this.#createTopicTx = db.transaction((topic: string, partitions: number): number => {
       const existing = this.#s.topic.get(topic);
@@ -231,6 +250,8 @@ export class PointerStore {
         let st = state.get(partition);
         if (!st) {
           st = this.#partitionRow(topic, partition);
+          const k = partitionKey(topic, partition);
+          if (!this.#durableHigh.has(k)) this.#durableHigh.set(k, st.high);
           // Append times never go backwards within a partition, so offsetForTimestamp can
           // use the time index even if the wall clock steps back.
           st.last_timestamp = Math.max(now, st.last_timestamp);
@@ -246,7 +267,7 @@ export class PointerStore {
 
     this.#deleteBeforeTx = db.transaction((topic: string, partition: number, offset: number) => {
       const row = this.#partitionRow(topic, partition);
-      const target = Math.min(offset, row.high);
+      const target = Math.min(offset, this.#visibleHigh(topic, partition, row.high));
       if (target <= row.low) return { deleted: 0, low: row.low };
       const { changes } = this.#s.deleteBefore.run(topic, partition, target);
       this.#s.setLow.run(target, topic, partition);
@@ -279,6 +300,37 @@ export class PointerStore {
     return { ...row };
   }
 
+  #visibleHigh(topic: string, partition: number, high: number): number {
+    const durable = this.#durableHigh.get(partitionKey(topic, partition));
+    return durable === undefined ? high : Math.min(durable, high);
+  }
+
+  /** The published pointers `out` of `topic` are durable: readers may see them. */
+  markDurable(topic: string, out: readonly PublishedPointer[]): void {
+    for (const { partition, offset } of out) {
+      const k = partitionKey(topic, partition);
+      const durable = this.#durableHigh.get(k);
+      if (durable !== undefined && durable < offset + 1) this.#durableHigh.set(k, offset + 1);
+    }
+  }
+
+  // CommitTarget, for the group commit of `GroupCommitter`.
+  transaction(fn: () => void): void {
+    this.#run('commit a group of writes', () => this.#groupTx.immediate(fn));
+  }
+
+  savepoint<T>(fn: () => T): T {
+    return this.#savepointTx(fn) as T;
+  }
+
+  sync(): Promise<void> {
+    return this.#wal ? this.#wal.sync() : Promise.resolve();
+  }
+
+  inTransaction(): boolean {
+    return this.#db.inTransaction;
+  }
+
   #run<T>(what: string, f: () => T): T {
     try {
       return f();
@@ -309,21 +361,29 @@ export class PointerStore {
     const row = this.#run(`read watermarks of ${topic}/${partition}`, () =>
       this.#partitionRow(topic, partition),
     );
-    return { low: row.low, high: row.high, lastTimestamp: row.last_timestamp };
+    return {
+      low: row.low,
+      high: this.#visibleHigh(topic, partition, row.high),
+      lastTimestamp: row.last_timestamp,
+    };
   }
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): number {
     return this.#run(`look up ${topic}/${partition} by time`, () => {
       const row = this.#s.atTime.get(topic, partition, timestamp);
-      return row ? row.offset : this.#partitionRow(topic, partition).high;
+      const high = this.#visibleHigh(topic, partition, this.#partitionRow(topic, partition).high);
+      return row ? Math.min(row.offset, high) : high;
     });
   }
 
   /** Up to `limit` records of one partition from offset `from`; rows that fail validation throw. */
   read(topic: string, partition: number, from: number, limit: number): PointerRecord[] {
-    const rows = this.#run(`read ${topic}/${partition}`, () =>
-      this.#s.read.all(topic, partition, from, limit),
-    );
+    const durable = this.#durableHigh.get(partitionKey(topic, partition));
+    const max = durable === undefined ? limit : Math.min(limit, durable - from);
+    if (max <= 0) return [];
+    let rows = this.#run(`read ${topic}/${partition}`, () => this.#s.read.all(topic, partition, from, max));
+    // Below the low watermark the offsets do not start at `from`: cut at the durable high.
+    if (durable !== undefined) rows = rows.filter((row) => row.offset < durable);
     return rows.map((row) => {
       try {
         return {
@@ -379,35 +439,11 @@ export class PointerStore {
   }
 
   close(): void {
+    this.#wal?.close();
     if (this.#db.open) this.#db.close();
   }
 }
 
-/** SQLite result codes (primary, so extended ones like `SQLITE_IOERR_WRITE` too) that may clear up. */
-const TRANSIENT_SQLITE_CODES = [
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
-  'SQLITE_IOERR',
-  'SQLITE_FULL',
-  'SQLITE_PROTOCOL',
-];
-
-/**
- * Maps a SQLite (or other) failure onto the core error classes. The message leads with the
- * SQLite code and text (`SQLITE_FULL: database or disk is full (embedded pointer queue: publish
- * to orders)`), so whoever sees it, producers included, learns the cause.
- */
-export function mapSqliteError(e: unknown, what: string): BargeError {
-  if (e instanceof BargeError) return e;
-  const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : '';
-  const message = code
-    ? `${code}: ${errorMessage(e)} (embedded pointer queue: ${what})`
-    : `embedded pointer queue: ${what} failed: ${errorMessage(e)}`;
-  if (TRANSIENT_SQLITE_CODES.some((c) => code === c || code.startsWith(`${c}_`))) {
-    return new TransientError(message, { cause: e });
-  }
-  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-    return new CorruptDataError(message, { cause: e });
-  }
-  return new PermanentError(message, { cause: e });
+function partitionKey(topic: string, partition: number): string {
+  return `${partition}\u0000${topic}`;
 }

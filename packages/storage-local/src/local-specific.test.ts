@@ -191,6 +191,31 @@ describe('LocalStorage (local-only behaviour)', () => {
     assert.deepEqual(await tree(root), []);
   });
 
+  it('stores many concurrent puts into new directories, each readable once its put resolved', async () => {
+    const { root, storage } = await fresh();
+    const puts = Array.from({ length: 120 }, async (_, i) => {
+      const key = `many/${i % 7}/${i % 3}/obj-${i}`;
+      await storage.put(key, [Buffer.from(`head ${i} `), Buffer.from(`body ${i}`)]);
+      // Resolved: the object is there, whatever the other puts are doing.
+      assert.equal((await storage.get(key)).toString(), `head ${i} body ${i}`);
+    });
+    await Promise.all(puts);
+    assert.equal((await keys(storage, 'many/')).length, 120);
+    assert.ok(!(await tree(root)).some((p) => p.includes(TEMP_PREFIX)), 'no temp file left');
+  });
+
+  it('recreates a directory removed behind its back (by another process) on the next put', async () => {
+    const { root, storage } = await fresh();
+    await storage.put('gone/a/x', Buffer.from('1'));
+    await rm(path.join(root, 'gone'), { recursive: true });
+    await storage.put('gone/a/y', Buffer.from('2'));
+    assert.equal((await storage.get('gone/a/y')).toString(), '2');
+    await storage.delete(['gone/a/y']);
+    assert.deepEqual(await tree(root), [], 'delete pruned the directories');
+    await storage.put('gone/a/z', Buffer.from('3'));
+    assert.deepEqual(await keys(storage), ['gone/a/z']);
+  });
+
   it('leaves no temp file behind after a failed or aborted put', async () => {
     const { root, storage } = await fresh();
     await storage.put('c/child', Buffer.from('x'));

@@ -19,8 +19,10 @@ import {
   TransientError,
 } from '@barge/core';
 import { commitConditionally } from './conditional.js';
+import { DirSyncer } from './dir-sync.js';
 import { mapFsError } from './errors.js';
 import { etagOf, fsyncDir, isCode, isDirectory, readExactly, uniqueMtimeSeconds, writeAll } from './files.js';
+import { KnownDirs } from './known-dirs.js';
 import { walkKeys } from './walk.js';
 
 export interface LocalStorageOptions {
@@ -42,6 +44,14 @@ const TEMP_PREFIX = '.barge\\';
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000;
 const DEFAULT_LIST_LIMIT = 1000;
 const OPEN_RETRIES = 10;
+/** Per-process part of temp-file names; a counter makes them unique within the process. */
+const TEMP_TAG = `${process.pid}-${randomBytes(6).toString('hex')}`;
+let tempCounter = 0;
+
+function tempName(): string {
+  tempCounter = (tempCounter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${TEMP_PREFIX}${TEMP_TAG}-${tempCounter.toString(36)}.tmp`;
+}
 
 /** A path is a file or a directory, never both; one `delete` call takes any number of keys. */
 const LOCAL_CAPABILITIES: StorageCapabilities = Object.freeze({
@@ -55,8 +65,10 @@ const LOCAL_CAPABILITIES: StorageCapabilities = Object.freeze({
  * `ObjectStorage` on a local directory (`node:fs`). Key `a/b/c` is the file `<root>/a/b/c`.
  *
  * - `put` writes a temp file in the target's directory with vectored writes, fsyncs it, renames
- *   it over the target and fsyncs the directory (and any directory it had to create): readers
- *   see the old or the new file, never a partial one, and a completed put survives a crash.
+ *   it over the target and fsyncs the directory (and the parent of any directory it had to
+ *   create): readers see the old or the new file, never a partial one, and a completed put
+ *   survives a crash. Directories are created once (`KnownDirs`), and renames into one
+ *   directory that land while its fsync runs share the next fsync (`DirSyncer`).
  * - Reads open the file and read at positions; a reader that opened the old file keeps reading
  *   the old bytes while it is replaced.
  * - `listPage` walks only the directories that can hold keys with the prefix, in UTF-8 byte
@@ -87,6 +99,8 @@ export class LocalStorage implements ObjectStorage {
   readonly location: string;
   readonly capabilities = LOCAL_CAPABILITIES;
   private readonly root: string;
+  readonly #syncer = new DirSyncer(fsyncDir);
+  readonly #dirs: KnownDirs;
 
   constructor(options: LocalStorageOptions) {
     if (typeof options?.root !== 'string' || options.root === '') {
@@ -94,6 +108,7 @@ export class LocalStorage implements ObjectStorage {
     }
     this.root = path.resolve(options.root);
     this.location = this.root;
+    this.#dirs = new KnownDirs(this.root, this.#syncer);
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
@@ -102,11 +117,10 @@ export class LocalStorage implements ObjectStorage {
     signal?.throwIfAborted();
     const file = this.pathOf(key);
     const dir = path.dirname(file);
-    const tmp = path.join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}.tmp`);
+    const tmp = path.join(dir, tempName());
     let fh: FileHandle | undefined;
-    let createdDirs: string[] = [];
     try {
-      ({ fh, createdDirs } = await this.createTemp(dir, tmp, key));
+      fh = await this.createTemp(dir, tmp, key);
       const size = await writeAll(fh, parts, signal);
       const mtime = uniqueMtimeSeconds();
       await fh.utimes(mtime, mtime);
@@ -132,8 +146,10 @@ export class LocalStorage implements ObjectStorage {
         }
         throw e;
       }
-      // Make the rename, and every directory entry created for it, durable.
-      for (const d of [dir, ...createdDirs]) await fsyncDir(d);
+      // Make the rename durable (one directory fsync shared by the renames that land meanwhile),
+      // and the creation of the directories it lives in, if this or a concurrent put made them.
+      const created = this.#dirs.durable(dir);
+      await (created ? Promise.all([this.#syncer.sync(dir), created]) : this.#syncer.sync(dir));
       const etag = etagOf(st);
       return { size, etag, version: etag };
     } catch (e) {
@@ -312,16 +328,10 @@ export class LocalStorage implements ObjectStorage {
     };
   }
 
-  private async createTemp(
-    dir: string,
-    tmp: string,
-    key: string,
-  ): Promise<{ fh: FileHandle; createdDirs: string[] }> {
-    const createdDirs: string[] = [];
+  private async createTemp(dir: string, tmp: string, key: string): Promise<FileHandle> {
     for (let attempt = 0; ; attempt++) {
-      let first: string | undefined;
       try {
-        first = await mkdir(dir, { recursive: true });
+        await this.#dirs.ensure(dir);
       } catch (e) {
         if (isCode(e, 'ENOENT') && attempt < OPEN_RETRIES) continue;
         if (isCode(e, 'ENOTDIR', 'EEXIST')) {
@@ -332,18 +342,14 @@ export class LocalStorage implements ObjectStorage {
         }
         throw e;
       }
-      if (first !== undefined) {
-        // Each directory created needs its parent's entry made durable.
-        for (let d = dir; ; d = path.dirname(d)) {
-          createdDirs.push(path.dirname(d));
-          if (d === first || d === this.root || d === path.dirname(d)) break;
-        }
-      }
       try {
-        return { fh: await open(tmp, 'wx'), createdDirs };
+        return await open(tmp, 'wx');
       } catch (e) {
-        // A concurrent delete removed the (empty) directory between mkdir and open: again.
-        if (isCode(e, 'ENOENT') && attempt < OPEN_RETRIES) continue;
+        // A delete (here or in another process) removed the empty directory: create it again.
+        if (isCode(e, 'ENOENT') && attempt < OPEN_RETRIES) {
+          this.#dirs.forget(dir);
+          continue;
+        }
         throw e;
       }
     }
@@ -356,6 +362,7 @@ export class LocalStorage implements ObjectStorage {
       } catch {
         return; // not empty (or gone, or in use): stop; best effort
       }
+      this.#dirs.forget(d);
     }
   }
 }
