@@ -8,8 +8,8 @@ import {
   errorMessage,
   isRetryable,
   type ObjectStorage,
-  type ProduceChunk,
   type PublishedPointer,
+  type ReceivedChunk,
 } from '@barge/core';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.js';
@@ -81,7 +81,8 @@ interface Waiter {
 }
 
 interface Batch {
-  chunks: Buffer[];
+  /** Each chunk's bytes as received (views of socket reads, never joined). */
+  chunks: (readonly Buffer[])[];
   metas: ChunkMeta[];
   payload: number;
   messages: number;
@@ -139,7 +140,7 @@ export class PartitionWriter {
    * in the same batch. With `durable`, the result carries a promise that settles (never rejects)
    * when the batch is stored and its pointer published, or has failed.
    */
-  append(chunks: readonly ProduceChunk[], messages: number, bytes: number, durable: boolean): Appended {
+  append(chunks: readonly ReceivedChunk[], messages: number, bytes: number, durable: boolean): Appended {
     const settings = this.ctx.topics.get(this.topic)?.batch;
     const maxBytes = settings?.maxBytes ?? 8 * 1024 * 1024;
     const maxMessages = settings?.maxMessages ?? 100_000;
@@ -155,11 +156,12 @@ export class PartitionWriter {
       b = { chunks: [], metas: [], payload: 0, messages: 0, waiters: [], state: 'open', sequence: -1 };
       this.#open = b;
       this.#timer = setTimeout(() => this.#close('delay'), maxDelayMs);
+      this.ctx.sequences.prepare(this.topic, this.writePartition);
     }
     const firstChunkIndex = b.chunks.length;
     const firstMessageIndex = b.messages;
     for (const c of chunks) {
-      b.chunks.push(c.bytes);
+      b.chunks.push(c.parts);
       b.metas.push(c.meta);
     }
     b.payload += bytes;
@@ -269,7 +271,7 @@ export class PartitionWriter {
       sequence: b.sequence,
       brokerId: this.ctx.brokerId,
     });
-    for (let i = 0; i < b.chunks.length; i++) builder.add(b.chunks[i]!, b.metas[i]!);
+    for (let i = 0; i < b.chunks.length; i++) builder.addParts(b.chunks[i]!, b.metas[i]!);
     const encoded = builder.build(Date.now());
     const key = batchKey(this.topic, this.writePartition, b.sequence, this.ctx.brokerId);
     try {

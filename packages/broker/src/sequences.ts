@@ -46,6 +46,18 @@ export class SequenceAllocator {
     return this.#staleBelow.get(`${topic}/${writePartition}`) ?? 0;
   }
 
+  /**
+   * Starts taking a lease for `topic`/`writePartition` if it has none left, without waiting: a
+   * writer calls it when a batch opens, so the storage round trip overlaps the batch delay
+   * instead of delaying the batch's upload. A failure is left to `next`, which retries it.
+   */
+  prepare(topic: string, writePartition: number): void {
+    const id = `${topic}/${writePartition}`;
+    const lease = this.#leases.get(id);
+    if (lease && lease.next < lease.end) return;
+    this.#lease(id, topic, writePartition).catch(() => {});
+  }
+
   /** The next sequence of `topic`/`writePartition`. Callers serialize calls per write partition. */
   async next(topic: string, writePartition: number): Promise<number> {
     const id = `${topic}/${writePartition}`;

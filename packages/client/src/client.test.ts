@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import * as net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ApiKey, type CodecName } from '@barge/core';
+import { ApiKey, type CodecName, zstdAvailable } from '@barge/core';
 import { Admin } from './admin.js';
 import { BrokerConnection, BrokerUnreachableError } from './connection.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
@@ -82,9 +82,13 @@ describe('Producer and Consumer with the real broker', () => {
 
   const hex = (s: string | Uint8Array) => Buffer.from(s).toString('hex');
 
-  for (const codec of ['none', 'gzip', 'lz4'] as const) {
+  for (const codec of ['none', 'gzip', 'lz4', 'zstd'] as const) {
+    const skip =
+      codec === 'zstd' && !zstdAvailable() && `this Node.js ${process.version} has no zstd in zlib`;
     for (const acks of ['durable', 'received', 'none'] as const) {
-      it(`round trip with ${codec} chunks and acks=${acks}: keys, null key, empty value, binary, headers`, async () => {
+      it(`round trip with ${codec} chunks and acks=${acks}: keys, null key, empty value, binary, headers`, {
+        skip,
+      }, async () => {
         const t = await topic({ writePartitions: 2 });
         const p = producer({ compression: codec, acks });
         const input: ProducerMessage[] = [

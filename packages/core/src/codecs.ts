@@ -3,22 +3,23 @@ import * as zlib from 'node:zlib';
 import { compressFrame, compressSync, decompressFrameSync, uncompressSync } from 'lz4-napi';
 import type { CodecName } from './config.js';
 import { CorruptDataError, errorMessage, InvalidInputError } from './errors.js';
+import { zstdCompress, zstdCompressAsync, zstdDecompressBounded } from './zstd.js';
 
 /**
  * Chunk codecs. The numeric id is what the batch format and the protocol carry; the name is what
  * configuration uses. Ids are never reused; a reader that meets an id it does not know rejects
  * that chunk (`UnsupportedCodecError`) and can still read the others.
  */
-export const CODEC = { none: 0, gzip: 1, lz4: 2 } as const satisfies Record<CodecName, number>;
+export const CODEC = { none: 0, gzip: 1, lz4: 2, zstd: 3 } as const satisfies Record<CodecName, number>;
 export type CodecId = (typeof CODEC)[CodecName];
 
-const NAMES: readonly CodecName[] = ['none', 'gzip', 'lz4'];
+const NAMES: readonly CodecName[] = ['none', 'gzip', 'lz4', 'zstd'];
 
 /** Largest uncompressed chunk a reader accepts by default (256 MiB). */
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024;
 
 export function isCodecId(id: number): id is CodecId {
-  return id === 0 || id === 1 || id === 2;
+  return id === 0 || id === 1 || id === 2 || id === 3;
 }
 
 /** The codec id for a configuration name; throws `InvalidInputError` for an unknown name. */
@@ -47,6 +48,8 @@ export class UnsupportedCodecError extends CorruptDataError {
 export interface CompressOptions {
   /** gzip level 0-9 (default 6, zlib's default). */
   gzipLevel?: number;
+  /** zstd level 1-22 (default 1, `ZSTD_DEFAULT_LEVEL`). */
+  zstdLevel?: number;
 }
 
 /** Compresses `data` with `codec`. `none` returns `data` itself (no copy). */
@@ -59,6 +62,8 @@ export function compress(codec: CodecId | CodecName, data: Buffer, options: Comp
       return zlib.gzipSync(data, { level: options.gzipLevel ?? zlib.constants.Z_DEFAULT_COMPRESSION });
     case CODEC.lz4:
       return lz4CompressFrame(data);
+    case CODEC.zstd:
+      return zstdCompress(data, options.zstdLevel);
     default:
       throw new InvalidInputError(`unknown codec id ${String(id)}`);
   }
@@ -85,6 +90,8 @@ export async function compressAsync(
       return gzipAsync(data, { level: options.gzipLevel ?? zlib.constants.Z_DEFAULT_COMPRESSION });
     case CODEC.lz4:
       return compressFrame(data);
+    case CODEC.zstd:
+      return zstdCompressAsync(data, options.zstdLevel);
     default:
       throw new InvalidInputError(`unknown codec id ${String(id)}`);
   }
@@ -94,7 +101,9 @@ export async function compressAsync(
  * Decompresses one chunk. `expectedLength` is the uncompressed length the chunk's metadata
  * promises: it is checked against `maxUncompressedBytes` before anything is allocated, the
  * decoders never produce more than that many bytes, and a result of a different length is
- * corrupt. Every failure is a `CorruptDataError`. `none` returns `data` itself (no copy).
+ * corrupt. Every failure is a `CorruptDataError`, except zstd on a runtime without it
+ * (`CodecUnavailableError`: the data is fine, the runtime is too old). `none` returns `data`
+ * itself (no copy).
  */
 export function decompress(
   codec: number,
@@ -120,6 +129,9 @@ export function decompress(
       break;
     case CODEC.lz4:
       out = lz4DecompressBounded(data, expectedLength, maxUncompressedBytes);
+      break;
+    case CODEC.zstd:
+      out = zstdDecompressBounded(data, expectedLength);
       break;
     default:
       throw new UnsupportedCodecError(codec);

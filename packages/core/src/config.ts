@@ -8,7 +8,8 @@ export const MAX_TOPIC_NAME_LENGTH = 200;
 
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected HOST:PORT, e.g. "127.0.0.1:7070"');
 
-export const codecNames = ['none', 'gzip', 'lz4'] as const;
+/** `zstd` needs a runtime whose zlib has it (Node.js >= 22.15): see `zstdAvailable`. */
+export const codecNames = ['none', 'gzip', 'lz4', 'zstd'] as const;
 export type CodecName = (typeof codecNames)[number];
 
 export const batchSettingsSchema = z.strictObject({

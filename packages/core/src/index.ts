@@ -22,3 +22,4 @@ export * from './storage.js';
 export * from './storage-guard.js';
 export * from './tls-reason.js';
 export * from './users-doc.js';
+export * from './zstd.js';

@@ -2,16 +2,17 @@ import {
   ANY_WRITE_PARTITION,
   ApiKey,
   CorruptDataError,
-  checkChunkContent,
-  crc32,
+  checkChunkPartsContent,
+  crc32Parts,
   ErrorCode,
   encodeErrorResponse,
   encodeResponse,
   errorCodeName,
   errorMessage,
   isCodecId,
+  isCodecUnavailable,
   NO_OWNER,
-  type ProduceRequest,
+  type ReceivedProduceRequest,
   type TopicConfig,
   validateChunkMeta,
 } from '@barge/core';
@@ -56,7 +57,7 @@ interface Intake {
   conn: Connection;
   correlationId: number;
   apiVersion: number;
-  req: ProduceRequest;
+  req: ReceivedProduceRequest;
   content: ContentCheck;
   /** Called once the request is answered (or, with acks=none, taken in or refused). */
   done: () => void;
@@ -81,7 +82,7 @@ export class ProduceHandler {
     conn: Connection,
     correlationId: number,
     apiVersion: number,
-    req: ProduceRequest,
+    req: ReceivedProduceRequest,
     done: () => void = () => {},
   ): void {
     let content = this.deps.validateChunks ? startContentCheck(req) : undefined;
@@ -100,9 +101,9 @@ export class ProduceHandler {
    * A request whose chunks are being checked counts against the in-flight budget meanwhile, so
    * a client that sends faster than its chunks can be checked is paused like any producer.
    */
-  #holdWhileChecked(conn: Connection, req: ProduceRequest, check: Promise<Problem | undefined>) {
+  #holdWhileChecked(conn: Connection, req: ReceivedProduceRequest, check: Promise<Problem | undefined>) {
     let bytes = 0;
-    for (const c of req.chunks) bytes += c.bytes.length;
+    for (const c of req.chunks) bytes += c.meta.length;
     const { budget } = this.deps.backpressure;
     budget.acquire(bytes);
     this.deps.backpressure.produced(conn);
@@ -154,8 +155,8 @@ export class ProduceHandler {
     let bytes = 0;
     for (const c of req.chunks) {
       messages += c.meta.messageCount;
-      bytes += c.bytes.length;
-      this.deps.metrics.chunkBytes.observe(c.bytes.length);
+      bytes += c.meta.length;
+      this.deps.metrics.chunkBytes.observe(c.meta.length);
     }
     this.deps.metrics.produceRequests.inc({ topic: topic.name });
     this.deps.metrics.produceBytes.inc({ topic: topic.name }, bytes);
@@ -171,7 +172,7 @@ export class ProduceHandler {
   }
 
   /** The write partition the request goes to, or why this broker does not take it (another one owns it). */
-  #writePartition(req: ProduceRequest, topic: TopicConfig): number | { message: string } {
+  #writePartition(req: ReceivedProduceRequest, topic: TopicConfig): number | { message: string } {
     const { ownership, writers } = this.deps;
     if (req.writePartition === ANY_WRITE_PARTITION) {
       const wp = writers.nextRoundRobin(topic, ownership.ownedOf(topic));
@@ -189,7 +190,7 @@ export class ProduceHandler {
   }
 
   /** The first thing wrong with the request, or undefined. */
-  #check(req: ProduceRequest, topic: TopicConfig): Problem | undefined {
+  #check(req: ReceivedProduceRequest, topic: TopicConfig): Problem | undefined {
     if (req.chunks.length === 0) {
       return { code: ErrorCode.INVALID_REQUEST, message: 'a produce request needs at least one chunk' };
     }
@@ -212,7 +213,7 @@ export class ProduceHandler {
     const refusal = this.deps.backpressure.refusal();
     if (refusal) return { code: ErrorCode.THROTTLED, message: refusal };
     for (let i = 0; i < req.chunks.length; i++) {
-      const { bytes, meta } = req.chunks[i]!;
+      const { parts, meta } = req.chunks[i]!;
       if (!isCodecId(meta.codec)) {
         return { code: ErrorCode.UNSUPPORTED_CODEC, message: `chunk ${i}: unknown codec id ${meta.codec}` };
       }
@@ -221,7 +222,7 @@ export class ProduceHandler {
       } catch (e) {
         return { code: ErrorCode.INVALID_REQUEST, message: errorMessage(e) };
       }
-      const actual = crc32(bytes);
+      const actual = crc32Parts(parts);
       if (actual !== meta.crc32) {
         return {
           code: ErrorCode.CORRUPT_CHUNK,
@@ -301,11 +302,11 @@ export class ProduceHandler {
  * `#check` first, without looking at their bytes). `none` chunks are checked now; compressed ones
  * one after another on the thread pool, so a request holds one decompression piece at a time.
  */
-function startContentCheck(req: ProduceRequest): ContentCheck {
+function startContentCheck(req: ReceivedProduceRequest): ContentCheck {
   let pending: Promise<Problem | undefined> | undefined;
   for (let i = 0; i < req.chunks.length; i++) {
-    const { bytes, meta } = req.chunks[i]!;
-    if (!isCodecId(meta.codec) || bytes.length !== meta.length) continue;
+    const { parts, meta } = req.chunks[i]!;
+    if (!isCodecId(meta.codec)) continue;
     try {
       validateChunkMeta(meta);
     } catch {
@@ -313,10 +314,10 @@ function startContentCheck(req: ProduceRequest): ContentCheck {
     }
     const where = `chunk ${i}`;
     if (pending) {
-      pending = pending.then((p) => p ?? contentProblem(() => checkChunkContent(bytes, meta, where)));
+      pending = pending.then((p) => p ?? contentProblem(() => checkChunkPartsContent(parts, meta, where)));
       continue;
     }
-    const now = contentProblem(() => checkChunkContent(bytes, meta, where));
+    const now = contentProblem(() => checkChunkPartsContent(parts, meta, where));
     if (now instanceof Promise) pending = now;
     else if (now) return now;
   }
@@ -327,6 +328,11 @@ function startContentCheck(req: ProduceRequest): ContentCheck {
 function contentProblem(check: () => Promise<void> | undefined): ContentCheck {
   const corrupt = (e: unknown): Problem => {
     if (e instanceof CorruptDataError) return { code: ErrorCode.CORRUPT_CHUNK, message: e.message };
+    // zstd on a runtime without it: the chunk cannot be checked, so it is refused (docs/config.md).
+    if (isCodecUnavailable(e)) {
+      const message = `${e.message}; or set limits.validateChunks to false to store such chunks unchecked`;
+      return { code: ErrorCode.UNSUPPORTED_CODEC, message };
+    }
     return { code: ErrorCode.INVALID_REQUEST, message: errorMessage(e) };
   };
   try {

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import { type PeerCertificate, TLSSocket } from 'node:tls';
 import {
   ANONYMOUS,
-  decodeRequestFrame,
+  decodeRequestFrameParts,
   ErrorCode,
   encodeErrorResponse,
   errorMessage,
@@ -20,8 +20,11 @@ export interface ConnectionHost {
   log: Logger;
   /** The broker-wide budget of large frames being received. */
   frameBudget: FrameBudget;
-  /** Handles one request; must not throw. */
-  handle(conn: Connection, header: RequestHeader, body: Buffer): void;
+  /**
+   * Handles one request; must not throw. `body` is views of the socket's reads (never joined
+   * here: produce requests keep their chunk bytes as such views).
+   */
+  handle(conn: Connection, header: RequestHeader, body: readonly Buffer[]): void;
   closed(conn: Connection): void;
   countError(code: ErrorCode): void;
 }
@@ -343,10 +346,10 @@ export class Connection {
   }
 
   /** The next complete frame, or undefined (closing the connection on a framing error). */
-  #nextFrame(): Buffer | undefined {
-    let frame: Buffer | undefined;
+  #nextFrame(): Buffer[] | undefined {
+    let frame: Buffer[] | undefined;
     try {
-      frame = this.decoder.next();
+      frame = this.decoder.nextParts();
     } catch (e) {
       if (e instanceof FrameTooLargeError) {
         this.problem('frame too large; closing the connection', { length: e.length, max: e.maxFrameBytes });
@@ -363,11 +366,11 @@ export class Connection {
     return frame;
   }
 
-  #dispatch(frame: Buffer): void {
+  #dispatch(frame: readonly Buffer[]): void {
     let header: RequestHeader;
-    let body: Buffer;
+    let body: Buffer[];
     try {
-      ({ header, body } = decodeRequestFrame(frame));
+      ({ header, body } = decodeRequestFrameParts(frame));
     } catch (e) {
       this.problem('frame too short for a request header; closing the connection', {
         err: errorMessage(e),

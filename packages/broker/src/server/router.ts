@@ -2,12 +2,14 @@ import {
   type AnyRequest,
   ApiKey,
   apiName,
+  decodeProduceRequestParts,
   decodeRequest,
   ErrorCode,
   encodeErrorResponse,
   encodeResponse,
   errorMessage,
   isApiKey,
+  type ReceivedProduceRequest,
   type RequestHeader,
   type ResponseTypes,
   SUPPORTED_VERSIONS,
@@ -45,14 +47,19 @@ export class RequestRouter {
   constructor(private readonly deps: RouterDeps) {}
 
   /** Handles one request frame; never throws. Its latency is observed when it is answered. */
-  route(conn: Connection, header: RequestHeader, body: Buffer): void {
+  route(conn: Connection, header: RequestHeader, body: readonly Buffer[]): void {
     const started = performance.now();
     const done = () => this.deps.metrics.requestDone(header.apiKey, (performance.now() - started) / 1000);
     if (this.#dispatch(conn, header, body, done) !== 'pending') done();
   }
 
   /** Answers the request now, or returns 'pending' when `done` is called once it is answered. */
-  #dispatch(conn: Connection, header: RequestHeader, body: Buffer, done: () => void): 'pending' | undefined {
+  #dispatch(
+    conn: Connection,
+    header: RequestHeader,
+    body: readonly Buffer[],
+    done: () => void,
+  ): 'pending' | undefined {
     const { apiKey, apiVersion, correlationId } = header;
     if (!this.#admit(conn, correlationId)) return;
     if (!isApiKey(apiKey)) {
@@ -77,22 +84,18 @@ export class RequestRouter {
       this.#reply(conn, correlationId, ErrorCode.AUTHENTICATION_REQUIRED, message);
       return;
     }
+    if (apiKey === ApiKey.Produce) return this.#produce(conn, header, body, done);
     let req: AnyRequest;
     try {
-      req = decodeRequest(header, body);
+      req = decodeRequest(header, body.length === 1 ? body[0]! : Buffer.concat(body));
     } catch (e) {
-      conn.problem('malformed request', { apiKey, err: errorMessage(e) });
-      // A produce request with acks=0 expects no response; its acks byte cannot be trusted here,
-      // so answer anyway: an unexpected error response is harmless to a well-behaved client.
-      this.#reply(conn, correlationId, ErrorCode.INVALID_REQUEST, `malformed request: ${errorMessage(e)}`);
+      this.#malformed(conn, correlationId, apiKey, e);
       return;
     }
     if (this.#refused(conn, correlationId, req)) return;
-    if (req.apiKey === ApiKey.Produce) {
-      this.deps.produce.handle(conn, correlationId, req.apiVersion, req.body, done);
-      return 'pending';
-    }
-    const handler = this.deps.handlers[req.apiKey] as Handler<ApiKey> | undefined;
+    // Produce went to #produce above.
+    const served = req.apiKey as Exclude<ApiKey, typeof ApiKey.Produce>;
+    const handler = this.deps.handlers[served] as Handler<ApiKey> | undefined;
     if (!handler) {
       this.#reply(conn, correlationId, ErrorCode.UNKNOWN_API, `api ${apiKey} is not served by this broker`);
       return;
@@ -116,6 +119,37 @@ export class RequestRouter {
         done();
       });
     return 'pending';
+  }
+
+  /** Produce: decoded with its chunk bytes left as views of the socket's reads (never copied). */
+  #produce(
+    conn: Connection,
+    header: RequestHeader,
+    body: readonly Buffer[],
+    done: () => void,
+  ): 'pending' | undefined {
+    const { apiVersion, correlationId } = header;
+    let req: ReceivedProduceRequest;
+    try {
+      req = decodeProduceRequestParts(apiVersion, body);
+    } catch (e) {
+      this.#malformed(conn, correlationId, ApiKey.Produce, e);
+      return;
+    }
+    if (this.deps.access) {
+      // The ACLs look at the topic only, so the chunks are left out of what they are shown.
+      const checked: AnyRequest = { apiKey: ApiKey.Produce, apiVersion, body: { ...req, chunks: [] } };
+      if (this.#refused(conn, correlationId, checked)) return;
+    }
+    this.deps.produce.handle(conn, correlationId, apiVersion, req, done);
+    return 'pending';
+  }
+
+  #malformed(conn: Connection, correlationId: number, apiKey: number, e: unknown): void {
+    conn.problem('malformed request', { apiKey, err: errorMessage(e) });
+    // A produce request with acks=0 expects no response; its acks byte cannot be trusted here,
+    // so answer anyway: an unexpected error response is harmless to a well-behaved client.
+    this.#reply(conn, correlationId, ErrorCode.INVALID_REQUEST, `malformed request: ${errorMessage(e)}`);
   }
 
   /**

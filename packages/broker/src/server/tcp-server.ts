@@ -19,8 +19,8 @@ export interface TcpServerOptions extends ConnectionLimits, ReaperLimits {
 export type CloseReason = ReapReason | TlsRefusal | 'max_connections' | 'max_connections_per_address';
 
 export interface TcpServerEvents {
-  /** One decoded request frame; must not throw. */
-  request(conn: Connection, header: RequestHeader, body: Buffer): void;
+  /** One decoded request frame (its body as views of the socket's reads); must not throw. */
+  request(conn: Connection, header: RequestHeader, body: readonly Buffer[]): void;
   /** A connection was accepted (its principal is set here when authentication is on). */
   opened?(conn: Connection): void;
   /** A connection went away. */
@@ -160,7 +160,7 @@ export class TcpServer implements ConnectionHost {
 
   // ConnectionHost ------------------------------------------------------------------------------
 
-  handle(conn: Connection, header: RequestHeader, body: Buffer): void {
+  handle(conn: Connection, header: RequestHeader, body: readonly Buffer[]): void {
     this.events.request(conn, header, body);
   }
 

@@ -1,5 +1,12 @@
 import { randomInt } from 'node:crypto';
-import { type CodecName, ConfigError, codecId, errorMessage } from '@barge/core';
+import {
+  type CodecName,
+  ConfigError,
+  codecId,
+  errorMessage,
+  ZSTD_MIN_NODE,
+  zstdAvailable,
+} from '@barge/core';
 import type { AuditOptions } from '../audit/emitter.js';
 import { type CommonClientOptions, resolveCommonOptions } from '../client-options.js';
 import type { Logger } from '../logger.js';
@@ -22,7 +29,7 @@ export interface ProducerOptions extends CommonClientOptions {
   clientId?: string;
   /** Default ack level of `send`. Default `durable`. kafkajs's numbers work too: -1 durable, 1 received, 0 none. */
   acks?: AckLevel | KafkaAcks;
-  /** Chunk codec. Default: the topic's configured compression. */
+  /** Chunk codec: none, gzip, lz4 or zstd (zstd needs Node.js >= 22.15). Default: the topic's configured compression. */
   compression?: CodecName;
   /** How long a chunk waits for more messages. Default 5 ms; 0 = the messages of one `send` call only. */
   lingerMs?: number;
@@ -114,6 +121,12 @@ export function resolveProducerOptions(options: ProducerOptions): ResolvedProduc
       codecId(options.compression);
     } catch (e) {
       throw new ConfigError(`producer compression: ${errorMessage(e)}`, 'compression');
+    }
+    if (options.compression === 'zstd' && !zstdAvailable()) {
+      throw new ConfigError(
+        `producer compression 'zstd' needs Node.js >= ${ZSTD_MIN_NODE} (zstd in zlib); this is Node.js ${process.version}`,
+        'compression',
+      );
     }
   }
   const lingerMs = int('lingerMs', options.lingerMs, 0, 5);

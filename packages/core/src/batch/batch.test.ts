@@ -504,7 +504,7 @@ describe('writer validation (InvalidInputError)', () => {
   });
 
   it('encodeChunk rejects bad options', () => {
-    assert.throws(() => encodeChunk([], 'zstd' as 'none'), InvalidInputError);
+    assert.throws(() => encodeChunk([], 'brotli' as 'none'), InvalidInputError);
     assert.throws(() => encodeChunk([], 7 as 0), InvalidInputError);
     assert.throws(() => encodeChunk([], 'none', { producerId: -1 }), /producerId/);
     assert.throws(

@@ -16,6 +16,7 @@ import {
   RECORD_OVERHEAD_BYTES,
   recordsSize,
 } from '../message.js';
+import { requireZstd, zstdLevel } from '../zstd.js';
 import { checkSafeInt, checkUint, MAX_U32 } from './format.js';
 
 /**
@@ -54,6 +55,8 @@ export interface EncodeChunkOptions {
   timestamp?: number;
   /** gzip level 0-9 (default 6). */
   gzipLevel?: number;
+  /** zstd level 1-22 (default 1). zstd needs a runtime whose zlib has it (Node.js >= 22.15). */
+  zstdLevel?: number;
   /** Largest uncompressed chunk accepted (default 256 MiB, the readers' default limit). */
   maxUncompressedBytes?: number;
 }
@@ -61,7 +64,8 @@ export interface EncodeChunkOptions {
 /**
  * Producer side: encodes `messages` as records and compresses them once with `codec`. The
  * result's `bytes` go into the produce request as they are; `meta` goes with them.
- * Throws `InvalidInputError` for a message or option that cannot be encoded.
+ * Throws `InvalidInputError` for a message or option that cannot be encoded, and
+ * `CodecUnavailableError` for zstd on a runtime without it (before encoding anything).
  */
 export function encodeChunk(
   messages: readonly Message[],
@@ -69,7 +73,8 @@ export function encodeChunk(
   options: EncodeChunkOptions = {},
 ): EncodedChunk {
   const p = prepareChunk(messages, codec, options);
-  return finishChunk(p, compress(p.codec, p.records.bytes, { gzipLevel: options.gzipLevel }));
+  const levels = { gzipLevel: options.gzipLevel, zstdLevel: options.zstdLevel };
+  return finishChunk(p, compress(p.codec, p.records.bytes, levels));
 }
 
 /**
@@ -83,7 +88,8 @@ export async function encodeChunkAsync(
   options: EncodeChunkOptions = {},
 ): Promise<EncodedChunk> {
   const p = prepareChunk(messages, codec, options);
-  return finishChunk(p, await compressAsync(p.codec, p.records.bytes, { gzipLevel: options.gzipLevel }));
+  const levels = { gzipLevel: options.gzipLevel, zstdLevel: options.zstdLevel };
+  return finishChunk(p, await compressAsync(p.codec, p.records.bytes, levels));
 }
 
 interface PreparedChunk {
@@ -100,8 +106,12 @@ function prepareChunk(
   options: EncodeChunkOptions,
 ): PreparedChunk {
   const id = typeof codec === 'string' ? codecId(codec) : codec;
-  if (id !== CODEC.none && id !== CODEC.gzip && id !== CODEC.lz4) {
+  if (id !== CODEC.none && id !== CODEC.gzip && id !== CODEC.lz4 && id !== CODEC.zstd) {
     throw new InvalidInputError(`unknown codec id ${String(codec)}`);
+  }
+  if (id === CODEC.zstd) {
+    requireZstd('cannot encode a chunk with zstd (codec 3):');
+    zstdLevel(options.zstdLevel);
   }
   const producerId = options.producerId ?? 0;
   const baseSequence = options.baseSequence ?? 0;

@@ -189,6 +189,7 @@ export interface EncodedBatch extends BatchTarget {
  * closes. Tracks the totals the close policy needs (`objectSize`, `messageCount`).
  */
 export class BatchBuilder {
+  /** The chunks' bytes in order; a chunk added with `addParts` takes several entries. */
   private readonly chunks: Buffer[] = [];
   private readonly metas: ChunkMeta[] = [];
   private readonly topicBytes: number;
@@ -213,6 +214,29 @@ export class BatchBuilder {
       throw new InvalidInputError(`a batch holds at most ${MAX_U32} messages`);
     }
     this.chunks.push(bytes);
+    this.metas.push(meta);
+    this.payload += meta.length;
+    this.messages += meta.messageCount;
+  }
+
+  /**
+   * `add` for a chunk held as several pieces (views of the socket reads it arrived in), stored
+   * one after another without being joined. Throws `InvalidInputError`.
+   */
+  addParts(parts: readonly Buffer[], meta: ChunkMeta): void {
+    validateChunkMeta(meta, this.metas.length);
+    let length = 0;
+    for (const p of parts) {
+      if (!Buffer.isBuffer(p)) throw new InvalidInputError('chunk pieces must be Buffers');
+      length += p.length;
+    }
+    if (length !== meta.length) {
+      throw new InvalidInputError(`chunk bytes are ${length} long; metadata says ${meta.length}`);
+    }
+    if (this.messages + meta.messageCount > MAX_U32) {
+      throw new InvalidInputError(`a batch holds at most ${MAX_U32} messages`);
+    }
+    for (const p of parts) this.chunks.push(p);
     this.metas.push(meta);
     this.payload += meta.length;
     this.messages += meta.messageCount;

@@ -13,3 +13,4 @@ export {
 export * from './header.js';
 export * from './reader.js';
 export * from './validate.js';
+export * from './validate-parts.js';

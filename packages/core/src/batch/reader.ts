@@ -1,6 +1,7 @@
 import { DEFAULT_MAX_UNCOMPRESSED_BYTES, decompress } from '../codecs.js';
 import { CorruptDataError, InvalidInputError } from '../errors.js';
 import { type DecodedMessage, RecordReader } from '../message.js';
+import { isCodecUnavailable } from '../zstd.js';
 import { verifyChunk } from './chunk.js';
 import { type BatchHeader, type ChunkEntry, decodeBatchHeader, type HeaderDecodeOptions } from './header.js';
 
@@ -28,7 +29,8 @@ function chunkEntry(header: BatchHeader, index: number): ChunkEntry {
 /**
  * Verifies (length, CRC-32) and decompresses chunk `index` from its stored bytes, fetched by
  * `chunkRange`. Returns a reader over its records. Throws `CorruptDataError`
- * (`UnsupportedCodecError` for a codec this reader does not know).
+ * (`UnsupportedCodecError` for a codec this reader does not know), or `CodecUnavailableError`
+ * for a zstd chunk on a runtime without zstd (the chunk is fine; the runtime is too old).
  */
 export function openChunk(
   header: BatchHeader,
@@ -49,7 +51,7 @@ export function openChunk(
       options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES,
     );
   } catch (e) {
-    if (e instanceof CorruptDataError) e.message = `${where}: ${e.message}`;
+    if (e instanceof CorruptDataError || isCodecUnavailable(e)) e.message = `${where}: ${e.message}`;
     throw e;
   }
   return new RecordReader(records, c, where);
@@ -93,7 +95,9 @@ export type ChunkOutcome =
 /**
  * Decodes chunk `index` whole (`decodeChunk`); a chunk that fails any of its checks (length,
  * CRC-32, codec, decompression, records) is returned as `{ ok: false, error }` instead of thrown,
- * with none of its messages. A bad `index` still throws (`InvalidInputError`: the caller's mistake).
+ * with none of its messages. A bad `index` still throws (`InvalidInputError`: the caller's mistake),
+ * and so does a zstd chunk on a runtime without zstd (`CodecUnavailableError`): it is not damaged,
+ * so a reader that skips damaged chunks must not skip it.
  */
 export function readChunk(
   header: BatchHeader,

@@ -1,3 +1,4 @@
+import type { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { decompressFrame, uncompress } from 'lz4-napi';
 import {
@@ -9,6 +10,7 @@ import {
   UnsupportedCodecError,
 } from '../codecs.js';
 import { CorruptDataError, errorMessage } from '../errors.js';
+import { createZstdDecompressStream, inspectZstdFrame, requireZstd } from '../zstd.js';
 import type { ChunkMeta } from './chunk.js';
 import { RecordWalker } from './record-walker.js';
 
@@ -54,20 +56,49 @@ export function checkChunkContent(
       return undefined;
     }
     case CODEC.gzip:
-      return walkGzip(bytes, new RecordWalker(meta, where), where);
+      return walkStream(bytes, new RecordWalker(meta, where), where, 'gzip', (chunkSize) =>
+        zlib.createGunzip({ chunkSize }),
+      );
     case CODEC.lz4:
       return walkLz4(bytes, meta, where, max);
+    case CODEC.zstd:
+      return walkZstd(bytes, meta, where);
     default:
       throw new UnsupportedCodecError(meta.codec);
   }
 }
 
-function walkGzip(bytes: Buffer, walker: RecordWalker, where: string): Promise<void> {
+/**
+ * zstd: the frame's structure first (one frame, no dictionary, content size and window within
+ * the declared length), then the stream like gzip. On a runtime without zstd it throws
+ * `CodecUnavailableError` (the broker answers UNSUPPORTED_CODEC): it cannot check the chunk.
+ */
+function walkZstd(bytes: Buffer, meta: ChunkMeta, where: string): Promise<void> {
+  try {
+    requireZstd();
+    inspectZstdFrame(bytes, meta.uncompressedLength);
+  } catch (e) {
+    if (e instanceof Error) e.message = `${where}: ${e.message}`;
+    throw e;
+  }
+  return walkStream(bytes, new RecordWalker(meta, where), where, 'zstd', (chunkSize) =>
+    createZstdDecompressStream(meta.uncompressedLength, chunkSize),
+  );
+}
+
+/** Decompresses with a zlib stream (thread pool) in pieces of at most 256 KiB, walking each piece. */
+function walkStream(
+  bytes: Buffer,
+  walker: RecordWalker,
+  where: string,
+  codec: 'gzip' | 'zstd',
+  open: (chunkSize: number) => Transform,
+): Promise<void> {
   const declared = walker.declared;
   // One byte more than declared, so a longer output shows in the same piece.
   const chunkSize = Math.min(Math.max(declared + 1, zlib.constants.Z_MIN_CHUNK), GZIP_PIECE_BYTES);
   return new Promise((resolve, reject) => {
-    const gunzip = zlib.createGunzip({ chunkSize });
+    const gunzip = open(chunkSize);
     let failed = false;
     const fail = (e: unknown) => {
       if (failed) return;
@@ -80,7 +111,7 @@ function walkGzip(bytes: Buffer, walker: RecordWalker, where: string): Promise<v
       if (piece.length > declared - walker.received) {
         fail(
           new CorruptDataError(
-            `${where}: gzip data decompresses to more than the ${declared} bytes the metadata declares`,
+            `${where}: ${codec} data decompresses to more than the ${declared} bytes the metadata declares`,
           ),
         );
         return;
@@ -92,12 +123,14 @@ function walkGzip(bytes: Buffer, walker: RecordWalker, where: string): Promise<v
       }
     });
     gunzip.on('error', (e) =>
-      fail(new CorruptDataError(`${where}: gzip data does not decompress: ${errorMessage(e)}`, { cause: e })),
+      fail(
+        new CorruptDataError(`${where}: ${codec} data does not decompress: ${errorMessage(e)}`, { cause: e }),
+      ),
     );
     gunzip.on('end', () => {
       if (failed) return;
       try {
-        sizeMatches(walker, 'gzip', where);
+        sizeMatches(walker, codec, where);
         walker.end();
         resolve();
       } catch (e) {

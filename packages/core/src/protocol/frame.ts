@@ -1,3 +1,4 @@
+import { PartsReader } from './parts-reader.js';
 import { FrameTooLargeError, ProtocolError } from './wire.js';
 
 /**
@@ -42,6 +43,26 @@ export function decodeRequestFrame(frame: Buffer): { header: RequestHeader; body
     },
     body: frame.subarray(REQUEST_HEADER_BYTES),
   };
+}
+
+/**
+ * `decodeRequestFrame` for a frame given as parts (`FrameDecoder.nextParts()`): the header, and
+ * the body as views of the parts (no copy).
+ */
+export function decodeRequestFrameParts(frame: readonly Buffer[]): {
+  header: RequestHeader;
+  body: Buffer[];
+} {
+  const r = new PartsReader(frame);
+  if (r.remaining < REQUEST_HEADER_BYTES) {
+    throw new ProtocolError(
+      `request frame of ${r.remaining} bytes is shorter than the ${REQUEST_HEADER_BYTES}-byte header`,
+    );
+  }
+  const apiKey = r.u16('apiKey');
+  const apiVersion = r.u16('apiVersion');
+  const correlationId = r.u32('correlationId');
+  return { header: { apiKey, apiVersion, correlationId }, body: r.rest() };
 }
 
 /** Splits `frame` (the bytes after the length prefix) into the response header and a view of the body. */
@@ -108,6 +129,26 @@ export class FrameDecoder {
   }
 
   next(): Buffer | undefined {
+    const length = this.completeFrameLength();
+    if (length === undefined) return undefined;
+    this.skip(LENGTH_PREFIX_BYTES);
+    return this.take(length);
+  }
+
+  /**
+   * Like `next()`, but the frame comes back as views of the pushed buffers, in order, never
+   * joined (one view when it lies in one buffer; none for an empty frame). The views keep the
+   * pushed buffers they point into alive.
+   */
+  nextParts(): Buffer[] | undefined {
+    const length = this.completeFrameLength();
+    if (length === undefined) return undefined;
+    this.skip(LENGTH_PREFIX_BYTES);
+    return this.takeParts(length);
+  }
+
+  /** The length of the next frame once all of it is buffered; throws as `next()` does. */
+  private completeFrameLength(): number | undefined {
     if (this.failed) throw new ProtocolError('frame decoder already failed');
     if (this.buffered < LENGTH_PREFIX_BYTES) return undefined;
     const length = this.peekU32();
@@ -118,8 +159,7 @@ export class FrameDecoder {
       throw new FrameTooLargeError(length, this.maxFrameBytes, prefix.subarray(LENGTH_PREFIX_BYTES));
     }
     if (this.buffered < LENGTH_PREFIX_BYTES + length) return undefined;
-    this.skip(LENGTH_PREFIX_BYTES);
-    return this.take(length);
+    return length;
   }
 
   private peekU32(): number {
@@ -144,7 +184,41 @@ export class FrameDecoder {
   }
 
   private skip(n: number): void {
-    this.take(n);
+    this.buffered -= n;
+    this.advance(n);
+  }
+
+  /** Consumes `n` buffered bytes. */
+  private advance(n: number): void {
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(left, c.length - this.head);
+      left -= k;
+      this.head += k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+  }
+
+  private takeParts(n: number): Buffer[] {
+    this.buffered -= n;
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(left, c.length - this.head);
+      out.push(c.subarray(this.head, this.head + k));
+      left -= k;
+      this.head += k;
+      if (this.head === c.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    }
+    return out;
   }
 
   private take(n: number): Buffer {
