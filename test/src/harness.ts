@@ -67,14 +67,16 @@ export interface BrokerProcess {
 
 /**
  * Starts `barge broker` in a child process on a free port and waits until it says where it
- * listens. Extra args (e.g. `--config FILE`) are passed through; `cwd` is its working directory.
+ * listens. Extra args (e.g. `--config FILE`) are passed through; `cwd` is its working directory;
+ * `nodeArgs` go to Node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not accept).
  */
 export async function startBroker(
   args: readonly string[],
   env: NodeJS.ProcessEnv = {},
   cwd: string = repoRoot,
+  nodeArgs: readonly string[] = [],
 ): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [cliBin, 'broker', '--listen', '127.0.0.1:0', ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, cliBin, 'broker', '--listen', '127.0.0.1:0', ...args], {
     cwd,
     env: { ...process.env, BARGE_LOG_LEVEL: process.env.BARGE_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

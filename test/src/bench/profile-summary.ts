@@ -40,7 +40,7 @@ function keyOf(frame: CpuProfile['nodes'][number]['callFrame'], by: Grouping): s
 }
 
 /** `packages/broker/dist/x.js`, `node_modules/pino/lib/x.js`, `node:net`, or the path as given. */
-function shortPath(url: string): string {
+export function shortPath(url: string): string {
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) return url.slice(nm + 1);
   const pk = url.lastIndexOf('/packages/');
@@ -49,7 +49,7 @@ function shortPath(url: string): string {
 }
 
 /** `@barge/broker`, a dependency's name, `node:internal` for Node's own modules. */
-function packageOf(url: string): string {
+export function packageOf(url: string): string {
   if (url.startsWith('node:')) return url.startsWith('node:internal') ? 'node:internal' : url;
   const nm = url.lastIndexOf('/node_modules/');
   if (nm >= 0) {

@@ -17,10 +17,10 @@ import type { Cell, SystemId } from './types.js';
 
 /** The broker settings every Barge cell runs with (the defaults; the targets refer to them). */
 export const BARGE_DEFAULTS = { maxDelayMs: 250, inFlightBytes: 256 * 1024 * 1024 } as const;
-const TOPIC = 'bench';
+export const TOPIC = 'bench';
 const HALF_TOPIC = 'bench-half';
 const PARTITIONS = 4;
-const BARGE = join(repoRoot, 'packages', 'cli', 'bin', 'barge.js');
+export const BARGE = join(repoRoot, 'packages', 'cli', 'bin', 'barge.js');
 
 export interface BargeCellContext {
   run: string;
@@ -42,7 +42,7 @@ function pointersYaml(brokers: readonly string[], prefix: string): string[] {
   ];
 }
 
-function configYaml(system: SystemId, dataDir: string, admin: string, extra: string[]): string {
+export function configYaml(system: SystemId, dataDir: string, admin: string, extra: string[]): string {
   const topics = system === 'barge-embedded' ? [TOPIC, HALF_TOPIC] : [TOPIC];
   return [
     `broker: { dataDir: ${JSON.stringify(dataDir)}, admin: "${admin}" }`,
