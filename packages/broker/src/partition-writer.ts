@@ -156,7 +156,7 @@ export class PartitionWriter {
       b = { chunks: [], metas: [], payload: 0, messages: 0, waiters: [], state: 'open', sequence: -1 };
       this.#open = b;
       this.#timer = setTimeout(() => this.#close('delay'), maxDelayMs);
-      this.ctx.sequences.prepare(this.topic, this.writePartition);
+      void this.ctx.sequences.prepare(this.topic, this.writePartition);
     }
     const firstChunkIndex = b.chunks.length;
     const firstMessageIndex = b.messages;

@@ -72,6 +72,33 @@ describe('sequence leases', () => {
     );
   });
 
+  it('are taken ahead by prepare, only when none is left, and next then uses them', async () => {
+    const { storage, puts } = observed(
+      guardStorage(await createLocalStorage({ root: join(dir, 'prepared') })),
+      true,
+    );
+    const a = new SequenceAllocator(storage, 2);
+    await a.prepare('t', 0);
+    assert.equal(puts.length, 1, 'prepare took the first lease');
+    await a.prepare('t', 0);
+    assert.deepEqual([await a.next('t', 0), await a.next('t', 0)], [0, 1]);
+    assert.equal(puts.length, 1, 'neither a second prepare nor next took another lease');
+    await a.prepare('t', 0);
+    assert.equal(puts.length, 2, 'the block was used up: prepare took the next one');
+    assert.equal(await a.next('t', 0), 2);
+    assert.equal(puts.length, 2);
+  });
+
+  it('leave a failed prepare to next, which reports it', async () => {
+    const local = guardStorage(await createLocalStorage({ root: join(dir, 'prepare-fails') }));
+    const { storage } = observed(local, true, async () => {
+      throw new TransientError('storage is down');
+    });
+    const a = new SequenceAllocator(storage, 2);
+    await a.prepare('t', 0);
+    await assert.rejects(a.next('t', 0), /storage is down/);
+  });
+
   it('give up with TransientError after losing the compare-and-swap 50 times in a row', async () => {
     const local = guardStorage(await createLocalStorage({ root: join(dir, 'contended') }));
     // Another broker writes the lease right before each of ours.

@@ -49,13 +49,14 @@ export class SequenceAllocator {
   /**
    * Starts taking a lease for `topic`/`writePartition` if it has none left, without waiting: a
    * writer calls it when a batch opens, so the storage round trip overlaps the batch delay
-   * instead of delaying the batch's upload. A failure is left to `next`, which retries it.
+   * instead of delaying the batch's upload. A failure is left to `next`, which retries it: the
+   * promise (which callers need not wait for) never rejects.
    */
-  prepare(topic: string, writePartition: number): void {
+  prepare(topic: string, writePartition: number): Promise<void> {
     const id = `${topic}/${writePartition}`;
     const lease = this.#leases.get(id);
-    if (lease && lease.next < lease.end) return;
-    this.#lease(id, topic, writePartition).catch(() => {});
+    if (lease && lease.next < lease.end) return Promise.resolve();
+    return this.#lease(id, topic, writePartition).catch(() => {});
   }
 
   /** The next sequence of `topic`/`writePartition`. Callers serialize calls per write partition. */

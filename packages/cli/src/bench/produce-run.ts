@@ -64,9 +64,9 @@ export async function connectProducers(o: BenchOptions): Promise<Producer[]> {
 /**
  * Sends `--count` messages (or for `--duration`) from every producer, many sends in flight: each
  * producer keeps up to its buffer's worth of sends unacknowledged, so its window and
- * back-pressure set the pace; with `--rate`, sends leave on a schedule (open loop) instead.
- * Records each send's ack latency and the acknowledged messages in `meter`. Throws the first
- * failed send, after the others settled.
+ * back-pressure set the pace; with `--rate`, sends leave on a schedule (open loop) instead and
+ * each one's latency counts from when it was due. Records each send's ack latency and the
+ * acknowledged messages in `meter`. Throws the first failed send, after the others settled.
  */
 export async function produce(
   producers: readonly Producer[],
@@ -103,8 +103,9 @@ export async function produce(
       let sent = 0;
       const startedAt = performance.now();
       for (let n = quota.take(perSend); n > 0; n = quota.take(perSend)) {
+        let due = Number.POSITIVE_INFINITY;
         if (ratePerProducer > 0) {
-          const due = startedAt + (sent / ratePerProducer) * 1000;
+          due = startedAt + (sent / ratePerProducer) * 1000;
           const wait = due - performance.now();
           if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
         }
@@ -113,7 +114,9 @@ export async function produce(
         if (failure !== undefined) break;
         outstanding += bytes;
         sent += n;
-        const sentAt = performance.now();
+        // With --rate the latency counts from when the send was due, so a send held up by a
+        // late timer or by back-pressure counts its wait (no coordinated omission).
+        const sentAt = Math.min(due, performance.now());
         const p: Promise<void> = producer
           .send({ topic: o.topic, messages: source(n) })
           .then(

@@ -29,6 +29,8 @@ export interface BargeCellContext {
   log: (line: string) => void;
   /** Longest a single bench process may take. */
   timeoutMs: number;
+  /** How long the produce at half the peak rate runs: long enough that start-up does not set its p99. */
+  halfRateSeconds: number;
 }
 
 function pointersYaml(brokers: readonly string[], prefix: string): string[] {
@@ -118,8 +120,8 @@ export async function runBargeCell(
       const rate = Math.max(1, Math.round(produced.messagesPerSecond / 2));
       const half = await bench('produce', 'produce-half-rate', [
         ...produceArgs.map((a) => (a === TOPIC ? HALF_TOPIC : a)),
-        '--count',
-        String(Math.max(1, Math.round(messages / 2))),
+        '--duration',
+        String(ctx.halfRateSeconds),
         '--rate',
         String(rate),
       ]);

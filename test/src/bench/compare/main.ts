@@ -94,6 +94,7 @@ async function main(argv: string[]): Promise<void> {
     pids,
     log,
     timeoutMs: PROCESS_TIMEOUT_MS,
+    halfRateSeconds: o.quick ? 3 : 20,
   };
   const run: CompareRun = {
     command,
