@@ -31,6 +31,23 @@ describe('connection limits (in process)', () => {
     ok(await good.request(ApiKey.Produce, produceRequest('t', ['a'])));
   });
 
+  it('does not close a connection as idle while its produce request waits for a durable ack', async () => {
+    const h = await startHarness({
+      topics: [{ name: 'slow', batch: { maxDelayMs: 1000 } }],
+      limits: { idleTimeoutMs: 300 },
+    });
+    harnesses.push(h);
+    const c = await h.client();
+    let closed = false;
+    void c.whenClosed().then(() => {
+      closed = true;
+    });
+    // The batch closes 1 s after the chunk arrived: the ack comes well after the idle timeout.
+    ok(await c.request(ApiKey.Produce, produceRequest('slow', ['a'])));
+    assert.equal(closed, false);
+    assert.equal(await closedBy(h, 'idle'), 0);
+  });
+
   it('reserves a large frame in the frame budget until it is complete, and shows it in a gauge', async () => {
     const h = await harness({ frameBufferBytes: 1024 * 1024 });
     const big = await h.client();

@@ -83,6 +83,8 @@ export class Connection {
   readonly #pausedFor = new Set<PauseReason>();
   readonly #backlog: ResponseBacklog;
   #pending = 0;
+  /** Produce requests waiting for their ack (answered by the produce handler, not `beginRequest`). */
+  #awaitingAcks = 0;
   /** Bytes of the frame being received reserved in the frame budget (0: none). */
   #reserved = 0;
   /** Set while the next frame waits for room in the frame budget. */
@@ -163,6 +165,21 @@ export class Connection {
     this.#throttleTimer = setTimeout(() => this.#unpause('quota'), ms);
   }
 
+  /**
+   * A produce request waits for its ack (a durable ack can take longer than the idle timeout):
+   * the connection is not idle until the returned function is called.
+   */
+  awaitAck(): () => void {
+    this.#awaitingAcks++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.#awaitingAcks--;
+      this.#lastActivity = Date.now();
+    };
+  }
+
   /** Starts a request answered later; `end()` it once its response is sent. */
   beginRequest(): PendingRequest {
     this.#pending++;
@@ -190,7 +207,9 @@ export class Connection {
    * send), or undefined when it is not idle.
    */
   idleSince(): number | undefined {
-    if (this.#pending > 0 || this.#pausedFor.size > 0 || this.#reserved > 0) return undefined;
+    if (this.#pending > 0 || this.#awaitingAcks > 0 || this.#pausedFor.size > 0 || this.#reserved > 0) {
+      return undefined;
+    }
     if (this.decoder.bufferedBytes > 0 || this.socket.writableLength > 0) return undefined;
     return this.#lastActivity;
   }

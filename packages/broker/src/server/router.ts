@@ -141,7 +141,11 @@ export class RequestRouter {
       const checked: AnyRequest = { apiKey: ApiKey.Produce, apiVersion, body: { ...req, chunks: [] } };
       if (this.#refused(conn, correlationId, checked)) return;
     }
-    this.deps.produce.handle(conn, correlationId, apiVersion, req, done);
+    const acked = conn.awaitAck();
+    this.deps.produce.handle(conn, correlationId, apiVersion, req, () => {
+      acked();
+      done();
+    });
     return 'pending';
   }
 
