@@ -2,42 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { BenchSummary, Percentiles } from '@barge/cli';
 import { type BrokerProcess, freePort, runCli, startBroker, tempDir } from '../harness.js';
 
-interface Percentiles {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-/** The fields of the `barge bench --json` summary these tests read (the full contract: bench-json). */
-interface Summary {
-  kind: string;
-  topic: string;
-  messageBytes: number;
-  keyBytes: number;
-  messages: number;
-  bytes: number;
-  seconds: number;
-  messagesPerSecond: number;
-  mbPerSecond: number;
-  ackLatencyMs: Percentiles | null;
-  endToEndMs: Percentiles | null;
-  broker: {
-    cpuSeconds: number;
-    cpuSecondsPerGB: number;
-    peakRssMiB: number;
-    objectsWritten: number;
-    bytesPerObject: number;
-    storageRequests: number;
-    storageRequestsPerGB: number;
-  } | null;
-  timeline: { t: number; messagesPerSecond: number; mbPerSecond: number; p99AckMs: number | null }[];
-  settings: Record<string, unknown>;
-  startedAt: string;
-  loadAverage: number[];
-}
+/** The `barge bench --json` summary (the type the CLI writes). */
+type Summary = BenchSummary;
 
 function ordered(p: Percentiles | null, what: string): void {
   assert.ok(p, `${what} is missing`);

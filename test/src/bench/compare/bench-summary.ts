@@ -3,44 +3,10 @@
  * docs/benchmarks.md), read back and turned into the comparison's measures.
  */
 import { readFile } from 'node:fs/promises';
+import type { BenchSummary, Percentiles } from '@barge/cli';
 import type { ConsumeMeasure, ProduceMeasure, Quantiles } from './types.js';
 
-export interface BenchQuantiles {
-  p50: number;
-  p99: number;
-  p999: number;
-  max: number;
-}
-
-export interface BenchSummary {
-  kind: 'produce' | 'consume' | 'e2e';
-  topic: string;
-  messageBytes: number;
-  keyBytes: number;
-  codec: string;
-  acks: string;
-  producers: number;
-  messages: number;
-  bytes: number;
-  seconds: number;
-  messagesPerSecond: number;
-  mbPerSecond: number;
-  ackLatencyMs: BenchQuantiles | null;
-  endToEndMs?: BenchQuantiles | null;
-  broker: {
-    cpuSeconds: number;
-    cpuSecondsPerGB: number;
-    peakRssMiB: number;
-    objectsWritten: number;
-    bytesPerObject: number;
-    storageRequests: number;
-    storageRequestsPerGB: number;
-  } | null;
-  timeline: unknown[];
-  settings: Record<string, unknown>;
-  startedAt: string;
-  loadAverage: number[];
-}
+export type { BenchSummary } from '@barge/cli';
 
 const NUMBERS = ['messages', 'bytes', 'seconds', 'messagesPerSecond', 'mbPerSecond'] as const;
 
@@ -55,7 +21,7 @@ export async function readBenchSummary(file: string): Promise<BenchSummary> {
   return parsed as BenchSummary;
 }
 
-const quantiles = (q: BenchQuantiles | null | undefined): Quantiles | null =>
+const quantiles = (q: Percentiles | null | undefined): Quantiles | null =>
   q ? { p50: q.p50, p99: q.p99, p999: q.p999, max: q.max } : null;
 
 export function produceMeasure(
