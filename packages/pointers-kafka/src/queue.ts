@@ -196,7 +196,7 @@ export class KafkaPointerQueue implements PointerQueue {
     if (!entry) throw new NotFoundError(`pointer topic "${kt}" has no partition ${partition}`);
     const low = toSafeNumber(entry.low, `low watermark of "${kt}" partition ${partition}`);
     const high = toSafeNumber(entry.high, `high watermark of "${kt}" partition ${partition}`);
-    return { low, high: high > low ? await this.reader.readableEnd(kt, partition, low, high) : high };
+    return { low, high };
   }
 
   async subscribe(options: SubscribeOptions): Promise<PointerConsumer> {
