@@ -27,8 +27,9 @@ describe('consume --exit-at-end on a clustered topic (Kafka transactions)', () =
   // Known bug (issue 12 follow-up): the end is the high watermark at start, which counts the last
   // commit marker; the consumer's position stops one short of it and consume never exits.
   // A fix that made the Kafka adapter's watermarks() read back to the last pointer (with the
-  // group-less partition reader) passed this test but left the adapter's test process hanging at
-  // exit; see the session notes.
+  // group-less partition reader) passed this test and the plain-Kafka adapter tests, but over
+  // SASL_SSL (sasl-ssl.test.ts) three TLS sockets of the reader's kafkajs cluster stayed open after
+  // its disconnect() and the test process never exited (commit a301a6d, reverted; session notes).
   it('reads every message and exits, with and without a group', {
     skip: 'known bug: --exit-at-end waits for a Kafka transaction marker offset (see the comment above)',
   }, async () => {
