@@ -131,8 +131,9 @@ export function renderMarkdown(run: CompareRun, command: string, links: Markdown
     resultsTable(run),
     [
       'MB = 10^6 bytes of values. p99 ack: per `send()` for Barge, per record for the Java producer, per',
-      '`sendBatch` for kafkajs. Consume rates count from the first batch (ConsumerPerformance: its',
-      '`fetch.MB.sec`, without the group join). Broker CPU: the `barge broker` process (from its admin',
+      '`sendBatch` for kafkajs. Consume rates: kafkajs from its first batch, ConsumerPerformance its',
+      '`fetch.MB.sec` (both without the group join); Barge from `consumer.run()`, so its group join counts',
+      '(with Kafka pointers about 1 s of it: see the notes below). Broker CPU: the `barge broker` process (from its admin',
       "endpoint) or the Kafka JVM (from /proc) over the produce phase; the Kafka / moto column is the test services'",
       "CPU under Barge. Kafka's RSS is the JVM's high-water mark since the service started.",
     ].join('\n'),
