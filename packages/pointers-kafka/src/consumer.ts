@@ -90,6 +90,8 @@ export class KafkaPointerConsumer implements PointerConsumer {
   private readonly worked = new Map<number, number>();
   /** The first join's handover: `start` resolves after it. */
   private firstHandOver: Promise<void> | undefined;
+  /** Gained at the last join, not handed over yet, and until when fetched batches of them wait for it. */
+  private pendingHandOver: { partitions: Set<number>; done: Promise<void>; waitUntil: number } | undefined;
   private readonly waiters = new Set<() => void>();
   private joins = 0;
   private lastCrash: unknown;
@@ -97,6 +99,8 @@ export class KafkaPointerConsumer implements PointerConsumer {
   private closed = false;
   private closing: Promise<void> | undefined;
   private rotation = 0;
+  /** Longest a fetched batch waits for its partition's handover (see `onJoin`). */
+  private handOverWaitMs = 0;
 
   constructor(deps: KafkaPointerConsumerDeps) {
     this.deps = deps;
@@ -118,6 +122,8 @@ export class KafkaPointerConsumer implements PointerConsumer {
       1,
       Math.min(config.heartbeatIntervalMs, Math.floor(sessionTimeout / 3)),
     );
+    // Heartbeats go out from the fetch loop: a held batch must not hold them past their interval.
+    this.handOverWaitMs = Math.min(config.maxWaitTimeMs, heartbeatInterval);
     const kafka = createKafka(config, log, options.clientId ?? config.clientId);
     const consumer = kafka.consumer({
       groupId: this.groupId,
@@ -318,14 +324,22 @@ export class KafkaPointerConsumer implements PointerConsumer {
     for (const [partition, offset] of this.positions) {
       consumer?.seek({ topic: this.kt, partition, offset: String(offset) });
     }
-    // Gained partitions wait (paused, unassigned) for their previous owner's release.
-    if (gained.length > 0) consumer?.pause([{ topic: this.kt, partitions: gained }]);
+    // Gained partitions wait (unassigned) for their previous owner's release. They are not paused
+    // here: with every partition paused, kafkajs's next fetch sleeps maxWaitTimeMs and resuming
+    // does not wake it, which would delay every start by that long. Their batches wait in
+    // `onBatch` instead, up to maxWaitTimeMs, and pause the partition only past that.
+    this.pendingHandOver = undefined;
     this.revokingNow = lost;
     const now = [...next.filter((p) => !gained.includes(p)), ...lost].sort((a, b) => a - b);
     this.setAssignment(now, gained.length === 0);
     if (lost.length > 0) void this.revokePhase(lost);
     if (gained.length > 0) {
       const handing = this.handOver(gained, this.epoch);
+      this.pendingHandOver = {
+        partitions: new Set(gained),
+        done: handing,
+        waitUntil: Date.now() + this.handOverWaitMs,
+      };
       this.firstHandOver ??= handing;
     }
   }
@@ -374,6 +388,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
       consumer?.seek({ topic: this.kt, partition, offset: String(offset) });
     }
     consumer?.resume([{ topic: this.kt, partitions: [...gained] }]);
+    for (const p of gained) this.pendingHandOver?.partitions.delete(p);
     this.setAssignment(
       [...new Set([...this.assigned, ...gained])].sort((a, b) => a - b),
       true,
@@ -417,6 +432,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
     this.paused.clear();
     this.positions.clear();
     this.worked.clear();
+    this.pendingHandOver = undefined;
     if (!restart && this.joins > 0) {
       this.fatal = mapKafkaError(error, `consumer of group "${this.groupId}" on "${this.kt}" stopped`);
     }
@@ -426,6 +442,8 @@ export class KafkaPointerConsumer implements PointerConsumer {
 
   private async onBatch({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const partition = batch.partition;
+    if (this.pendingHandOver?.partitions.has(partition) && !(await this.waitForHandOver(partition))) return;
+    // After a handover the partition was sought: the batch is stale and kafkajs fetches again.
     if (this.closed || !isRunning() || isStale() || !this.assignedSet.has(partition)) return;
     let buf = this.buffers.get(partition);
     if (!buf) {
@@ -452,6 +470,28 @@ export class KafkaPointerConsumer implements PointerConsumer {
       this.consumer?.pause([{ topic: this.kt, partitions: [partition] }]);
     }
     if (accepted > 0) this.wake();
+  }
+
+  /**
+   * Holds a batch of a partition being handed over until the handover ends or its wait is over
+   * (blocking the fetch loop no longer than an idle fetch would); past that the partition is
+   * paused until `handOver` resumes it. False when the batch is to be dropped.
+   */
+  private async waitForHandOver(partition: number): Promise<boolean> {
+    const pending = this.pendingHandOver;
+    if (!pending) return true;
+    const left = pending.waitUntil - Date.now();
+    if (left > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const waited = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, left);
+      });
+      await Promise.race([pending.done, waited]);
+      clearTimeout(timer);
+    }
+    if (this.pendingHandOver !== pending || !pending.partitions.has(partition)) return true;
+    this.consumer?.pause([{ topic: this.kt, partitions: [partition] }]);
+    return false;
   }
 
   // ------------------------------------------------------------------ internals
