@@ -13,13 +13,15 @@ const PROCESSES = 4;
 const INCREMENTS = 15;
 
 /** A child process doing `INCREMENTS` compare-and-swap increments of `key` under `root`. */
-function incrementer(root: string, key: string): Promise<number> {
+function incrementer(root: string, key: string, startAt: number): Promise<number> {
   const index = new URL('./index.js', import.meta.url).href;
   const script = `
     const { guardStorage } = await import('@barge/core');
     const { createLocalStorage } = await import(${JSON.stringify(index)});
     const s = guardStorage(await createLocalStorage({ root: ${JSON.stringify(root)}, sweepTempFilesOlderThanMs: false }));
     let conflicts = 0;
+    // Every process starts at the same moment, so that their increments overlap (a race).
+    while (Date.now() < ${startAt}) await new Promise((r) => setTimeout(r, 2));
     for (let i = 0; i < ${INCREMENTS}; i++) {
       for (;;) {
         const { version } = await s.head(${JSON.stringify(key)});
@@ -68,8 +70,10 @@ describe('local conditional puts across processes', () => {
 
   it(`${PROCESSES} processes incrementing one counter with ifMatch lose no update`, async () => {
     await storage.put('counter', Buffer.from('0'), { ifNoneMatch: '*' });
+    // Past the time the processes take to start, even on a loaded machine.
+    const startAt = Date.now() + 3_000;
     const conflicts = await Promise.all(
-      Array.from({ length: PROCESSES }, () => incrementer(root, 'counter')),
+      Array.from({ length: PROCESSES }, () => incrementer(root, 'counter', startAt)),
     );
     assert.equal(Number((await storage.get('counter')).toString()), PROCESSES * INCREMENTS);
     assert.ok(

@@ -134,17 +134,14 @@ export class ChunkSender {
     const first = this.waitingForRoom;
     if (first !== undefined) {
       if (first.readyAt(now) === now) {
-        if (!window.admits(first.nextRequestBytes)) {
-          window.blocked(now);
-          if (!window.admits(first.nextRequestBytes)) return;
-        }
+        if (!window.admits(first.nextRequestBytes)) return;
         this.start(first, now);
       }
       this.waitingForRoom = undefined;
     }
     let wake = Number.POSITIVE_INFINITY;
     let progress = true;
-    pass: while (progress && (window.hasRoom || (this.anyReady(now) && window.blocked(now)))) {
+    pass: while (progress && window.hasRoom) {
       progress = false;
       for (const queue of this.queues.values()) {
         if (!window.hasRoom) break;
@@ -162,15 +159,6 @@ export class ChunkSender {
         progress = true;
       }
     }
-    // Ready requests held by the request limit: pump again when the window may grow.
-    const growthDueAt = window.growthDueAt;
-    if (
-      growthDueAt !== undefined &&
-      growthDueAt > now &&
-      window.requestsInFlight >= window.maxRequests &&
-      this.anyReady(now)
-    )
-      wake = Math.min(wake, growthDueAt);
     if (wake !== Number.POSITIVE_INFINITY && !this.pumpTimer) {
       this.pumpTimer = setTimeout(
         () => {
@@ -180,12 +168,6 @@ export class ChunkSender {
         Math.max(1, wake - now),
       );
     }
-  }
-
-  /** Whether some queue's next request may start now (no backoff, no recovery waiting). */
-  private anyReady(now: number): boolean {
-    for (const queue of this.queues.values()) if (queue.readyAt(now) === now) return true;
-    return false;
   }
 
   /** Takes the queue's next request, as large as the window's free bytes allow, and sends it. */

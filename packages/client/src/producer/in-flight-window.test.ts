@@ -125,40 +125,6 @@ describe('InFlightWindow', () => {
     assert.equal(w.bytesInFlight, 0);
   });
 
-  it('grows a binding adaptive limit before the first ack, once MIN_ROUND_MS has passed', () => {
-    const w = new InFlightWindow({ maxBytes: 1e9, requests: adaptive(16, 1024) });
-    assert.equal(w.growthDueAt, undefined, 'nothing in flight: nothing to grow');
-    for (let i = 0; i < 16; i++) w.started(1, 0);
-    assert.equal(w.hasRoom, false);
-    assert.equal(w.growthDueAt, 10);
-    assert.equal(w.blocked(9), false);
-    assert.equal(w.maxRequests, 16);
-    assert.equal(w.blocked(10), true, 'no ack came back, the limit grows anyway');
-    assert.equal(w.maxRequests, 32);
-    assert.equal(w.hasRoom, true);
-    assert.equal(w.blocked(20), false, 'not binding: no growth');
-    for (let i = 0; i < 16; i++) w.started(1, 20);
-    // Over the round [10, 30]: 16 in flight, then 32 from 20 on: 24 on average.
-    assert.equal(w.blocked(30), true);
-    assert.equal(w.maxRequests, 48);
-  });
-
-  it('after acks, grows a binding limit only once a round of the ack latency has passed, never shrinks it', () => {
-    const w = new InFlightWindow({ maxBytes: 1e9, requests: adaptive(16, 1024) });
-    const run = saturate(w, 100, 2);
-    assert.deepEqual(run.limits, [32, 64]);
-    // The round started at the last ack (200); 64 in flight since then.
-    assert.equal(w.growthDueAt, 300);
-    assert.equal(w.blocked(299), false);
-    assert.equal(w.blocked(300), true);
-    assert.equal(w.maxRequests, 128);
-    const fixed = new InFlightWindow({ maxBytes: 1e9, requests: { fixed: 1 } });
-    fixed.started(1, 0);
-    assert.equal(fixed.growthDueAt, undefined);
-    assert.equal(fixed.blocked(1000), false);
-    assert.equal(fixed.maxRequests, 1);
-  });
-
   it('measures the average by time, so acks that arrive together do not shrink the limit', () => {
     const w = new InFlightWindow({ maxBytes: 1e9, requests: adaptive(16, 1024) });
     // Like a batching broker: the acks of a whole wave arrive in the same millisecond.

@@ -113,36 +113,6 @@ export class InFlightWindow {
     }
   }
 
-  /**
-   * A request is ready but the request limit binds: an adaptive limit grows now, without waiting
-   * for an ack, once the round has lasted `MIN_ROUND_MS` and the smoothed ack latency (just
-   * `MIN_ROUND_MS` before the first ack). Durable acks wait for the broker's batch delay, so
-   * without this a producer would hold its chunks for a whole ack latency per doubling at start.
-   * The limit only grows here, to HEADROOM times the requests in flight on average. Returns
-   * whether it grew.
-   */
-  blocked(now: number): boolean {
-    const { requests } = this.options;
-    const dueAt = this.growthDueAt;
-    if (!('adaptive' in requests) || dueAt === undefined || now < dueAt) return false;
-    if (this.requests < this.requestLimit) return false;
-    const elapsed = now - this.roundStart!;
-    this.advance(now);
-    const limit = Math.min(requests.adaptive.max, Math.ceil((HEADROOM * this.requestMs) / elapsed));
-    if (limit <= this.requestLimit) return false;
-    this.requestLimit = limit;
-    this.startRound(now);
-    return true;
-  }
-
-  /** When `blocked` may grow an adaptive limit next; undefined if it cannot (fixed, at its max, or idle). */
-  get growthDueAt(): number | undefined {
-    const { requests } = this.options;
-    if (!('adaptive' in requests) || this.roundStart === undefined) return undefined;
-    if (this.requestLimit >= requests.adaptive.max) return undefined;
-    return this.roundStart + Math.max(MIN_ROUND_MS, this.latencyMs ?? 0);
-  }
-
   private ended(bytes: number, now: number): void {
     this.advance(now);
     this.requests--;
