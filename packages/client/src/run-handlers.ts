@@ -27,17 +27,9 @@ export function handlerOf(
   ctx: { loop: DeliveryLoop; retry: ResolvedRetry; stop: StopSignal; log: Logger },
 ): (d: Delivery) => Promise<void> {
   const { eachMessage, eachBatch } = options;
-  const call = async (d: Delivery, handler: () => Promise<void>, where: () => string): Promise<void> => {
-    let first: unknown;
+  const call = async (d: Delivery, handler: () => Promise<void>, what: string): Promise<void> => {
     try {
-      await handler();
-      return;
-    } catch (e) {
-      first = e; // retried below (the common case, success, needs none of the retry machinery)
-    }
-    const what = where();
-    try {
-      await withRetry(async ({ attempt }) => (attempt === 0 ? Promise.reject(first) : handler()), ctx.retry, {
+      await withRetry(handler, ctx.retry, {
         retryable: () => d.batch.isCurrent(),
         onRetry: (e, retry, delayMs) =>
           ctx.log.warn(`handler failed on ${what}, retrying in ${delayMs} ms`, {
@@ -59,11 +51,7 @@ export function handlerOf(
         message,
         heartbeat: () => d.batch.heartbeat(),
       };
-      return call(
-        d,
-        () => eachMessage(payload),
-        () => `message ${d.batch.where} index ${message.messageIndex}`,
-      );
+      return call(d, () => eachMessage(payload), `message ${d.batch.where} index ${message.messageIndex}`);
     };
   }
   return (d) => {
@@ -83,10 +71,6 @@ export function handlerOf(
       isRunning: () => !ctx.stop.requested,
       isStale: () => !batch.isCurrent(),
     };
-    return call(
-      d,
-      () => eachBatch!(payload),
-      () => `batch at ${batch.where}`,
-    );
+    return call(d, () => eachBatch!(payload), `batch at ${batch.where}`);
   };
 }
