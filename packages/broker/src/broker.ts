@@ -28,6 +28,9 @@ import { groupHandlers } from './handlers/groups.js';
 import { ProduceHandler } from './handlers/produce.js';
 import { readHandlers } from './handlers/read.js';
 import { topicHandlers } from './handlers/topics.js';
+import { KafkaService } from './kafka/kafka-service.js';
+import { OffsetCeiling } from './kafka-offsets/offset-ceiling.js';
+import { OffsetStamper } from './kafka-offsets/offset-stamper.js';
 import { BrokerMetrics } from './metrics.js';
 import { OrphanRecorder } from './orphans.js';
 import { QuotaManager } from './quotas/quota-manager.js';
@@ -69,6 +72,8 @@ export class Broker {
   /** This broker's membership of its cluster; undefined without a `cluster` section. */
   readonly #node: ClusterNode | undefined;
   readonly #server: TcpServer;
+  /** The Kafka-protocol listener (`kafka.listen`); undefined when off. */
+  readonly #kafka: KafkaService | undefined;
   readonly #admin: AdminServer | undefined;
   readonly #authorization: Authorization;
   readonly #authenticator: Authenticator;
@@ -143,6 +148,11 @@ export class Broker {
       this.#options.defaultSessionTimeoutMs,
     );
     const sequences = new SequenceAllocator(this.storage, this.#options.sequenceBlockSize);
+    const offsets = new OffsetStamper(
+      pointers,
+      (topic, wp) => this.#ownership.fencedIn(topic, wp, []),
+      new OffsetCeiling(this.storage),
+    );
     ({ ownership: this.#ownership, node: this.#node } = createOwnership(
       config,
       pointers,
@@ -154,7 +164,10 @@ export class Broker {
           return this.topics.list();
         },
         drain: (topic, wp) => this.#writers.drain(topic, wp),
-        forgetSequences: (topic, wp) => sequences.forget(topic, wp),
+        forgetSequences: (topic, wp) => {
+          sequences.forget(topic, wp);
+          offsets.forget(topic, wp);
+        },
         staleSequencesBelow: (topic, wp) => sequences.staleBelow(topic, wp),
         log: this.log,
       },
@@ -164,6 +177,8 @@ export class Broker {
       brokerId: config.broker.id,
       storage: this.storage,
       publish: (topic, wp, batch) => this.#ownership.publish(topic, wp, batch),
+      fencedIn: (topic, wp, batches) => this.#ownership.fencedIn(topic, wp, batches),
+      offsets,
       topics: this.topics,
       uploads: this.#uploads,
       sequences,
@@ -179,6 +194,21 @@ export class Broker {
       abandonAt: () => this.#abandonAt,
       wake: () => this.#wake.signal,
     });
+    this.#kafka = config.kafka
+      ? new KafkaService({
+          config,
+          kafka: config.kafka,
+          topics: this.topics,
+          storage: this.storage,
+          pointers,
+          ownership: this.#ownership,
+          writers: this.#writers,
+          budget: this.#backpressure.budget,
+          metrics: this.metrics,
+          log: this.log,
+          stopping: () => this.#stopping !== undefined,
+        })
+      : undefined;
     this.#authenticator = new Authenticator(config.security, this.storage, this.log);
     this.#authorization = new Authorization(config.security, {
       storage: this.storage,
@@ -251,6 +281,11 @@ export class Broker {
     return a;
   }
 
+  /** The bound Kafka-protocol listener address; undefined when `kafka.listen` is not set. */
+  get kafkaAddress(): HostPort | undefined {
+    return this.#kafka?.listener.address;
+  }
+
   get adminAddress(): HostPort | undefined {
     return this.#admin?.address;
   }
@@ -299,6 +334,7 @@ export class Broker {
     );
     await this.#ensurePointerTopics();
     await this.#server.start(this.config.broker.listen);
+    if (this.#kafka && this.config.kafka) await this.#kafka.start(this.config.kafka.listen);
     await this.#node?.join(
       this.#startupRetry(deadline),
       `${this.pointers.adapter} ${this.pointers.location}`,
@@ -310,6 +346,7 @@ export class Broker {
     this.log.info(
       {
         listen: `${this.address.host}:${this.address.port}`,
+        kafka: this.kafkaAddress ? `${this.kafkaAddress.host}:${this.kafkaAddress.port}` : undefined,
         admin: admin ? `${admin.host}:${admin.port}` : undefined,
         storage: { adapter: this.storage.adapter, location: this.storage.location },
         pointers: this.pointers.adapter,
@@ -356,6 +393,7 @@ export class Broker {
     this.#wake.abort();
     this.#wake = new AbortController();
     const serverClosed = this.#server.stopAccepting();
+    const kafkaClosed = this.#kafka?.stop();
     await this.retention.stop();
     this.flush();
     const outcome = await raceTimeout(
@@ -373,8 +411,10 @@ export class Broker {
     this.#authorization.stop();
     this.#authenticator.stop();
     await this.groups.closeAll();
+    await this.#kafka?.closeGroups();
     this.#server.closeAll(200);
-    await raceTimeout(serverClosed, 1500);
+    this.#kafka?.closeAll();
+    await raceTimeout(Promise.all([serverClosed, kafkaClosed]), 1500);
     this.#server.destroyAll();
     // Losing hedged uploads still running, then the deletes and orphan markers they cause.
     await raceTimeout(this.#uploads.drain(), 2000);

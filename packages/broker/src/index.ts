@@ -2,6 +2,14 @@ export { Broker, type BrokerOptions } from './broker.js';
 export { type RunningBroker, type StartOptions, startBrokerFromConfig } from './compose.js';
 export { envOverrides, loadConfigFile } from './config-file.js';
 export {
+  type BargePosition,
+  type IndexedPointer,
+  type Located,
+  nextOffsetFromTail,
+  OffsetIndex,
+  type OffsetIndexOptions,
+} from './kafka-offsets/index.js';
+export {
   BATCH_PREFIX,
   batchKey,
   hedgeKey,

@@ -7,6 +7,7 @@ export const META_PREFIX = '_meta/';
 export const TOPICS_META_PREFIX = '_meta/topics/';
 export const SEQUENCES_META_PREFIX = '_meta/sequences/';
 export const ORPHANS_META_PREFIX = '_meta/orphans/';
+export const OFFSETS_META_PREFIX = '_meta/offsets/';
 
 /** Digits of the zero-padded sequence in batch keys (2^53 has 16 digits). */
 const SEQUENCE_DIGITS = 16;
@@ -30,6 +31,11 @@ export function topicMetaKey(topic: string): string {
 
 export function sequenceMetaKey(topic: string, writePartition: number): string {
   return `${SEQUENCES_META_PREFIX}${topic}/${writePartition}.json`;
+}
+
+/** The dense-offset ceiling of a write partition (`kafka-offsets/offset-ceiling.ts`). */
+export function offsetMetaKey(topic: string, writePartition: number): string {
+  return `${OFFSETS_META_PREFIX}${topic}/${writePartition}.json`;
 }
 
 export function orphanMetaKey(key: string): string {

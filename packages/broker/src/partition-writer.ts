@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ByteBudget } from './budget.js';
 import { storageErrorCode } from './errors.js';
+import type { OffsetStamper } from './kafka-offsets/offset-stamper.js';
 import { batchKey } from './keys.js';
 import type { BrokerMetrics } from './metrics.js';
 import type { OrphanRecorder } from './orphans.js';
@@ -30,6 +31,8 @@ export type DurableOutcome =
       readonly sequence: number;
       readonly readPartition: number;
       readonly offset: number;
+      /** Dense (Kafka) offset of the batch's first message: the request's first is this plus `firstMessageIndex`. */
+      readonly baseOffset: number;
     }
   | { readonly stored: false; readonly code: ErrorCode; readonly message: string };
 
@@ -51,6 +54,14 @@ export interface WriterContext {
     writePartition: number,
     pointers: readonly BatchPointer[],
   ): Promise<PublishedPointer[]>;
+  /**
+   * Resolves once this broker may publish these batches of the write partition (its fenced
+   * publisher is open, in a cluster); throws `NotOwnerError` for batches taken in an earlier
+   * ownership period. Called before dense offsets are stamped, so refused batches take none.
+   */
+  fencedIn(topic: string, writePartition: number, sequences: readonly number[]): Promise<void>;
+  /** Dense (Kafka) offsets per write partition, stamped into pointers at publication. */
+  offsets: OffsetStamper;
   topics: TopicRegistry;
   uploads: UploadPipeline;
   sequences: SequenceAllocator;
@@ -157,6 +168,7 @@ export class PartitionWriter {
       this.#open = b;
       this.#timer = setTimeout(() => this.#close('delay'), maxDelayMs);
       void this.ctx.sequences.prepare(this.topic, this.writePartition);
+      this.ctx.offsets.prepare(this.topic, this.writePartition);
     }
     const firstChunkIndex = b.chunks.length;
     const firstMessageIndex = b.messages;
@@ -338,7 +350,13 @@ export class PartitionWriter {
             const at = published[i];
             b.state = 'done';
             const outcome: DurableOutcome = at
-              ? { stored: true, sequence: b.sequence, readPartition: at.partition, offset: at.offset }
+              ? {
+                  stored: true,
+                  sequence: b.sequence,
+                  readPartition: at.partition,
+                  offset: at.offset,
+                  baseOffset: b.pointer!.baseOffset!,
+                }
               : {
                   stored: false,
                   code: ErrorCode.UNKNOWN_SERVER_ERROR,
@@ -358,7 +376,7 @@ export class PartitionWriter {
   /** Publishes the pointers of `batches`; on abandonment they get negative acks and orphan markers. */
   async #publish(batches: Batch[]): Promise<PublishedPointer[] | undefined> {
     const outcome = await this.#publication.publish(
-      batches.map((b) => b.pointer!),
+      () => this.#stamp(batches),
       batches.map((b) => b.sequence),
       () => batches.reduce((n, b) => n + b.waiters.length, 0),
     );
@@ -368,6 +386,33 @@ export class PartitionWriter {
       void this.ctx.orphans.record(b.pointer!.storage.key, 'pointer publication abandoned');
     }
     return undefined;
+  }
+
+  /**
+   * The pointers of `batches` with their dense offsets: batches not stamped yet get the write
+   * partition's next offsets now, in order (the drain publishes one group at a time, in sequence
+   * order, so offsets increase in the order pointers land); stamped ones keep theirs, so a
+   * retried publication never changes an offset. An abandoned publication leaves a gap rather
+   * than reusing offsets its pointers may have taken.
+   */
+  async #stamp(batches: readonly Batch[]): Promise<BatchPointer[]> {
+    const unstamped = batches.filter((b) => b.pointer!.baseOffset === undefined);
+    if (unstamped.length > 0) {
+      await this.ctx.fencedIn(
+        this.topic,
+        this.writePartition,
+        unstamped.map((b) => b.sequence),
+      );
+      const bases = await this.ctx.offsets.reserve(
+        this.topic,
+        this.writePartition,
+        unstamped.map((b) => b.pointer!.messageCount),
+      );
+      unstamped.forEach((b, i) => {
+        b.pointer = { ...b.pointer!, baseOffset: bases[i]! };
+      });
+    }
+    return batches.map((b) => b.pointer!);
   }
 
   /**

@@ -43,9 +43,13 @@ export class PointerPublication {
     private readonly onFailing: (failure: PublicationFailure) => void,
   ) {}
 
-  /** Publishes `pointers` (of batches `sequences`, in order); `heldAcks` counts the durable acks waiting. */
+  /**
+   * Publishes the pointers `prepare` resolves to (of batches `sequences`, in order; called at
+   * every attempt, after the pointer-topic check: the writer stamps dense offsets there, once
+   * per batch, so a retry publishes the same offsets); `heldAcks` counts the durable acks waiting.
+   */
   async publish(
-    pointers: readonly BatchPointer[],
+    prepare: () => Promise<readonly BatchPointer[]>,
     sequences: readonly number[],
     heldAcks: () => number,
   ): Promise<PublicationOutcome> {
@@ -55,7 +59,7 @@ export class PointerPublication {
     let sweep: NodeJS.Timeout | undefined;
     try {
       for (let attempt = 0; ; attempt++) {
-        const result = await this.#attempt(pointers, attempt);
+        const result = await this.#attempt(prepare, attempt);
         if (!('error' in result)) return { published: true, positions: result.positions };
         lastError = result.error;
         const delay = backoffDelay(attempt, this.ctx.backoffBaseMs, this.ctx.backoffMaxMs);
@@ -118,9 +122,9 @@ export class PointerPublication {
     this.onFailing({ since, cause });
   }
 
-  /** One attempt: makes sure the pointer topic exists, then publishes. */
+  /** One attempt: makes sure the pointer topic exists, prepares the pointers, then publishes. */
   async #attempt(
-    pointers: readonly BatchPointer[],
+    prepare: () => Promise<readonly BatchPointer[]>,
     attempt: number,
   ): Promise<{ positions: PublishedPointer[] } | { error: unknown; topicMissing: boolean }> {
     // The pointer-topic check this attempt relied on, forgotten if the topic turns out missing.
@@ -131,6 +135,7 @@ export class PointerPublication {
         checked = this.ctx.topics.ensurePointerTopic(topic);
         await checked;
       }
+      const pointers = await prepare();
       const t0 = performance.now();
       const positions = await this.ctx.publish(this.topic, this.writePartition, pointers);
       this.ctx.metrics.pointersPublished((performance.now() - t0) / 1000);

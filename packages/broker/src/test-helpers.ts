@@ -38,7 +38,9 @@ import {
   type RequestTypes,
   type ResponseTypes,
   type StorageCapabilities,
+  type StoredPosition,
   type SubscribeOptions,
+  type TopicStoredPosition,
   TransientError,
 } from '@barge/core';
 import { EmbeddedPointerQueue } from '@barge/pointers-embedded';
@@ -337,6 +339,12 @@ export class ControlledPointerQueue implements PointerQueue {
   }
   resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void> {
     return this.inner.resetOffsets(group, topic, positions);
+  }
+  storePositions(group: string, topic: string, positions: readonly StoredPosition[]): Promise<void> {
+    return this.inner.storePositions(group, topic, positions);
+  }
+  storedPositions(group: string, topic?: string): Promise<TopicStoredPosition[]> {
+    return this.inner.storedPositions(group, topic);
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -40,16 +40,18 @@ function assertCorrupt(fn: () => unknown, pattern?: RegExp): void {
 
 describe('codec ids', () => {
   it('maps names and ids both ways', () => {
-    assert.deepEqual(CODEC, { none: 0, gzip: 1, lz4: 2, zstd: 3 });
+    assert.deepEqual(CODEC, { none: 0, gzip: 1, lz4: 2, zstd: 3, kafka: 4 });
     for (const [name, id] of Object.entries(CODEC)) {
-      assert.equal(codecId(name), id);
+      if (name !== 'kafka') assert.equal(codecId(name), id);
       assert.equal(codecName(id), name);
     }
+    // kafka chunks are built from Kafka record batches: it is not a compression setting
+    assert.throws(() => codecId('kafka'), InvalidInputError);
   });
   it('rejects unknown names and ids with typed errors', () => {
     assert.throws(() => codecId('brotli'), InvalidInputError);
     assert.throws(() => codecId('toString'), InvalidInputError);
-    assert.throws(() => codecName(4), UnsupportedCodecError);
+    assert.throws(() => codecName(5), UnsupportedCodecError);
     assert.throws(() => codecName(1.5), UnsupportedCodecError);
     assert.ok(new UnsupportedCodecError(9) instanceof CorruptDataError);
   });
@@ -116,7 +118,7 @@ describe('compress / decompress', () => {
   });
 
   it('rejects an unknown codec id with UnsupportedCodecError', () => {
-    assert.throws(() => decompress(4, Buffer.alloc(4), 4), UnsupportedCodecError);
+    assert.throws(() => decompress(5, Buffer.alloc(4), 4), UnsupportedCodecError);
   });
 
   it('turns garbage into CorruptDataError', () => {

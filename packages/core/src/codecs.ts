@@ -10,29 +10,45 @@ import { zstdCompress, zstdCompressAsync, zstdDecompressBounded } from './zstd.j
  * configuration uses. Ids are never reused; a reader that meets an id it does not know rejects
  * that chunk (`UnsupportedCodecError`) and can still read the others.
  */
-export const CODEC = { none: 0, gzip: 1, lz4: 2, zstd: 3 } as const satisfies Record<CodecName, number>;
-export type CodecId = (typeof CODEC)[CodecName];
+export const CODEC = { none: 0, gzip: 1, lz4: 2, zstd: 3, kafka: 4 } as const satisfies Record<
+  ChunkCodecName,
+  number
+>;
+export type CodecId = (typeof CODEC)[ChunkCodecName];
 
-const NAMES: readonly CodecName[] = ['none', 'gzip', 'lz4', 'zstd'];
+/**
+ * Every chunk codec: the configuration names (`CodecName`, what producers compress with) and
+ * `kafka`, whose chunks hold Kafka v2 record batches as a Kafka producer sent them
+ * (`kafkaChunkFromRecords`); it is never a producer's compression setting.
+ */
+export type ChunkCodecName = CodecName | 'kafka';
+
+const NAMES: readonly ChunkCodecName[] = ['none', 'gzip', 'lz4', 'zstd', 'kafka'];
+const CONFIG_NAMES: readonly CodecName[] = ['none', 'gzip', 'lz4', 'zstd'];
 
 /** Largest uncompressed chunk a reader accepts by default (256 MiB). */
 export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 256 * 1024 * 1024;
 
 export function isCodecId(id: number): id is CodecId {
-  return id === 0 || id === 1 || id === 2 || id === 3;
+  return id === 0 || id === 1 || id === 2 || id === 3 || id === 4;
 }
 
-/** The codec id for a configuration name; throws `InvalidInputError` for an unknown name. */
+/**
+ * The codec id for a configuration name; throws `InvalidInputError` for an unknown name (and for
+ * `kafka`, which is not a compression setting).
+ */
 export function codecId(name: CodecName | string): CodecId {
   const id = (CODEC as Record<string, CodecId | undefined>)[name];
-  if (id === undefined || !Object.hasOwn(CODEC, name)) {
-    throw new InvalidInputError(`unknown codec ${JSON.stringify(name)}; expected one of ${NAMES.join(', ')}`);
+  if (id === undefined || !Object.hasOwn(CODEC, name) || id === CODEC.kafka) {
+    throw new InvalidInputError(
+      `unknown codec ${JSON.stringify(name)}; expected one of ${CONFIG_NAMES.join(', ')}`,
+    );
   }
   return id;
 }
 
-/** The configuration name of a codec id; throws `UnsupportedCodecError` for an unknown id. */
-export function codecName(id: number): CodecName {
+/** The name of a codec id; throws `UnsupportedCodecError` for an unknown id. */
+export function codecName(id: number): ChunkCodecName {
   const name = NAMES[id];
   if (name === undefined || !Number.isInteger(id)) throw new UnsupportedCodecError(id);
   return name;
@@ -64,12 +80,20 @@ export function compress(codec: CodecId | CodecName, data: Buffer, options: Comp
       return lz4CompressFrame(data);
     case CODEC.zstd:
       return zstdCompress(data, options.zstdLevel);
+    case CODEC.kafka:
+      throw kafkaNotCompressed();
     default:
       throw new InvalidInputError(`unknown codec id ${String(id)}`);
   }
 }
 
 const gzipAsync = promisify(zlib.gzip);
+
+function kafkaNotCompressed(): InvalidInputError {
+  return new InvalidInputError(
+    'codec kafka (4) is not a compression: a kafka chunk is built from Kafka record batches (kafkaChunkFromRecords)',
+  );
+}
 
 /**
  * `compress` on libuv's thread pool, so a producer's event loop is not blocked for the tens of
@@ -92,6 +116,8 @@ export async function compressAsync(
       return compressFrame(data);
     case CODEC.zstd:
       return zstdCompressAsync(data, options.zstdLevel);
+    case CODEC.kafka:
+      throw kafkaNotCompressed();
     default:
       throw new InvalidInputError(`unknown codec id ${String(id)}`);
   }
@@ -103,7 +129,8 @@ export async function compressAsync(
  * decoders never produce more than that many bytes, and a result of a different length is
  * corrupt. Every failure is a `CorruptDataError`, except zstd on a runtime without it
  * (`CodecUnavailableError`: the data is fine, the runtime is too old). `none` returns `data`
- * itself (no copy).
+ * itself (no copy). `kafka` throws `InvalidInputError`: its chunks hold Kafka record batches,
+ * which `openChunk` decodes batch by batch.
  */
 export function decompress(
   codec: number,
@@ -133,6 +160,11 @@ export function decompress(
     case CODEC.zstd:
       out = zstdDecompressBounded(data, expectedLength);
       break;
+    case CODEC.kafka:
+      // Kafka record batches, not Barge records: `openChunk` decodes them (KafkaChunkReader).
+      throw new InvalidInputError(
+        'a kafka chunk holds Kafka record batches, not Barge records; read it with openChunk or decodeChunk',
+      );
     default:
       throw new UnsupportedCodecError(codec);
   }

@@ -87,6 +87,18 @@ export const brokerConfigSchema = z.strictObject({
       clockSkewMs: z.number().int().min(0).default(60_000),
     })
     .prefault({}),
+  /** The Kafka-protocol listener (docs/kafka.md): Kafka clients produce and consume Barge topics. Off when absent. */
+  kafka: z
+    .strictObject({
+      listen: hostPort,
+      /** HOST:PORT Kafka clients are told to use (Metadata, FindCoordinator); default: the listen address. */
+      advertise: hostPort.optional(),
+      /** The listener does not authenticate clients yet: it serves loopback only unless this is true. */
+      allowRemote: z.boolean().default(false),
+      /** How long a new consumer group waits for more members before its first rebalance (Kafka's group.initial.rebalance.delay.ms). */
+      groupInitialRebalanceDelayMs: z.number().int().min(0).max(300_000).default(3000),
+    })
+    .optional(),
   /** Several brokers with the same id, storage and (Kafka) pointer queue share the write partitions. */
   cluster: z
     .strictObject({
@@ -139,6 +151,7 @@ export function parseBrokerConfig(input: unknown): BrokerConfig {
       'cluster.heartbeatIntervalMs',
     );
   }
+  checkKafkaListener(cfg);
   const seen = new Set<string>();
   cfg.topics.forEach((t, i) => {
     if (seen.has(t.name))
@@ -146,6 +159,33 @@ export function parseBrokerConfig(input: unknown): BrokerConfig {
     seen.add(t.name);
   });
   return cfg;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
+
+/** The Kafka listener has no authentication yet: loopback unless opened explicitly, never beside SASL. */
+function checkKafkaListener(cfg: BrokerConfig): void {
+  const kafka = cfg.kafka;
+  if (!kafka) return;
+  if (cfg.cluster) {
+    throw new ConfigError(
+      'kafka: the Kafka listener serves a single broker for now; remove the kafka section or the cluster section',
+      'kafka',
+    );
+  }
+  if (cfg.security.authentication.length > 0) {
+    throw new ConfigError(
+      'kafka: the Kafka listener does not authenticate clients yet, so it cannot run beside security.authentication (it would bypass it)',
+      'kafka',
+    );
+  }
+  const host = kafka.listen.slice(0, kafka.listen.lastIndexOf(':'));
+  if (!LOOPBACK.test(host) && !kafka.allowRemote) {
+    throw new ConfigError(
+      `kafka.listen: ${kafka.listen} is not a loopback address and the Kafka listener does not authenticate clients; listen on 127.0.0.1 or set kafka.allowRemote: true`,
+      'kafka.listen',
+    );
+  }
 }
 
 function formatPath(root: string, path: readonly PropertyKey[]): string {

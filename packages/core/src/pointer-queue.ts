@@ -63,6 +63,33 @@ export interface PointerQueue {
    */
   resetOffsets(group: string, topic: string, positions: readonly PartitionOffset[]): Promise<void>;
 
+  /**
+   * Stores positions of `group` on `topic` for a coordinator outside the queue (the broker's
+   * Kafka listener, whose group coordinator did the membership and generation checks): each
+   * position with its `messageIndex` and an opaque client `metadata` string. Overwrites only the
+   * partitions given (the others keep theirs), as durably as a member's `commit`, all or none;
+   * members of the group that join afterwards start there, and `describeGroup` and
+   * `storedPositions` show them. Creates the group's positions when it has none yet.
+   *
+   * Checked before anything is written (`checkStoredPositions`): `NotFoundError` for an unknown
+   * topic or a partition it does not have; `InvalidInputError` for an offset below 0 or above
+   * the high watermark, a `messageIndex` below 0 (or above 0 at the high watermark, where no
+   * pointer is yet), a partition given twice, or `metadata` longer than
+   * `MAX_POSITION_METADATA_BYTES` in UTF-8. Throws `GroupNotEmptyError` while the group has
+   * members in this queue (Barge consumers: Kafka accepts such commits only from members), as
+   * `resetOffsets` does. `[]` writes nothing (the topic is still checked). Idempotent.
+   */
+  storePositions(group: string, topic: string, positions: readonly StoredPosition[]): Promise<void>;
+
+  /**
+   * Every committed position of `group` (stored by `storePositions`, committed by members or
+   * reset by `resetOffsets`), on `topic` or on every topic, sorted by topic then partition, with
+   * the `metadata` `storePositions` stored (`null` when the position came from elsewhere or had
+   * none). `messageIndex` is present only when above 0. `[]` when the group has none; throws
+   * `NotFoundError` when `topic` is given and does not exist.
+   */
+  storedPositions(group: string, topic?: string): Promise<TopicStoredPosition[]>;
+
   close(): Promise<void>;
 
   /** Present on queues that can coordinate a cluster of brokers (Kafka): membership and fenced publication. */
@@ -198,6 +225,20 @@ export interface GroupMember {
 /** A committed position on one topic. */
 export interface TopicCommitPosition extends CommitPosition {
   topic: string;
+}
+
+/**
+ * A position `storePositions` stores: `offset` is the next pointer to read, `messageIndex` the
+ * next message in it (absent or 0: its first), `metadata` an opaque string of the client's
+ * (Kafka's OffsetCommit metadata; absent or `null`: none, kept apart from `''`).
+ */
+export interface StoredPosition extends CommitPosition {
+  metadata?: string | null;
+}
+
+/** A stored position on one topic, as `storedPositions` returns it. */
+export interface TopicStoredPosition extends TopicCommitPosition {
+  metadata: string | null;
 }
 
 export interface GroupDescription {

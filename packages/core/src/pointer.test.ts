@@ -60,6 +60,30 @@ describe('BatchPointer JSON', () => {
   });
 });
 
+describe('BatchPointer baseOffset (optional dense offset)', () => {
+  it('round trips when present, and stays absent when absent', () => {
+    const stamped = { ...samplePointer, baseOffset: 1234 };
+    assert.deepEqual(decodePointer(encodePointer(stamped)), stamped);
+    assert.equal(decodePointer(encodePointer(stamped)).baseOffset, 1234);
+    assert.equal('baseOffset' in decodePointer(encodePointer(samplePointer)), false);
+  });
+  it('accepts 0 and 2^53 - 1', () => {
+    for (const baseOffset of [0, Number.MAX_SAFE_INTEGER]) {
+      assert.equal(validatePointer({ ...samplePointer, baseOffset }).baseOffset, baseOffset);
+    }
+  });
+  for (const bad of [-1, 1.5, '7', null, 2 ** 53, true]) {
+    it(`rejects baseOffset ${JSON.stringify(bad)} naming the field`, () => {
+      assert.throws(
+        () => decodePointer(JSON.stringify({ ...samplePointer, baseOffset: bad })),
+        (e: unknown) =>
+          e instanceof InvalidInputError &&
+          /pointer field "baseOffset" must be a non-negative safe integer when present/.test(e.message),
+      );
+    });
+  }
+});
+
 describe('validatePointer on values JSON cannot print', () => {
   it('still throws InvalidInputError for BigInt and circular fields', () => {
     const circular: Record<string, unknown> = {};

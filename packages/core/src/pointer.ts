@@ -29,6 +29,12 @@ export interface BatchPointer {
   readonly createdAt: number;
   /** CRC-32 of the batch header (which holds every chunk's CRC-32), as an unsigned integer. */
   readonly headerCrc: number;
+  /**
+   * Dense (Kafka) offset of the batch's first message within its write partition: message `i`
+   * has offset `baseOffset + i`. Stamped by the write partition's single writer at publication;
+   * absent in pointers written before brokers stamped it.
+   */
+  readonly baseOffset?: number;
 }
 
 export const MAX_POINTER_BYTES = 64 * 1024;
@@ -86,7 +92,10 @@ export function validatePointer(raw: unknown): BatchPointer {
     if (typeof o[f] !== 'number' || !Number.isSafeInteger(o[f])) fail(f, 'an integer (ms since the epoch)');
   }
   if (!uint(o.headerCrc, 0xffffffff)) fail('headerCrc', 'an unsigned 32-bit integer');
-  return {
+  if (o.baseOffset !== undefined && !uint(o.baseOffset)) {
+    fail('baseOffset', 'a non-negative safe integer when present');
+  }
+  const pointer: BatchPointer = {
     v: 1,
     topic: o.topic as string,
     writePartition: o.writePartition as number,
@@ -102,6 +111,7 @@ export function validatePointer(raw: unknown): BatchPointer {
     createdAt: o.createdAt as number,
     headerCrc: o.headerCrc as number,
   };
+  return o.baseOffset === undefined ? pointer : { ...pointer, baseOffset: o.baseOffset as number };
 }
 
 function describeValue(v: unknown): string {

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import {
   type BatchPointer,
   ConfigError,
+  checkStoredPositions,
   encodePointer,
   errorMessage,
   type GroupDescription,
@@ -17,13 +18,16 @@ import {
   type PointerQueue,
   type PointerRecord,
   type PublishedPointer,
+  type StoredPosition,
   type SubscribeOptions,
+  type TopicStoredPosition,
   validatePointer,
 } from '@barge/core';
 import { GroupCommitter } from './committer.js';
 import { ConsumerGroup, type GroupHost, type GroupMemberInfo, type LogFn } from './group.js';
 import { Notifier } from './notifier.js';
 import { PointerStore, type PublishItem } from './store.js';
+import { clientMetadataOf, storedMetadataColumn } from './stored-metadata.js';
 
 export interface EmbeddedPointerQueueOptions {
   /** The SQLite file (created, with its directory, if missing). */
@@ -254,7 +258,7 @@ export class EmbeddedPointerQueue implements PointerQueue {
     this.#assertOpen();
     checkGroupName(group);
     const members = this.#membersOf(group);
-    const committed = this.#store.committedOfGroup(group);
+    const committed = this.#store.committedOfGroup(group).map((c) => c.position);
     if (members.length === 0 && committed.length === 0) {
       throw new NotFoundError(`consumer group ${group} has no members and no committed offsets`);
     }
@@ -286,6 +290,41 @@ export class EmbeddedPointerQueue implements PointerQueue {
       this.#store.commit(group, topic, items);
       await this.#committer.durable();
     }
+  }
+
+  async storePositions(group: string, topic: string, positions: readonly StoredPosition[]): Promise<void> {
+    this.#assertOpen();
+    checkGroupName(group);
+    const n = this.#partitionsOf(topic);
+    // No await from the member check to the write: no member can join in between.
+    const checked = checkStoredPositions(topic, positions, n, (p) => this.#store.watermarks(topic, p).high);
+    const members = this.#membersOf(group);
+    if (members.length > 0) {
+      throw new GroupNotEmptyError(
+        `consumer group ${group} has ${members.length} member(s) in the embedded pointer queue (${members.map((m) => m.memberId).join(', ')}); positions can be stored only while it has none`,
+      );
+    }
+    if (checked.length === 0) return;
+    this.#store.commit(
+      group,
+      topic,
+      checked.map(({ metadata, ...position }) => ({ ...position, metadata: storedMetadataColumn(metadata) })),
+    );
+    await this.#committer.durable();
+  }
+
+  async storedPositions(group: string, topic?: string): Promise<TopicStoredPosition[]> {
+    this.#assertOpen();
+    checkGroupName(group);
+    if (topic !== undefined) this.#partitionsOf(topic);
+    return this.#store
+      .committedOfGroup(group)
+      .filter((c) => topic === undefined || c.position.topic === topic)
+      .map(({ position: { messageIndex, ...position }, metadata }) => ({
+        ...position,
+        ...(messageIndex ? { messageIndex } : {}),
+        metadata: clientMetadataOf(metadata),
+      }));
   }
 
   /** Topics and their read partition counts. */

@@ -95,8 +95,11 @@ function prepareStatements(db: Database.Database) {
     committed: db.prepare<[string, string, number], CommittedRow>(
       'SELECT "offset", message_index FROM committed WHERE group_id = ? AND topic = ? AND partition = ?',
     ),
-    committedOfGroup: db.prepare<[string], CommittedRow & { topic: string; partition: number }>(
-      'SELECT topic, partition, "offset", message_index FROM committed WHERE group_id = ? ORDER BY topic, partition',
+    committedOfGroup: db.prepare<
+      [string],
+      CommittedRow & { topic: string; partition: number; metadata: string | null }
+    >(
+      'SELECT topic, partition, "offset", message_index, metadata FROM committed WHERE group_id = ? ORDER BY topic, partition',
     ),
     committedGroups: db.prepare<[], { group_id: string; topic: string }>(
       'SELECT DISTINCT group_id, topic FROM committed ORDER BY group_id, topic',
@@ -418,14 +421,16 @@ export class PointerStore implements CommitTarget {
       : { partition, offset: row.offset, messageIndex: row.message_index };
   }
 
-  /** Every committed position of `group`, by topic then partition. */
-  committedOfGroup(group: string): TopicCommitPosition[] {
+  /** Every committed position of `group`, by topic then partition, with its `metadata` column. */
+  committedOfGroup(group: string): { position: TopicCommitPosition; metadata: string | null }[] {
     const rows = this.#run(`read committed offsets of ${group}`, () => this.#s.committedOfGroup.all(group));
-    return rows.map((r) =>
-      r.message_index === null
-        ? { topic: r.topic, partition: r.partition, offset: r.offset }
-        : { topic: r.topic, partition: r.partition, offset: r.offset, messageIndex: r.message_index },
-    );
+    return rows.map((r) => ({
+      position:
+        r.message_index === null
+          ? { topic: r.topic, partition: r.partition, offset: r.offset }
+          : { topic: r.topic, partition: r.partition, offset: r.offset, messageIndex: r.message_index },
+      metadata: r.metadata,
+    }));
   }
 
   /** The (group, topic) pairs with committed positions, sorted. */

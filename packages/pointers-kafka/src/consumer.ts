@@ -13,15 +13,14 @@ import {
   type SubscribeOptions,
 } from '@barge/core';
 import { type Consumer, type EachBatchPayload, PartitionAssigners } from 'kafkajs';
+import { commitMetadata, parseMessageIndex } from './commit-metadata.js';
 import { mapKafkaError } from './errors.js';
 import { consumerGroupId, createKafka, toSafeNumber } from './kafka.js';
 import type { AdapterLog, KafkaPointersConfig } from './options.js';
 import {
-  commitMetadata,
   type MemberWork,
   type OwnershipDeps,
   ownershipAssigner,
-  parseMessageIndex,
   release,
   type StoredOffset,
   takeOver,

@@ -11,9 +11,9 @@ import {
   type TopicCommitPosition,
 } from '@barge/core';
 import { type Admin, AssignerProtocol, type MemberDescription } from 'kafkajs';
-import { consumerGroupId, pointerTopicName, toSafeNumber } from './kafka.js';
+import { parseMessageIndex } from './commit-metadata.js';
+import { bargeTopicName, consumerGroupId, pointerTopicName, toSafeNumber } from './kafka.js';
 import type { KafkaPointersConfig } from './options.js';
-import { parseMessageIndex } from './ownership.js';
 
 export interface KafkaGroupAdminDeps {
   config: KafkaPointersConfig;
@@ -157,11 +157,8 @@ export class KafkaGroupAdmin {
     return (decoded?.topics ?? []).flatMap((kt) => this.#bargeTopic(kt) ?? []);
   }
 
-  /** The Barge topic of a Kafka topic, undefined for topics that are not pointer topics. */
   #bargeTopic(kafkaTopic: string): string | undefined {
-    const prefix = this.d.config.topicPrefix;
-    if (!kafkaTopic.startsWith(prefix) || kafkaTopic.length === prefix.length) return undefined;
-    return kafkaTopic.slice(prefix.length);
+    return bargeTopicName(this.d.config, kafkaTopic);
   }
 }
 

@@ -1,3 +1,4 @@
+export { parseMessageIndex } from './commit-metadata.js';
 export { KafkaPointerConsumer } from './consumer.js';
 export { isRebalanceError, mapKafkaError } from './errors.js';
 export {
@@ -7,6 +8,5 @@ export {
   kafkaPointersConfigSchema,
   parseKafkaPointersConfig,
 } from './options.js';
-export { parseMessageIndex } from './ownership.js';
 export { bargePlugin, createKafkaPointerQueue } from './plugin.js';
 export { KafkaPointerQueue } from './queue.js';

@@ -19,6 +19,13 @@ export function pointerTopicName(config: KafkaPointersConfig, topic: string): st
   return name;
 }
 
+/** The Barge topic of Kafka topic `kafkaTopic`; undefined for topics that are not pointer topics. */
+export function bargeTopicName(config: KafkaPointersConfig, kafkaTopic: string): string | undefined {
+  const prefix = config.topicPrefix;
+  if (!kafkaTopic.startsWith(prefix) || kafkaTopic.length === prefix.length) return undefined;
+  return kafkaTopic.slice(prefix.length);
+}
+
 export function consumerGroupId(config: KafkaPointersConfig, group: string): string {
   if (group.length === 0 || !/^[A-Za-z0-9._-]+$/.test(`${config.groupPrefix}${group}`)) {
     throw new ConfigError(

@@ -1,5 +1,6 @@
 import { errorMessage } from '@barge/core';
 import { AssignerProtocol, type PartitionAssigner, PartitionAssigners } from 'kafkajs';
+import { commitMetadata, parseCommitMetadata } from './commit-metadata.js';
 
 /**
  * The revoke phase on Kafka. kafkajs rebalances eagerly and offers no hook before it rejoins, so
@@ -18,37 +19,6 @@ import { AssignerProtocol, type PartitionAssigner, PartitionAssigners } from 'ka
 export interface StoredOffset {
   offset: string;
   metadata: string | null;
-}
-
-/** Commit metadata written by this adapter. */
-interface Metadata {
-  messageIndex?: number;
-  owner?: string;
-  released?: boolean;
-}
-
-function parse(metadata: string | null | undefined): Metadata {
-  if (!metadata) return {};
-  try {
-    const v = JSON.parse(metadata) as unknown;
-    return typeof v === 'object' && v !== null ? (v as Metadata) : {};
-  } catch {
-    return {}; // metadata written by another tool
-  }
-}
-
-/** `messageIndex` from commit metadata `{"messageIndex":n}`; undefined when absent or not ours. */
-export function parseMessageIndex(metadata: string | null | undefined): number | undefined {
-  const n = parse(metadata).messageIndex;
-  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : undefined;
-}
-
-/** Commit metadata for a position committed by `owner`. */
-export function commitMetadata(messageIndex: number | undefined, owner: string, released = false): string {
-  const m: Metadata = { owner };
-  if (messageIndex !== undefined) m.messageIndex = messageIndex;
-  if (released) m.released = true;
-  return JSON.stringify(m);
 }
 
 const ASSIGNER = 'BargeRoundRobin';
@@ -126,7 +96,7 @@ export async function takeOver(
     stored = await deps.readCommitted(partitions);
     if (!deps.current()) return undefined;
     waiting = waiting.filter((p) => {
-      const c = parse(stored[partitions.indexOf(p)]?.metadata);
+      const c = parseCommitMetadata(stored[partitions.indexOf(p)]?.metadata);
       const workedOn = members.filter((m) => m.memberId !== deps.self && m.worked.includes(p));
       return workedOn.some((m) => !(c.owner === m.memberId && c.released === true));
     });
@@ -149,11 +119,12 @@ export async function takeOver(
       continue;
     }
     starts.set(partition, committed);
-    if (parse(s?.metadata).owner !== deps.self) {
+    const c = parseCommitMetadata(s?.metadata);
+    if (c.owner !== deps.self) {
       claims.push({
         partition,
         offset: committed,
-        metadata: commitMetadata(parseMessageIndex(s?.metadata), deps.self),
+        metadata: commitMetadata(c.messageIndex, deps.self, false, c.clientMetadata),
       });
     }
   }
@@ -175,11 +146,12 @@ export async function release(deps: OwnershipDeps, worked: ReadonlyMap<number, n
     const entries = partitions.map((partition, i) => {
       const s = stored[i];
       const committed = s ? Number(s.offset) : -1;
+      const c = parseCommitMetadata(s?.metadata);
       return committed >= 0
         ? {
             partition,
             offset: committed,
-            metadata: commitMetadata(parseMessageIndex(s?.metadata), deps.self, true),
+            metadata: commitMetadata(c.messageIndex, deps.self, true, c.clientMetadata),
           }
         : { partition, offset: worked.get(partition)!, metadata: commitMetadata(undefined, deps.self, true) };
     });

@@ -8,6 +8,14 @@ import {
 } from '@barge/core';
 import type { Kafka } from 'kafkajs';
 import { mapKafkaError } from './errors.js';
+import {
+  connectInternalCluster,
+  type FetchedMessage,
+  type InternalBroker,
+  type InternalCluster,
+  type PartitionData,
+  READ_COMMITTED,
+} from './internal-cluster.js';
 import { toSafeNumber } from './kafka.js';
 import type { KafkaPointersConfig } from './options.js';
 
@@ -16,43 +24,6 @@ export type PointerPage = Promise<PointerRecord[]>;
 
 /** Bytes fetched per call: about 2,000 pointers. */
 const FETCH_BYTES = 1024 * 1024;
-/** kafkajs's value of READ_COMMITTED: only committed pointers, no transaction markers. */
-const READ_COMMITTED = 1;
-
-/** The parts of kafkajs's internal cluster and broker clients a group-less fetch uses. */
-interface FetchedMessage {
-  offset: string;
-  timestamp: string;
-  value: Buffer | null;
-}
-interface PartitionData {
-  partition: number;
-  messages: FetchedMessage[];
-}
-interface InternalBroker {
-  fetch(request: {
-    replicaId: number;
-    isolationLevel: number;
-    maxWaitTime: number;
-    minBytes: number;
-    maxBytes: number;
-    topics: { topic: string; partitions: { partition: number; fetchOffset: string; maxBytes: number }[] }[];
-  }): Promise<{ responses: { topicName: string; partitions: PartitionData[] }[] }>;
-}
-interface InternalCluster {
-  connect(): Promise<void>;
-  disconnect(): Promise<void>;
-  addTargetTopic(topic: string): Promise<void>;
-  refreshMetadata(): Promise<void>;
-  findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
-  findBroker(node: { nodeId: string }): Promise<InternalBroker>;
-}
-type CreateCluster = (options: {
-  metadataMaxAge: number;
-  allowAutoTopicCreation: boolean;
-  isolationLevel: number;
-}) => InternalCluster;
-
 /**
  * kafkajs's filter of one fetched partition: drops records before the offset asked for, aborted
  * transactions and control records (commit markers), as its consumer does.
@@ -120,20 +91,7 @@ export class KafkaPartitionReader {
   }
 
   #connect(): Promise<InternalCluster> {
-    this.#cluster ??= (async () => {
-      const kafka = this.client().kafka as unknown as Record<symbol, CreateCluster>;
-      const symbol = Object.getOwnPropertySymbols(kafka).find(
-        (s) => s.description === 'private:Kafka:createCluster',
-      );
-      if (!symbol) throw new PermanentError('this kafkajs version cannot fetch outside a consumer group');
-      const cluster = kafka[symbol]!({
-        metadataMaxAge: 300_000,
-        allowAutoTopicCreation: false,
-        isolationLevel: READ_COMMITTED,
-      });
-      await cluster.connect();
-      return cluster;
-    })();
+    this.#cluster ??= connectInternalCluster(this.client().kafka);
     return this.#cluster;
   }
 

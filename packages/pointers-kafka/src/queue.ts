@@ -11,7 +11,9 @@ import {
   type PointerConsumer,
   type PointerQueue,
   type PublishedPointer,
+  type StoredPosition,
   type SubscribeOptions,
+  type TopicStoredPosition,
   TransientError,
 } from '@barge/core';
 import { type Admin, type Kafka, type Message, Partitioners } from 'kafkajs';
@@ -22,6 +24,7 @@ import { KafkaPointerConsumer } from './consumer.js';
 import { settleBy } from './deadline.js';
 import { isUnknownTopicError, mapKafkaError } from './errors.js';
 import { KafkaGroupAdmin } from './group-admin.js';
+import { KafkaGroupPositions } from './group-positions.js';
 import { createKafka, pointerTopicName, toSafeNumber } from './kafka.js';
 import {
   type AdapterLog,
@@ -58,6 +61,7 @@ export class KafkaPointerQueue implements PointerQueue {
   private readonly partitionCounts = new Map<string, number>();
   private readonly consumers = new Set<KafkaPointerConsumer>();
   private readonly groupAdmin: KafkaGroupAdmin;
+  private readonly groupPositions: KafkaGroupPositions;
   private readonly reader = new KafkaPartitionReader(() => ({ kafka: this.kafka, config: this.config }));
   private closed = false;
   /** Membership of a cluster of brokers and fenced publication (`cluster` config section of the broker). */
@@ -71,6 +75,12 @@ export class KafkaPointerQueue implements PointerQueue {
     this.kafka = createKafka(this.config, this.log);
     this.groupAdmin = new KafkaGroupAdmin({
       config: this.config,
+      withAdmin: (what, fn) => this.withAdmin(what, fn),
+      partitions: (topic) => this.partitions(topic),
+    });
+    this.groupPositions = new KafkaGroupPositions({
+      config: this.config,
+      kafka: this.kafka,
       withAdmin: (what, fn) => this.withAdmin(what, fn),
       partitions: (topic) => this.partitions(topic),
     });
@@ -246,10 +256,24 @@ export class KafkaPointerQueue implements PointerQueue {
     return this.groupAdmin.resetOffsets(group, topic, positions);
   }
 
+  async storePositions(group: string, topic: string, positions: readonly StoredPosition[]): Promise<void> {
+    this.checkOpen();
+    return this.groupPositions.store(group, topic, positions);
+  }
+
+  async storedPositions(group: string, topic?: string): Promise<TopicStoredPosition[]> {
+    this.checkOpen();
+    return this.groupPositions.stored(group, topic);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const tasks: Promise<unknown>[] = [this.reader.close(), ...[...this.consumers].map((c) => c.close())];
+    const tasks: Promise<unknown>[] = [
+      this.reader.close(),
+      this.groupPositions.close(),
+      ...[...this.consumers].map((c) => c.close()),
+    ];
     const p = this.producerSlot;
     this.producerSlot = undefined;
     if (p) tasks.push(p.producer.disconnect());

@@ -33,6 +33,7 @@ import {
 import { groupAdminTests } from './group-admin-suite.js';
 import { readPartitionTests } from './read-partition-suite.js';
 import { revokeTests } from './revoke-suite.js';
+import { storedPositionTests } from './stored-positions-suite.js';
 
 /** What the factory hands to one test. */
 export interface PointerQueueTestContext {
@@ -954,6 +955,7 @@ export function describePointerQueue(
     });
 
     describe('group administration', () => groupAdminTests(test, o));
+    describe('stored positions', () => storedPositionTests(test, o, noReopen));
     describe('revoke phase', () => revokeTests(test, o));
     describe('reading a partition outside a group', () => readPartitionTests(test));
 

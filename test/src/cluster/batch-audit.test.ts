@@ -16,6 +16,24 @@ function batch(
 const keys = (pointers: AuditedPointer[]) => pointers.map((p) => p.storage.key);
 
 describe('the cluster batch audit', () => {
+  it('checks dense offsets per write partition: overlaps, gaps, unstamped pointers', () => {
+    const at = (p: AuditedPointer, baseOffset: number | undefined, messageCount: number): AuditedPointer =>
+      baseOffset === undefined ? { ...p, messageCount } : { ...p, baseOffset, messageCount };
+    const pointers = [
+      at(batch(0, 0, 1), 0, 3),
+      at(batch(1, 0, 1), 0, 2),
+      at(batch(0, 1, 1), 3, 2),
+      at(batch(0, 1000, 2), 7, 1), // 5 and 6 skipped (an abandoned publication)
+      at(batch(1, 1, 1), 1, 4), // overlaps batch 0 of wp 1
+      at(batch(1, 2, 1), undefined, 1),
+    ];
+    const audit = auditOf(pointers, keys(pointers));
+    assert.equal(audit.offsetGaps, 2);
+    assert.equal(audit.unstamped, 1);
+    assert.equal(audit.offsetOverlaps.length, 1);
+    assert.match(audit.offsetOverlaps[0]!, /^wp 1: batch 1 by broker 1 at offset 1 below offset 2/);
+  });
+
   it('finds nothing wrong in increasing sequences per write partition, gaps and hedged copies included', () => {
     const pointers = [batch(0, 0, 1), batch(1, 0, 1), batch(0, 1, 1), batch(0, 1000, 2), batch(1, 5, 1)];
     const audit = auditOf(pointers, [...keys(pointers), `${pointers[0]!.storage.key}-h1`]);

@@ -27,12 +27,19 @@ export interface BatchAudit {
   republished: number;
   /** Objects no pointer names, by the broker id in their key (uploads whose publication failed or was refused). */
   unpublishedByBroker: Record<number, number>;
+  /** `wp: batch s at offset o below offset e, where batch s' ended` for dense offsets handed out twice (must be empty). */
+  offsetOverlaps: string[];
+  /** Pointers with a message count but no `baseOffset` (must be 0: every broker stamps it). */
+  unstamped: number;
+  /** Offsets skipped between consecutive batches of a write partition (abandoned publications): allowed, reported. */
+  offsetGaps: number;
 }
 
 /** What the audit needs of a pointer. */
-export type AuditedPointer = Pick<BatchPointer, 'writePartition' | 'sequence' | 'brokerId'> & {
-  storage: { key: string };
-};
+export type AuditedPointer = Pick<BatchPointer, 'writePartition' | 'sequence' | 'brokerId'> &
+  Partial<Pick<BatchPointer, 'baseOffset' | 'messageCount'>> & {
+    storage: { key: string };
+  };
 
 /** Reads every pointer of `topic` and lists its objects; see `BatchAudit`. */
 export async function auditBatches(cluster: TestCluster, topic: string): Promise<BatchAudit> {
@@ -55,6 +62,10 @@ export function auditOf(pointers: readonly AuditedPointer[], objectKeys: readonl
   const lastByPartition = new Map<number, AuditedPointer>();
   const latePointers: string[] = [];
   let republished = 0;
+  const offsetEnds = new Map<number, { end: number; sequence: number }>();
+  const offsetOverlaps: string[] = [];
+  let unstamped = 0;
+  let offsetGaps = 0;
   for (const p of pointers) {
     pointersByBroker[p.brokerId] = (pointersByBroker[p.brokerId] ?? 0) + 1;
     const key = baseKey(p.storage.key);
@@ -71,6 +82,19 @@ export function auditOf(pointers: readonly AuditedPointer[], objectKeys: readonl
       );
     }
     if (!last || p.sequence > last.sequence) lastByPartition.set(p.writePartition, p);
+    if (p.messageCount === undefined) continue;
+    if (p.baseOffset === undefined) {
+      unstamped++;
+      continue;
+    }
+    const prev = offsetEnds.get(p.writePartition) ?? { end: 0, sequence: -1 };
+    if (p.baseOffset < prev.end) {
+      offsetOverlaps.push(
+        `wp ${p.writePartition}: batch ${p.sequence} by broker ${p.brokerId} at offset ${p.baseOffset} below offset ${prev.end}, where batch ${prev.sequence} ended`,
+      );
+    } else offsetGaps += p.baseOffset - prev.end;
+    const end = p.baseOffset + p.messageCount;
+    if (end > prev.end) offsetEnds.set(p.writePartition, { end, sequence: p.sequence });
   }
 
   const objectsBySequence = new Map<string, Set<string>>();
@@ -94,6 +118,9 @@ export function auditOf(pointers: readonly AuditedPointer[], objectKeys: readonl
     latePointers,
     republished,
     unpublishedByBroker,
+    offsetOverlaps,
+    unstamped,
+    offsetGaps,
   };
 }
 
@@ -115,6 +142,8 @@ export function assertClean(report: LossReport, audit: BatchAudit): void {
     [],
     'no pointer published after a later sequence of its write partition',
   );
+  assert.equal(audit.unstamped, 0, 'every pointer has a dense offset');
+  assert.deepEqual(audit.offsetOverlaps, [], 'no dense offset handed out twice');
 }
 
 /** One line for the test output. */
@@ -125,7 +154,7 @@ export function auditLine(a: BatchAudit): string {
   const unpublished = Object.entries(a.unpublishedByBroker)
     .map(([id, n]) => `${id}: ${n}`)
     .join(', ');
-  return `pointers ${a.pointers} (by broker ${byBroker}; ${a.republished} republished), objects ${a.objects} (unpublished by broker ${unpublished || 'none'}), repeated sequences ${a.repeatedPointerSequences.length} on pointers / ${a.repeatedObjectSequences.length} on objects, late pointers ${a.latePointers.length}`;
+  return `pointers ${a.pointers} (by broker ${byBroker}; ${a.republished} republished), objects ${a.objects} (unpublished by broker ${unpublished || 'none'}), repeated sequences ${a.repeatedPointerSequences.length} on pointers / ${a.repeatedObjectSequences.length} on objects, late pointers ${a.latePointers.length}, dense offsets: ${a.offsetOverlaps.length} overlaps, ${a.offsetGaps} skipped, ${a.unstamped} unstamped`;
 }
 
 /** The pointers of every read partition of `topic` (published until now), each partition in log order. */

@@ -90,6 +90,8 @@ function watermarksOnly(q: EmbeddedPointerQueue): PointerQueue {
     listGroups: (t) => q.listGroups(t),
     describeGroup: (g) => q.describeGroup(g),
     resetOffsets: (g, t, p) => q.resetOffsets(g, t, p),
+    storePositions: (g, t, p) => q.storePositions(g, t, p),
+    storedPositions: (g, t) => q.storedPositions(g, t),
     close: () => q.close(),
   };
 }

@@ -34,7 +34,11 @@ export interface ClusterNodeDeps {
   listTopics(): Promise<TopicConfig[]>;
   /** Closes the write partition's open batch and resolves once nothing of it is in flight. */
   drain(topic: string, writePartition: number): Promise<void>;
-  /** Forgets the write partition's sequence lease, so a later owner period leases anew (above every other owner's). */
+  /**
+   * Ends the write partition's ownership period here: forgets its sequence lease, so a later
+   * period leases anew (above every other owner's), and its next dense offset, so a later
+   * period reads it from the tail once fenced in.
+   */
   forgetSequences(topic: string, writePartition: number): void;
   /** Sequences below this were taken in an earlier ownership period (`forgetSequences`). */
   staleSequencesBelow(topic: string, writePartition: number): number;
@@ -214,32 +218,23 @@ export class ClusterNode implements WriteOwnership {
     };
   }
 
+  async fencedIn(topic: string, writePartition: number, sequences: readonly number[]): Promise<void> {
+    this.#refuseStale(topic, writePartition, sequences);
+    await this.#publisher(topic, writePartition);
+  }
+
   async publish(
     topic: string,
     writePartition: number,
     pointers: readonly BatchPointer[],
   ): Promise<PublishedPointer[]> {
-    const staleBelow = this.deps.staleSequencesBelow(topic, writePartition);
-    const stale = pointers.filter((p) => p.sequence < staleBelow).map((p) => p.sequence);
-    if (stale.length > 0) {
-      throw new NotOwnerError(
-        `${topic}/${writePartition}: batches ${stale.join(', ')} were taken before this broker's ownership was interrupted (another broker wrote it meanwhile); refused so that the write partition's sequences keep increasing`,
-        this.deps.self().brokerId,
-      );
-    }
+    this.#refuseStale(
+      topic,
+      writePartition,
+      pointers.map((p) => p.sequence),
+    );
     const k = key(topic, writePartition);
-    let slot = this.#publishers.get(k);
-    if (!slot) {
-      this.#checkMayOpen(topic, writePartition);
-      slot = this.#open(topic, writePartition, 0);
-    }
-    let publisher: FencedPublisher;
-    try {
-      publisher = await slot.ready;
-    } catch (e) {
-      this.#dropSlot(k, slot);
-      throw e;
-    }
+    const { slot, publisher } = await this.#publisher(topic, writePartition);
     try {
       return await publisher.publish(pointers);
     } catch (e) {
@@ -257,6 +252,37 @@ export class ClusterNode implements WriteOwnership {
         );
       }
       throw new NotOwnerError(errorMessage(e), owner === NO_OWNER ? -1 : owner, { cause: e });
+    }
+  }
+
+  /** Throws `NotOwnerError` for batches taken before this broker's ownership was interrupted. */
+  #refuseStale(topic: string, writePartition: number, sequences: readonly number[]): void {
+    const staleBelow = this.deps.staleSequencesBelow(topic, writePartition);
+    const stale = sequences.filter((s) => s < staleBelow);
+    if (stale.length > 0) {
+      throw new NotOwnerError(
+        `${topic}/${writePartition}: batches ${stale.join(', ')} were taken before this broker's ownership was interrupted (another broker wrote it meanwhile); refused so that the write partition's sequences keep increasing`,
+        this.deps.self().brokerId,
+      );
+    }
+  }
+
+  /** The write partition's open fenced publisher, opening it when there is none. */
+  async #publisher(
+    topic: string,
+    writePartition: number,
+  ): Promise<{ slot: PublisherSlot; publisher: FencedPublisher }> {
+    const k = key(topic, writePartition);
+    let slot = this.#publishers.get(k);
+    if (!slot) {
+      this.#checkMayOpen(topic, writePartition);
+      slot = this.#open(topic, writePartition, 0);
+    }
+    try {
+      return { slot, publisher: await slot.ready };
+    } catch (e) {
+      this.#dropSlot(k, slot);
+      throw e;
     }
   }
 

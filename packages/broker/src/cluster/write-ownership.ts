@@ -17,6 +17,13 @@ export interface WriteOwnership {
   metadata(topics: readonly TopicConfig[]): ClusterMetadata;
   /** Whether this broker runs the retention sweeper of `topic`: the owner of its write partition 0. */
   sweeps(topic: string): boolean;
+  /**
+   * Resolves once this broker may publish batches `sequences` of the write partition: in a
+   * cluster once its fenced publisher is open (every earlier owner fenced, their pointers
+   * committed or aborted); throws `NotOwnerError` when it does not own it, or for batches taken
+   * in an earlier ownership period. The writer reads the tail for dense offsets only after it.
+   */
+  fencedIn(topic: string, writePartition: number, sequences: readonly number[]): Promise<void>;
   /** Publishes pointers of one write partition; in a cluster only its owner can (fenced). */
   publish(
     topic: string,
@@ -54,6 +61,10 @@ export class SoloOwnership implements WriteOwnership {
       brokers: [{ brokerId: this.brokerId, host, port }],
       owners: topics.map((t) => new Array<number>(t.writePartitions).fill(this.brokerId)),
     };
+  }
+
+  fencedIn(): Promise<void> {
+    return Promise.resolve();
   }
 
   publish(

@@ -9,6 +9,7 @@ import {
 import type { CodecName } from '../config.js';
 import { crc32 } from '../crc.js';
 import { CorruptDataError, InvalidInputError } from '../errors.js';
+import { KAFKA_BATCH_HEADER_BYTES } from '../kafka-batch/header.js';
 import {
   type EncodedRecords,
   encodeRecords,
@@ -106,6 +107,11 @@ function prepareChunk(
   options: EncodeChunkOptions,
 ): PreparedChunk {
   const id = typeof codec === 'string' ? codecId(codec) : codec;
+  if (id === CODEC.kafka) {
+    throw new InvalidInputError(
+      'a kafka chunk is built from Kafka record batches (kafkaChunkFromRecords), not encoded from messages',
+    );
+  }
   if (id !== CODEC.none && id !== CODEC.gzip && id !== CODEC.lz4 && id !== CODEC.zstd) {
     throw new InvalidInputError(`unknown codec id ${String(codec)}`);
   }
@@ -194,7 +200,15 @@ export function chunkMetaProblem(meta: ChunkMeta): string | undefined {
   if (meta.baseSequence + Math.max(meta.messageCount - 1, 0) > Number.MAX_SAFE_INTEGER) {
     return `baseSequence ${meta.baseSequence} + ${meta.messageCount} messages passes 2^53-1`;
   }
-  if (meta.messageCount * RECORD_OVERHEAD_BYTES > meta.uncompressedLength) {
+  if (meta.codec === CODEC.kafka) {
+    // Record batches may be compressed inside, so the count is not bounded by the length.
+    if (meta.length !== meta.uncompressedLength) {
+      return `kafka chunk has length ${meta.length} but uncompressedLength ${meta.uncompressedLength}`;
+    }
+    if (meta.messageCount > 0 && meta.length < KAFKA_BATCH_HEADER_BYTES) {
+      return `kafka chunk of ${meta.length} bytes cannot hold a record batch`;
+    }
+  } else if (meta.messageCount * RECORD_OVERHEAD_BYTES > meta.uncompressedLength) {
     return `${meta.messageCount} messages cannot fit in ${meta.uncompressedLength} uncompressed bytes`;
   }
   if (meta.codec === CODEC.none && meta.length !== meta.uncompressedLength) {

@@ -67,7 +67,14 @@ describe('fuzz: decodePointer', () => {
   });
 
   it('a valid pointer with one field replaced, removed or added', () => {
-    const keys = [...Object.keys(valid), 'storage.adapter', 'storage.key', 'storage.location', 'extra'];
+    const keys = [
+      ...Object.keys(valid),
+      'storage.adapter',
+      'storage.key',
+      'storage.location',
+      'baseOffset',
+      'extra',
+    ];
     fc.assert(
       fc.property(fc.constantFrom(...keys), fc.option(fc.jsonValue(), { nil: undefined }), (key, value) => {
         const o = JSON.parse(validJson) as Record<string, unknown>;
@@ -79,6 +86,18 @@ describe('fuzz: decodePointer', () => {
         decodeOrInvalid(JSON.stringify(o));
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it('baseOffset: absent, any safe non-negative integer, or refused', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.maxSafeNat(), fc.integer(), fc.double(), fc.jsonValue()), (baseOffset) => {
+        const json = JSON.stringify({ ...valid, baseOffset });
+        const ok = Number.isSafeInteger(baseOffset) && (baseOffset as number) >= 0;
+        assert.equal(decodeOrInvalid(json), ok || baseOffset === undefined, json.slice(-40));
+        if (ok) assert.equal(decodePointer(json).baseOffset, JSON.parse(JSON.stringify(baseOffset)));
+      }),
+      { numRuns: 1000 },
     );
   });
 

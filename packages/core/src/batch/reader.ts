@@ -1,5 +1,6 @@
-import { DEFAULT_MAX_UNCOMPRESSED_BYTES, decompress } from '../codecs.js';
+import { CODEC, DEFAULT_MAX_UNCOMPRESSED_BYTES, decompress } from '../codecs.js';
 import { CorruptDataError, InvalidInputError } from '../errors.js';
+import { KafkaChunkReader, kafkaReadProducerId } from '../kafka-batch/chunk.js';
 import { type DecodedMessage, RecordReader } from '../message.js';
 import { isCodecUnavailable } from '../zstd.js';
 import { verifyChunk } from './chunk.js';
@@ -26,30 +27,45 @@ function chunkEntry(header: BatchHeader, index: number): ChunkEntry {
   return c;
 }
 
+/** Reads one chunk's messages in order (`RecordReader`, or `KafkaChunkReader` for codec kafka). */
+export interface ChunkReader {
+  /** The next message, or `undefined` after the last one. */
+  next(): DecodedMessage | undefined;
+  /** Messages not read yet. */
+  readonly remaining: number;
+}
+
 /**
  * Verifies (length, CRC-32) and decompresses chunk `index` from its stored bytes, fetched by
  * `chunkRange`. Returns a reader over its records. Throws `CorruptDataError`
  * (`UnsupportedCodecError` for a codec this reader does not know), or `CodecUnavailableError`
  * for a zstd chunk on a runtime without zstd (the chunk is fine; the runtime is too old).
+ * A `kafka` chunk is read batch by batch, each decompressed when reached, so those errors
+ * can also come from `next()`.
  */
 export function openChunk(
   header: BatchHeader,
   index: number,
   chunkBytes: Buffer,
   options: DecodeOptions = {},
-): RecordReader {
+): ChunkReader {
   const c = chunkEntry(header, index);
   if (!Buffer.isBuffer(chunkBytes)) throw new InvalidInputError('chunk bytes must be a Buffer');
   const where = `batch ${header.topic}/${header.writePartition}/${header.sequence} chunk ${index}`;
   verifyChunk(chunkBytes, c, where);
+  const max = options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES;
+  if (c.codec === CODEC.kafka) {
+    const ctx = {
+      firstMessageIndex: c.firstMessageIndex,
+      messageCount: c.messageCount,
+      producerId: kafkaReadProducerId(header.sequence),
+      maxUncompressedBytes: max,
+    };
+    return new KafkaChunkReader(chunkBytes, ctx, where);
+  }
   let records: Buffer;
   try {
-    records = decompress(
-      c.codec,
-      chunkBytes,
-      c.uncompressedLength,
-      options.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES,
-    );
+    records = decompress(c.codec, chunkBytes, c.uncompressedLength, max);
   } catch (e) {
     if (e instanceof CorruptDataError || isCodecUnavailable(e)) e.message = `${where}: ${e.message}`;
     throw e;

@@ -10,6 +10,7 @@ import {
   UnsupportedCodecError,
 } from '../codecs.js';
 import { CorruptDataError, errorMessage } from '../errors.js';
+import { checkKafkaChunkContent } from '../kafka-batch/chunk.js';
 import { createZstdDecompressStream, inspectZstdFrame, requireZstd } from '../zstd.js';
 import type { ChunkMeta } from './chunk.js';
 import { RecordWalker } from './record-walker.js';
@@ -30,6 +31,10 @@ const GZIP_PIECE_BYTES = 256 * 1024;
  * records are checked as the decompressor produces them, in pieces of at most 256 KiB for gzip
  * and of one LZ4 block (at most 4 MiB) for lz4, and dropped. (LZ4 frames with checksums, which
  * Barge's producers do not write, are decoded whole.)
+ *
+ * A `kafka` chunk (Kafka record batches) is checked synchronously without decompressing:
+ * framing, each batch's CRC-32C, and metadata that matches the batch headers
+ * (`checkKafkaChunkContent`).
  *
  * Expects metadata that passed `validateChunkMeta` and bytes that passed `verifyChunk`.
  * `none` is checked synchronously (returns `undefined`, or throws); gzip and lz4 decompress on
@@ -61,6 +66,9 @@ export function checkChunkContent(
       );
     case CODEC.lz4:
       return walkLz4(bytes, meta, where, max);
+    case CODEC.kafka:
+      checkKafkaChunkContent(bytes, meta, where);
+      return undefined;
     case CODEC.zstd:
       return walkZstd(bytes, meta, where);
     default:
