@@ -180,6 +180,14 @@ describe('Kafka-protocol listener with real Kafka clients', () => {
   it('after a broker restart, offsets continue and the group resumes where it committed', async () => {
     await broker!.stop();
     await start();
+    const admin = kafka.admin();
+    await admin.connect();
+    const { groups } = await admin.listGroups();
+    await admin.disconnect();
+    assert.ok(
+      groups.some((g) => g.groupId === 'g-kafkajs'),
+      `a group known only by its committed offsets is listed after a restart: ${JSON.stringify(groups)}`,
+    );
     const producer = kafka.producer();
     await producer.connect();
     const [r] = await producer.send({ topic: TOPIC, messages: [{ value: 'after-restart', partition: 0 }] });

@@ -1,3 +1,4 @@
+import type { PointerQueue } from '@barge/core';
 import {
   createDescribeGroupsResponseDescribedGroup,
   type DescribeGroupsRequest,
@@ -35,7 +36,7 @@ const NO_OPERATIONS = -2147483648;
  * ListGroups 0-5 over the broker's classic group coordinator. Assignments are opaque: the
  * group's leader computes them, as in Kafka.
  */
-export function groupApis(groups: GroupCoordinator): KafkaApi[] {
+export function groupApis(groups: GroupCoordinator, pointers?: Pick<PointerQueue, 'listGroups'>): KafkaApi[] {
   return [
     kafkaApi<JoinGroupRequest, JoinGroupResponse>({
       apiKey: 11,
@@ -168,22 +169,31 @@ export function groupApis(groups: GroupCoordinator): KafkaApi[] {
       versions: [0, 5],
       decode: decodeListGroupsRequest,
       encode: encodeListGroupsResponse,
-      handle: (req) => {
+      handle: async (req) => {
         const r = groups.listGroups(req.statesFilter.length > 0 ? req.statesFilter : undefined);
         const classicOnly =
           req.typesFilter.length === 0 || req.typesFilter.some((t) => t.toLowerCase() === 'classic');
-        return {
-          throttleTimeMs: 0,
-          errorCode: r.errorCode,
-          groups: classicOnly
-            ? r.groups.map((g) => ({
-                groupId: g.groupId,
-                protocolType: g.protocolType ?? '',
-                groupState: g.state,
-                groupType: 'classic',
-              }))
-            : [],
-        };
+        const listed = r.groups.map((g) => ({
+          groupId: g.groupId,
+          protocolType: g.protocolType ?? '',
+          groupState: g.state,
+          groupType: 'classic',
+        }));
+        // Groups known only by their committed positions (or by Barge members) are listed too, as Kafka lists groups with offsets.
+        const known = new Set(listed.map((g) => g.groupId));
+        const wantsEmpty = req.statesFilter.length === 0 || req.statesFilter.includes('Empty');
+        if (wantsEmpty && pointers) {
+          for (const g of await pointers.listGroups().catch(() => [])) {
+            if (known.has(g.group) || g.members > 0) continue;
+            listed.push({
+              groupId: g.group,
+              protocolType: 'consumer',
+              groupState: 'Empty',
+              groupType: 'classic',
+            });
+          }
+        }
+        return { throttleTimeMs: 0, errorCode: r.errorCode, groups: classicOnly ? listed : [] };
       },
     }),
   ];

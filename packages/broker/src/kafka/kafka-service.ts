@@ -72,7 +72,7 @@ export class KafkaService {
         stopping: deps.stopping,
       }),
       ...fetchApis({ view, offsets, records: new KafkaRecordsReader(deps.storage), log }),
-      ...groupApis(this.groups),
+      ...groupApis(this.groups, deps.pointers),
       ...offsetApis({ view, groups: this.groups, offsets, pointers: deps.pointers, log }),
       ...adminApis({
         view,

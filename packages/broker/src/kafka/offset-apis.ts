@@ -1,4 +1,10 @@
-import { errorMessage, type PointerQueue, type StoredPosition, type TopicStoredPosition } from '@barge/core';
+import {
+  errorMessage,
+  MAX_POSITION_METADATA_BYTES,
+  type PointerQueue,
+  type StoredPosition,
+  type TopicStoredPosition,
+} from '@barge/core';
 import {
   createOffsetFetchResponse,
   decodeOffsetCommitRequest,
@@ -136,6 +142,13 @@ async function commitTopic(
   for (const p of partitions) {
     if (p.partitionIndex < 0 || p.partitionIndex >= topic.writePartitions) {
       codes.push(KafkaError.UNKNOWN_TOPIC_OR_PARTITION);
+      continue;
+    }
+    if (
+      p.committedMetadata !== null &&
+      Buffer.byteLength(p.committedMetadata) > MAX_POSITION_METADATA_BYTES
+    ) {
+      codes.push(KafkaError.OFFSET_METADATA_TOO_LARGE);
       continue;
     }
     const index = await deps.offsets.partition(topic.name, p.partitionIndex);
