@@ -40,6 +40,8 @@ const FRAGMENTS: BlockRef[] = [
     marker: "import { createGcsStorage } from '@barge/storage-gcs';",
   },
   { file: 'packages/storage-s3/README.md', marker: "import { createS3Storage } from '@barge/storage-s3';" },
+  // Decodes a request frame a Kafka client sent: the broker's Kafka listener runs it against real clients.
+  { file: 'packages/kafka-protocol/README.md', marker: "} from '@barge/kafka-protocol';" },
   {
     file: 'packages/client/README.md',
     marker: "import { Producer } from '@barge/client'; // events are on every client",
