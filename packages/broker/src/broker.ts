@@ -167,10 +167,12 @@ export class Broker {
         forgetSequences: (topic, wp) => {
           sequences.forget(topic, wp);
           offsets.forget(topic, wp);
+          this.#kafka?.forgetPartition(topic, wp);
         },
         staleSequencesBelow: (topic, wp) => sequences.staleBelow(topic, wp),
         log: this.log,
       },
+      () => this.kafkaAddress,
     ));
     this.retention = brokerSweeper(this, (t) => this.#ownership.sweeps(t), this.#options);
     this.#writers = new PartitionWriters({
@@ -194,6 +196,13 @@ export class Broker {
       abandonAt: () => this.#abandonAt,
       wake: () => this.#wake.signal,
     });
+    this.#authenticator = new Authenticator(config.security, this.storage, this.log);
+    this.#authorization = new Authorization(config.security, {
+      storage: this.storage,
+      metrics: this.metrics,
+      log: this.log,
+      member: (id) => this.groups.scopeOf(id),
+    });
     this.#kafka = config.kafka
       ? new KafkaService({
           config,
@@ -207,15 +216,14 @@ export class Broker {
           metrics: this.metrics,
           log: this.log,
           stopping: () => this.#stopping !== undefined,
+          security: {
+            tls: this.#tls,
+            authenticator: this.#authenticator,
+            access: this.#authorization.access,
+            metrics: this.metrics,
+          },
         })
       : undefined;
-    this.#authenticator = new Authenticator(config.security, this.storage, this.log);
-    this.#authorization = new Authorization(config.security, {
-      storage: this.storage,
-      metrics: this.metrics,
-      log: this.log,
-      member: (id) => this.groups.scopeOf(id),
-    });
     const router = new RequestRouter({
       access: this.#authorization.access,
       brokerId: config.broker.id,

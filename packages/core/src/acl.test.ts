@@ -178,3 +178,50 @@ describe('ACL validation', () => {
     assert.equal(sameAcl(allow('a', 'read', topic('x')), allow('a', 'read', topic('x', 'prefixed'))), false);
   });
 });
+
+describe('AclSet.allowsSome (Kafka idempotent producers: write on some topic)', () => {
+  it('is true with an allow on some topic, for that operation, principal and resource type', () => {
+    const set = new AclSet([
+      allow('alice', 'write', topic('logs')),
+      allow('*', 'read', topic('public.', 'prefixed')),
+    ]);
+    assert.equal(set.allowsSome('alice', 'write', 'topic'), true);
+    assert.equal(set.allowsSome('bob', 'write', 'topic'), false);
+    assert.equal(set.allowsSome('bob', 'read', 'topic'), true, 'through principal "*"');
+    assert.equal(set.allowsSome('alice', 'write', 'group'), false);
+    assert.equal(set.allowsSome('alice', 'describe', 'topic'), true, 'write implies describe');
+  });
+
+  it('an allow whose every resource a deny covers does not count; a narrower deny leaves it', () => {
+    const literal = allow('alice', 'write', topic('logs'));
+    const prefixed = allow('alice', 'write', topic('team.', 'prefixed'));
+    assert.equal(
+      new AclSet([literal, deny('alice', 'write', topic('logs'))]).allowsSome('alice', 'write', 'topic'),
+      false,
+    );
+    assert.equal(
+      new AclSet([literal, deny('*', 'all', topic('*'))]).allowsSome('alice', 'write', 'topic'),
+      false,
+    );
+    assert.equal(
+      new AclSet([prefixed, deny('alice', 'write', topic('te', 'prefixed'))]).allowsSome(
+        'alice',
+        'write',
+        'topic',
+      ),
+      false,
+    );
+    assert.equal(
+      new AclSet([prefixed, deny('alice', 'write', topic('team.x'))]).allowsSome('alice', 'write', 'topic'),
+      true,
+    );
+    assert.equal(
+      new AclSet([literal, deny('alice', 'read', topic('*'))]).allowsSome('alice', 'write', 'topic'),
+      true,
+    );
+  });
+
+  it('super users are allowed', () => {
+    assert.equal(new AclSet([], ['root']).allowsSome('root', 'write', 'topic'), true);
+  });
+});

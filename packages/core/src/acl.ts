@@ -198,4 +198,36 @@ export class AclSet {
     );
     return allow ? { allowed: true, reason: 'allowed', acl: allow } : { allowed: false, reason: 'no-acl' };
   }
+
+  /**
+   * Whether `principal` may do `operation` on at least one resource of `type` (Kafka's
+   * authorizeByResourceType: an idempotent producer needs write on some topic). An allow counts
+   * unless a deny covers every resource it names.
+   */
+  allowsSome(principal: string, operation: Operation, type: 'topic' | 'group'): boolean {
+    if (this.#superUsers.has(principal)) return true;
+    const candidates = [...(this.#byPrincipal.get(principal) ?? []), ...(this.#byPrincipal.get('*') ?? [])];
+    const denies = candidates.filter(
+      (e) =>
+        e.permission === 'deny' &&
+        (e.operation === operation || e.operation === 'all') &&
+        e.resource.type === type,
+    );
+    return candidates.some(
+      (e) =>
+        e.permission === 'allow' &&
+        ALLOWED_BY[operation].has(e.operation) &&
+        e.resource.type === type &&
+        !denies.some((d) => coversAll(d.resource, e.resource)),
+    );
+  }
+}
+
+/** Whether every resource `inner` names is also named by `outer` (same type). */
+function coversAll(outer: AclResource, inner: AclResource): boolean {
+  if (outer.type === 'cluster' || inner.type === 'cluster') return outer.type === inner.type;
+  if (outer.pattern === 'literal')
+    return outer.name === '*' || (inner.pattern === 'literal' && inner.name === outer.name);
+  if (inner.pattern === 'literal' && inner.name === '*') return outer.name === '';
+  return inner.name.startsWith(outer.name);
 }

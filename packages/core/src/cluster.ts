@@ -12,6 +12,8 @@ export interface ClusterMember {
   brokerId: number;
   host: string;
   port: number;
+  /** Where Kafka clients reach it (`kafka.advertise` or its bound `kafka.listen`); absent without a Kafka listener. */
+  kafka?: { host: string; port: number };
 }
 
 /** One write partition of one topic. */

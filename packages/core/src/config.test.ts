@@ -120,4 +120,33 @@ describe('cluster section', () => {
     );
     assert.throws(() => parseBrokerConfig({ pointers: kafka, cluster: { id: 'a b' } }), /cluster.id/);
   });
+  it('takes a Kafka listener on every broker of a cluster; a non-loopback one still needs allowRemote', () => {
+    const c = parseBrokerConfig({
+      pointers: kafka,
+      cluster: { id: 'c' },
+      kafka: { listen: '127.0.0.1:9093', advertise: 'broker-1.internal:9093' },
+    });
+    assert.equal(c.kafka?.advertise, 'broker-1.internal:9093');
+    assert.throws(
+      () => parseBrokerConfig({ pointers: kafka, cluster: { id: 'c' }, kafka: { listen: '0.0.0.0:9093' } }),
+      (e: unknown) => e instanceof ConfigError && e.path === 'kafka.listen',
+    );
+    const open = { listen: '0.0.0.0:9093', allowRemote: true };
+    assert.equal(
+      parseBrokerConfig({ pointers: kafka, cluster: { id: 'c' }, kafka: open }).kafka?.allowRemote,
+      true,
+    );
+  });
+  it('takes a Kafka listener beside authentication, on any address then', () => {
+    const security = { authentication: ['SCRAM-SHA-512'] };
+    const c = parseBrokerConfig({ kafka: { listen: '0.0.0.0:9093' }, security });
+    assert.equal(c.kafka?.listen, '0.0.0.0:9093');
+    assert.throws(
+      () => parseBrokerConfig({ kafka: { listen: '0.0.0.0:9093' } }),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.path === 'kafka.listen' &&
+        /security\.authentication is off/.test(e.message),
+    );
+  });
 });

@@ -93,7 +93,7 @@ export const brokerConfigSchema = z.strictObject({
       listen: hostPort,
       /** HOST:PORT Kafka clients are told to use (Metadata, FindCoordinator); default: the listen address. */
       advertise: hostPort.optional(),
-      /** The listener does not authenticate clients yet: it serves loopback only unless this is true. */
+      /** Without security.authentication the listener serves loopback only unless this is true. */
       allowRemote: z.boolean().default(false),
       /** How long a new consumer group waits for more members before its first rebalance (Kafka's group.initial.rebalance.delay.ms). */
       groupInitialRebalanceDelayMs: z.number().int().min(0).max(300_000).default(3000),
@@ -163,26 +163,21 @@ export function parseBrokerConfig(input: unknown): BrokerConfig {
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/;
 
-/** The Kafka listener has no authentication yet: loopback unless opened explicitly, never beside SASL. */
+/**
+ * The Kafka listener runs on one broker or on each broker of a cluster. It authenticates clients and checks ACLs when
+ * `security.authentication` is on (with TLS when `security.tls` is set; PLAIN needs TLS anyway);
+ * without authentication anyone who reaches it may do anything, so it listens on loopback unless
+ * opened explicitly with `kafka.allowRemote`.
+ */
 function checkKafkaListener(cfg: BrokerConfig): void {
   const kafka = cfg.kafka;
   if (!kafka) return;
-  if (cfg.cluster) {
-    throw new ConfigError(
-      'kafka: the Kafka listener serves a single broker for now; remove the kafka section or the cluster section',
-      'kafka',
-    );
-  }
-  if (cfg.security.authentication.length > 0) {
-    throw new ConfigError(
-      'kafka: the Kafka listener does not authenticate clients yet, so it cannot run beside security.authentication (it would bypass it)',
-      'kafka',
-    );
-  }
+  // With a cluster section too, each broker shares its Kafka listener's address with the cluster (docs/kafka.md#cluster).
   const host = kafka.listen.slice(0, kafka.listen.lastIndexOf(':'));
-  if (!LOOPBACK.test(host) && !kafka.allowRemote) {
+  const authenticated = cfg.security.authentication.length > 0;
+  if (!LOOPBACK.test(host) && !authenticated && !kafka.allowRemote) {
     throw new ConfigError(
-      `kafka.listen: ${kafka.listen} is not a loopback address and the Kafka listener does not authenticate clients; listen on 127.0.0.1 or set kafka.allowRemote: true`,
+      `kafka.listen: ${kafka.listen} is not a loopback address and security.authentication is off, so the Kafka listener would serve anyone; set security.authentication (docs/security.md), listen on 127.0.0.1, or set kafka.allowRemote: true`,
       'kafka.listen',
     );
   }

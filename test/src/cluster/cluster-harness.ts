@@ -37,6 +37,8 @@ export interface ClusterOptions {
   kafka?: { brokersFor(id: number): string[]; clients: string[] };
   /** BARGE_LOG_LEVEL of the brokers. Default `info` (the logs are kept for the report). */
   logLevel?: string;
+  /** Give every broker a Kafka listener (`kafka.listen` on a port of its own, loopback). */
+  kafkaListener?: boolean;
 }
 
 /** What the harness knows of one broker id: its addresses, config file and process, if any. */
@@ -44,6 +46,8 @@ interface Member {
   readonly id: number;
   readonly address: string;
   readonly admin: string;
+  /** Its Kafka listener, with `kafkaListener`. */
+  readonly kafka: string | undefined;
   readonly config: string;
   process: BrokerProcess | undefined;
   paused: boolean;
@@ -95,6 +99,13 @@ export class TestCluster {
 
   address(id: number): string {
     return this.member(id).address;
+  }
+
+  /** Broker `id`'s Kafka listener (`kafkaListener`). */
+  kafkaAddress(id: number): string {
+    const kafka = this.member(id).kafka;
+    if (!kafka) throw new Error(`broker ${id} has no Kafka listener (ClusterOptions.kafkaListener)`);
+    return kafka;
   }
 
   /** Ids of brokers running and not paused. */
@@ -248,6 +259,7 @@ export class TestCluster {
     const cluster = [`id: ${JSON.stringify(this.clusterId)}`];
     if (this.options.sessionTimeoutMs !== undefined)
       cluster.push(`sessionTimeoutMs: ${this.options.sessionTimeoutMs}`);
+    const kafkaListener = this.options.kafkaListener ? `127.0.0.1:${await freePort()}` : undefined;
     await writeFile(
       config,
       [
@@ -255,6 +267,9 @@ export class TestCluster {
         ...s3Yaml(this.bucket.name),
         ...kafkaYaml(kafka, this.run, { publishTimeoutMs: 5000, requestTimeoutMs: 5000 }),
         `cluster: { ${cluster.join(', ')} }`,
+        ...(kafkaListener
+          ? [`kafka: { listen: "${kafkaListener}", groupInitialRebalanceDelayMs: 100 }`]
+          : []),
         'upload: { backoffBaseMs: 50, backoffMaxMs: 1000 }',
         'topics:',
         ...this.options.topics.map(
@@ -268,6 +283,7 @@ export class TestCluster {
       id,
       address: `127.0.0.1:${await freePort()}`,
       admin: `127.0.0.1:${await freePort()}`,
+      kafka: kafkaListener,
       config,
       process: undefined,
       paused: false,

@@ -57,15 +57,17 @@ describe('Kafka-protocol listener with real Kafka clients', () => {
   let config: string;
   let broker: BrokerProcess | undefined;
   let bootstrap: string;
+  let admin: string;
   let kafka: Kafka;
 
   const start = async () => {
-    broker = await startBroker(['--config', config]);
+    broker = await startBroker(['--config', config, '--admin', admin]);
   };
 
   before(async () => {
     dir = await tempDir('barge-e2e-kafka-listener-');
     bootstrap = `127.0.0.1:${await freePort()}`;
+    admin = `127.0.0.1:${await freePort()}`;
     config = join(dir.path, 'barge.yaml');
     await writeFile(
       config,
@@ -271,5 +273,13 @@ describe('Kafka-protocol listener with real Kafka clients', () => {
         `partition ${p}: ${out}`,
       );
     }
+  });
+
+  it('counts Kafka requests by API and open connections in /metrics', async () => {
+    const text = await (await fetch(`http://${admin}/metrics`)).text();
+    const produce = /^barge_kafka_requests_total\{api="Produce"\} (\d+)/m.exec(text);
+    assert.ok(produce && Number(produce[1]) >= 1, `Produce requests counted:\n${text.slice(0, 2000)}`);
+    assert.match(text, /^barge_kafka_requests_total\{api="JoinGroup"\} [1-9]/m);
+    assert.match(text, /^barge_kafka_connections \d+/m);
   });
 });

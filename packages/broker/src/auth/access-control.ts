@@ -42,6 +42,11 @@ export class AccessControl {
   may(principal: Principal | undefined, operation: Operation, resource: Resource): boolean {
     return principal !== undefined && this.deps.acls().authorize(principal.name, operation, resource).allowed;
   }
+
+  /** Whether `principal` may do `operation` on at least one resource of `type` (`AclSet.allowsSome`). */
+  maySome(principal: Principal | undefined, operation: Operation, type: 'topic' | 'group'): boolean {
+    return principal !== undefined && this.deps.acls().allowsSome(principal.name, operation, type);
+  }
 }
 
 /** `principal "alice" may not write topic "logs"`. */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import {
   ANONYMOUS,
@@ -19,7 +20,6 @@ import type { Logger } from 'pino';
 import { RequestError } from '../errors.js';
 import type { Handler } from '../handlers/types.js';
 import { SecurityDoc } from '../security-doc.js';
-import type { Connection } from '../server/connection.js';
 import { AuthenticationFailure, ConnectionEndingError } from './failure.js';
 import { verifyPlain } from './plain.js';
 import { ScramServerSession } from './scram-server.js';
@@ -30,6 +30,18 @@ export const PRE_AUTHENTICATION_APIS: ReadonlySet<number> = new Set([
   ApiKey.SaslHandshake,
   ApiKey.SaslAuthenticate,
 ]);
+
+/**
+ * A client connection as authentication sees it: the Barge listener's `Connection` and the Kafka
+ * listener's `KafkaConnection` both are one, so both run the same SASL exchanges.
+ */
+export interface SaslPeer {
+  readonly socket: Socket;
+  readonly log: Logger;
+  /** Undefined until the connection authenticated (when authentication is on). */
+  principal: Principal | undefined;
+  readonly closing: boolean;
+}
 
 /** A connection's SASL exchange between SaslHandshake and the end of SaslAuthenticate. */
 type Exchange =
@@ -50,7 +62,7 @@ export class Authenticator {
   readonly mechanisms: readonly SaslMechanism[];
   readonly #mtls: boolean;
   readonly #users: SecurityDoc<Users> | undefined;
-  readonly #exchanges = new WeakMap<Connection, Exchange>();
+  readonly #exchanges = new WeakMap<SaslPeer, Exchange>();
   /** Salts made up for unknown users (see `ScramServerSession`). */
   readonly #fakeSaltKey = randomBytes(32);
 
@@ -82,7 +94,7 @@ export class Authenticator {
   }
 
   /** Sets a new connection's principal: ANONYMOUS, its certificate's CN, or none until it authenticates. */
-  opened(conn: Connection): void {
+  opened(conn: SaslPeer): void {
     if (!this.enabled) {
       conn.principal = ANONYMOUS;
       return;
@@ -95,12 +107,17 @@ export class Authenticator {
   /** The SaslHandshake and SaslAuthenticate handlers. */
   handlers(): { [ApiKey.SaslHandshake]: Handler<24>; [ApiKey.SaslAuthenticate]: Handler<25> } {
     return {
-      [ApiKey.SaslHandshake]: (conn, body) => this.#handshake(conn, body.mechanism),
-      [ApiKey.SaslAuthenticate]: (conn, body) => this.#authenticate(conn, body.authBytes),
+      [ApiKey.SaslHandshake]: (conn, body) => this.handshake(conn, body.mechanism),
+      [ApiKey.SaslAuthenticate]: (conn, body) => this.authenticate(conn, body.authBytes),
     };
   }
 
-  #handshake(conn: Connection, mechanism: string) {
+  /**
+   * Starts an exchange with `mechanism`: the enabled mechanisms. Throws a `RequestError`
+   * (UNSUPPORTED_SASL_MECHANISM, or INVALID_REQUEST when the connection is authenticated or in an
+   * exchange; the latter a `ConnectionEndingError`).
+   */
+  handshake(conn: SaslPeer, mechanism: string): { mechanisms: string[] } {
     if (!this.enabled)
       throw new RequestError(
         ErrorCode.UNSUPPORTED_SASL_MECHANISM,
@@ -140,7 +157,14 @@ export class Authenticator {
     return { mechanisms: [...this.mechanisms] };
   }
 
-  async #authenticate(conn: Connection, authBytes: Buffer) {
+  /**
+   * The next step of the connection's exchange: the server's token. Throws an
+   * `AuthenticationFailure` (logged without secrets) or, out of order, a `ConnectionEndingError`.
+   */
+  async authenticate(
+    conn: SaslPeer,
+    authBytes: Buffer,
+  ): Promise<{ authBytes: Buffer; sessionLifetimeMs: number }> {
     const exchange = this.#exchanges.get(conn);
     if (!this.enabled || !exchange)
       throw new ConnectionEndingError(
@@ -178,7 +202,7 @@ export class Authenticator {
     }
   }
 
-  #authenticated(conn: Connection, principal: Principal): void {
+  #authenticated(conn: SaslPeer, principal: Principal): void {
     this.#exchanges.delete(conn);
     if (conn.closing) return;
     conn.principal = principal;
@@ -187,7 +211,7 @@ export class Authenticator {
 }
 
 /** The subject CN of the connection's verified client certificate, if it has one. */
-function certificatePrincipal(conn: Connection): Principal | undefined {
+function certificatePrincipal(conn: SaslPeer): Principal | undefined {
   const socket = conn.socket;
   if (!(socket instanceof TLSSocket) || !socket.authorized) return undefined;
   const cn = socket.getPeerCertificate().subject?.CN;

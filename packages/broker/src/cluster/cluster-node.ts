@@ -206,7 +206,11 @@ export class ClusterNode implements WriteOwnership {
     const a = this.#assignment;
     const self = this.deps.self();
     const confirmed = this.#confirmed();
-    const members = a ? a.members.map((m) => ({ brokerId: m.brokerId, host: m.host, port: m.port })) : [self];
+    const members = (a ? a.members : [self]).map((m) => ({
+      brokerId: m.brokerId,
+      host: m.host,
+      port: m.port,
+    }));
     const owner = (topic: string, wp: number) => {
       const o = this.ownerOf(topic, wp);
       return o === self.brokerId && !confirmed ? NO_OWNER : o;
@@ -216,6 +220,10 @@ export class ClusterNode implements WriteOwnership {
       brokers: confirmed ? members : members.filter((m) => m.brokerId !== self.brokerId),
       owners: topics.map((t) => Array.from({ length: t.writePartitions }, (_, wp) => owner(t.name, wp))),
     };
+  }
+
+  members(): readonly ClusterMember[] | undefined {
+    return this.#assignment?.members;
   }
 
   async fencedIn(topic: string, writePartition: number, sequences: readonly number[]): Promise<void> {

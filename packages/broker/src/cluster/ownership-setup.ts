@@ -1,19 +1,29 @@
 import { hostname } from 'node:os';
 import { type BrokerConfig, type ClusterMember, ConfigError, type PointerQueue } from '@barge/core';
-import type { HostPort } from '../server/listen.js';
+import { type HostPort, parseHostPort } from '../server/listen.js';
 import { ClusterNode, type ClusterNodeDeps } from './cluster-node.js';
 import { SoloOwnership, type WriteOwnership } from './write-ownership.js';
 
-/** The address clients reach this broker at: `broker.advertise`, else the bound address (the host name for a wildcard). */
-export function advertisedMember(config: BrokerConfig, bound: HostPort): ClusterMember {
-  const brokerId = config.broker.id;
-  const advertise = config.broker.advertise;
-  if (advertise) {
-    const i = advertise.lastIndexOf(':');
-    return { brokerId, host: advertise.slice(0, i), port: Number(advertise.slice(i + 1)) };
-  }
+/** Where clients are told to connect: `advertise` when set, else the bound address (the host name for a wildcard). */
+export function advertisedAddress(advertise: string | undefined, bound: HostPort): HostPort {
+  if (advertise) return parseHostPort(advertise);
   const wildcard = bound.host === '0.0.0.0' || bound.host === '::' || bound.host === '';
-  return { brokerId, host: wildcard ? hostname() : bound.host, port: bound.port };
+  return { host: wildcard ? hostname() : bound.host, port: bound.port };
+}
+
+/**
+ * This broker as the cluster sees it: its Barge address (`broker.advertise`, else the bound
+ * listener) and, when it runs one, its Kafka listener's (`kafka.advertise`, else the bound one).
+ */
+export function advertisedMember(
+  config: BrokerConfig,
+  bound: HostPort,
+  kafkaBound?: HostPort | undefined,
+): ClusterMember {
+  const { host, port } = advertisedAddress(config.broker.advertise, bound);
+  const member: ClusterMember = { brokerId: config.broker.id, host, port };
+  if (config.kafka && kafkaBound) member.kafka = advertisedAddress(config.kafka.advertise, kafkaBound);
+  return member;
 }
 
 /**
@@ -25,8 +35,9 @@ export function createOwnership(
   pointers: PointerQueue,
   bound: () => HostPort,
   deps: Omit<ClusterNodeDeps, 'settings' | 'self' | 'coordination'>,
+  kafkaBound: () => HostPort | undefined = () => undefined,
 ): { ownership: WriteOwnership; node: ClusterNode | undefined } {
-  const self = () => advertisedMember(config, bound());
+  const self = () => advertisedMember(config, bound(), kafkaBound());
   if (!config.cluster) {
     return { ownership: new SoloOwnership(config.broker.id, self, pointers), node: undefined };
   }

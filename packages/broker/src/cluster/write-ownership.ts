@@ -1,4 +1,11 @@
-import type { BatchPointer, ClusterMetadata, PointerQueue, PublishedPointer, TopicConfig } from '@barge/core';
+import type {
+  BatchPointer,
+  ClusterMember,
+  ClusterMetadata,
+  PointerQueue,
+  PublishedPointer,
+  TopicConfig,
+} from '@barge/core';
 
 /** Whether this broker may take produce requests for a write partition now. */
 export type OwnerCheck =
@@ -15,6 +22,11 @@ export interface WriteOwnership {
   ownedOf(topic: TopicConfig): number[];
   /** Brokers and owners for a Metadata v2 answer about `topics`. */
   metadata(topics: readonly TopicConfig[]): ClusterMetadata;
+  /**
+   * Every broker of the current assignment as it joined (with its Kafka listener, if any), this
+   * one included; undefined in a cluster before the first assignment.
+   */
+  members(): readonly ClusterMember[] | undefined;
   /** Whether this broker runs the retention sweeper of `topic`: the owner of its write partition 0. */
   sweeps(topic: string): boolean;
   /**
@@ -38,9 +50,13 @@ const OWNED: OwnerCheck = { owned: true };
 export class SoloOwnership implements WriteOwnership {
   constructor(
     private readonly brokerId: number,
-    private readonly address: () => { host: string; port: number },
+    private readonly address: () => ClusterMember,
     private readonly pointers: PointerQueue,
   ) {}
+
+  members(): readonly ClusterMember[] {
+    return [this.address()];
+  }
 
   check(): OwnerCheck {
     return OWNED;

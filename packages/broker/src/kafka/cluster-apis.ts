@@ -19,14 +19,22 @@ import {
 import { type KafkaApi, KafkaError, kafkaApi } from './kafka-api.js';
 import { type KafkaBrokerView, kafkaTopic, kafkaVisible, topicId } from './kafka-context.js';
 import { apiVersionsBody } from './kafka-listener.js';
+import { groupCoordinator, type KafkaNode, kafkaNodes, partitionLeader } from './kafka-placement.js';
+import { LEADER_EPOCH } from './kafka-records.js';
 
 const NO_OPERATIONS = -2147483648;
 
 /** ApiVersions, Metadata, DescribeCluster and FindCoordinator: who serves what. */
 export function clusterApis(view: KafkaBrokerView, served: () => readonly KafkaApi[]): KafkaApi[] {
-  const self = () => {
+  /**
+   * Every broker with a Kafka listener, by id (this one alone before the cluster's first
+   * assignment). The first is named controller, the same on every broker (any serves CreateTopics).
+   */
+  const brokers = (): KafkaNode[] => {
+    const nodes = kafkaNodes(view);
+    if (nodes && nodes.length > 0) return nodes;
     const { host, port } = view.advertised();
-    return { nodeId: view.brokerId, host, port };
+    return [{ nodeId: view.brokerId, host, port }];
   };
   return [
     kafkaApi<ApiVersionsRequest, ApiVersionsResponse>({
@@ -57,12 +65,13 @@ export function clusterApis(view: KafkaBrokerView, served: () => readonly KafkaA
                 .filter(kafkaVisible)
                 .map((t) => t.name)
             : req.topics.map((t) => t.name ?? '');
-        const topics = await Promise.all(names.map((n) => topicMetadata(view, n)));
+        const nodes = kafkaNodes(view);
+        const topics = await Promise.all(names.map((n) => topicMetadata(view, nodes, n)));
         return {
           throttleTimeMs: 0,
-          brokers: [{ ...self(), rack: null }],
+          brokers: brokers().map((b) => ({ ...b, rack: null })),
           clusterId: view.clusterId,
-          controllerId: view.brokerId,
+          controllerId: brokers()[0]!.nodeId,
           topics,
           clusterAuthorizedOperations: NO_OPERATIONS,
           errorCode: KafkaError.NONE,
@@ -76,15 +85,20 @@ export function clusterApis(view: KafkaBrokerView, served: () => readonly KafkaA
       decode: decodeDescribeClusterRequest,
       encode: encodeDescribeClusterResponse,
       handle: () => {
-        const { nodeId, host, port } = self();
         return {
           throttleTimeMs: 0,
           errorCode: KafkaError.NONE,
           errorMessage: null,
           endpointType: 1,
           clusterId: view.clusterId,
-          controllerId: view.brokerId,
-          brokers: [{ brokerId: nodeId, host, port, rack: null, isFenced: false }],
+          controllerId: brokers()[0]!.nodeId,
+          brokers: brokers().map(({ nodeId, host, port }) => ({
+            brokerId: nodeId,
+            host,
+            port,
+            rack: null,
+            isFenced: false,
+          })),
           clusterAuthorizedOperations: NO_OPERATIONS,
         };
       },
@@ -95,13 +109,27 @@ export function clusterApis(view: KafkaBrokerView, served: () => readonly KafkaA
       versions: [0, 6],
       decode: decodeFindCoordinatorRequest,
       encode: encodeFindCoordinatorResponse,
-      handle: (req) => {
-        // One broker coordinates every group (and would every transaction, which are refused).
-        const { nodeId, host, port } = self();
-        const keys = req.coordinatorKeys.length > 0 ? req.coordinatorKeys : [req.key];
+      handle: (req, ctx) => {
+        // Each group has one coordinator (kafka-placement.ts); transactions are refused.
+        const nodes = kafkaNodes(view);
         const transactional = req.keyType === 1;
-        const errorCode = transactional ? KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED : KafkaError.NONE;
-        const errorMessage = transactional ? 'Barge does not support Kafka transactions' : null;
+        const answer = (key: string) => {
+          const node = transactional ? undefined : groupCoordinator(nodes, key);
+          if (node) return { key, ...node, errorCode: KafkaError.NONE, errorMessage: null };
+          return {
+            key,
+            nodeId: -1,
+            host: '',
+            port: -1,
+            errorCode: transactional
+              ? KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+              : KafkaError.COORDINATOR_NOT_AVAILABLE,
+            errorMessage: transactional
+              ? 'Barge does not support Kafka transactions'
+              : 'no broker of the cluster coordinates groups yet (no assignment, or none has a Kafka listener)',
+          };
+        };
+        const { errorCode, errorMessage, nodeId, host, port } = answer(req.key);
         return {
           throttleTimeMs: 0,
           errorCode,
@@ -109,7 +137,7 @@ export function clusterApis(view: KafkaBrokerView, served: () => readonly KafkaA
           nodeId,
           host,
           port,
-          coordinators: keys.map((key) => ({ key, nodeId, host, port, errorCode, errorMessage })),
+          coordinators: ctx.apiVersion >= 4 ? req.coordinatorKeys.map(answer) : [],
         };
       },
     }),
@@ -118,6 +146,7 @@ export function clusterApis(view: KafkaBrokerView, served: () => readonly KafkaA
 
 async function topicMetadata(
   view: KafkaBrokerView,
+  nodes: readonly KafkaNode[] | undefined,
   name: string,
 ): Promise<MetadataResponse['topics'][number]> {
   const t = await kafkaTopic(view.topics, name);
@@ -131,17 +160,17 @@ async function topicMetadata(
       topicAuthorizedOperations: NO_OPERATIONS,
     };
   }
+  // Leader = the write partition's owner; replicas = ISR = the leader (storage replicates).
   const partitions = Array.from({ length: t.writePartitions }, (_, p) => {
-    const owner = view.ownership.check(t.name, p);
-    const leaderId = owner.owned ? view.brokerId : owner.ownerId;
-    const leaderOk = leaderId >= 0;
+    const leader = partitionLeader(view, nodes, t.name, p);
+    const leaderId = leader?.nodeId ?? -1;
     return {
-      errorCode: leaderOk ? KafkaError.NONE : KafkaError.LEADER_NOT_AVAILABLE,
+      errorCode: leader ? KafkaError.NONE : KafkaError.LEADER_NOT_AVAILABLE,
       partitionIndex: p,
       leaderId,
-      leaderEpoch: 0,
-      replicaNodes: leaderOk ? [leaderId] : [],
-      isrNodes: leaderOk ? [leaderId] : [],
+      leaderEpoch: LEADER_EPOCH,
+      replicaNodes: leader ? [leaderId] : [],
+      isrNodes: leader ? [leaderId] : [],
       offlineReplicas: [],
     };
   });

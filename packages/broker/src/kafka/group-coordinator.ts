@@ -409,6 +409,22 @@ export class GroupCoordinator {
     return group.state === 'Empty' ? GroupError.NONE : GroupError.UNKNOWN_MEMBER_ID;
   }
 
+  /** Ids of the groups held here. */
+  groupIds(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  /**
+   * Forgets a group another broker coordinates now: its waiting JoinGroup/SyncGroup calls get
+   * NOT_COORDINATOR and its timers stop. No-op for a group not held here.
+   */
+  unload(groupId: string): void {
+    const group = this.groups.get(groupId);
+    if (!group) return;
+    this.rebalancer.kill(group);
+    this.groups.delete(groupId);
+  }
+
   /** Stops every timer; waiting JoinGroup/SyncGroup calls get NOT_COORDINATOR, later calls COORDINATOR_NOT_AVAILABLE. */
   close(): Promise<void> {
     this.closed = true;

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { ANONYMOUS, type Principal } from '@barge/core';
 import type { Logger } from 'pino';
 
 /** One answer slot, reserved when a request arrives: Kafka clients need answers in request order. */
@@ -36,12 +37,18 @@ export class KafkaConnection {
   readonly #slots: Slot[] = [];
   #externallyPaused = false;
   #closed = false;
+  /** Set by `endAfterResponses()`: no more requests are read; the socket ends once answered. */
+  #ending = false;
+  /** Who the connection acts as: ANONYMOUS without authentication, undefined until it authenticates. */
+  principal: Principal | undefined = ANONYMOUS;
 
   constructor(
     readonly socket: Socket,
     readonly log: Logger,
     private readonly limits: KafkaConnectionLimits,
     private readonly onFrame: (conn: KafkaConnection, frame: Buffer, slot: ResponseSlot) => void,
+    /** Called when the broker closes the connection for a protocol violation. */
+    private readonly onFail: () => void = () => {},
   ) {
     socket.setNoDelay(true);
     socket.on('data', (d: Buffer) => this.#onData(d));
@@ -55,6 +62,22 @@ export class KafkaConnection {
 
   get closed(): boolean {
     return this.#closed || this.socket.destroyed;
+  }
+
+  /** True once the connection is closed or ending (no more requests are served). */
+  get closing(): boolean {
+    return this.closed || this.#ending;
+  }
+
+  /**
+   * Reads no more requests and closes the connection once every request read so far is answered
+   * (a failed authentication: the client gets its error, then the connection ends).
+   */
+  endAfterResponses(): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.socket.pause();
+    this.#flush();
   }
 
   /** True while reading is paused by `pause()` (the broker's byte budget). */
@@ -76,6 +99,7 @@ export class KafkaConnection {
   fail(message: string, details: Record<string, unknown> = {}): void {
     if (this.#closed) return;
     this.log.warn({ client: this.remote, ...details }, `kafka connection closed: ${message}`);
+    this.onFail();
     this.destroy();
   }
 
@@ -87,7 +111,7 @@ export class KafkaConnection {
   #onData(data: Buffer): void {
     this.#chunks.push(data);
     this.#buffered += data.length;
-    while (!this.#closed && this.#buffered >= 4) {
+    while (!this.#closed && !this.#ending && this.#buffered >= 4) {
       const size = this.#peekSize();
       if (size < 0 || size > this.limits.maxFrameBytes) {
         this.fail(`request frame of ${size} bytes; at most ${this.limits.maxFrameBytes} are allowed`);
@@ -163,6 +187,12 @@ export class KafkaConnection {
       for (const b of slot.frame!) this.socket.write(b);
     }
     if (wrote) process.nextTick(() => this.socket.uncork());
+    if (this.#ending && this.#slots.length === 0 && !this.#closed) {
+      this.#closed = true;
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+      return;
+    }
     this.#updateReading();
   }
 
@@ -170,7 +200,7 @@ export class KafkaConnection {
     if (this.#closed) return;
     const tooMany = this.#slots.length >= this.limits.maxPendingRequests;
     const unread = this.socket.writableLength > this.limits.responseBacklogBytes;
-    if (tooMany || unread || this.#externallyPaused) this.socket.pause();
+    if (tooMany || unread || this.#externallyPaused || this.#ending) this.socket.pause();
     else if (this.socket.isPaused()) this.socket.resume();
   }
 }

@@ -9,13 +9,28 @@ import {
 } from '@barge/kafka-protocol';
 import type { Logger } from 'pino';
 import { type HostPort, listenOn } from '../server/listen.js';
+import type { TlsContext } from '../server/tls-context.js';
+import { createTlsListener } from '../server/tls-listener.js';
 import { type KafkaApi, KafkaError, type KafkaRequestContext } from './kafka-api.js';
 import { KafkaConnection, type KafkaConnectionLimits, type ResponseSlot } from './kafka-connection.js';
+import type { KafkaMetrics } from './kafka-metrics.js';
 
 const API_VERSIONS_KEY = 18;
 
 export interface KafkaListenerOptions extends KafkaConnectionLimits {
   maxConnections: number;
+  /** TLS on the listener (`security.tls`, the Barge listener's certificate); undefined: plain TCP. */
+  tls?: TlsContext;
+  /** Authentication (`security.authentication`); undefined: every connection is ANONYMOUS. */
+  auth?: KafkaListenerAuth;
+}
+
+/** How the listener asks authentication about its connections (`kafka-security.ts`). */
+export interface KafkaListenerAuth {
+  /** Sets a new connection's principal (undefined until it authenticates, or its certificate's). */
+  opened(conn: KafkaConnection): void;
+  /** Why `conn` may not send `apiKey` yet (the connection is then closed, as Kafka does), or undefined. */
+  refusal(conn: KafkaConnection, apiKey: number, apiName: string): string | undefined;
 }
 
 /**
@@ -33,6 +48,7 @@ export class KafkaListener {
   constructor(
     readonly log: Logger,
     private readonly options: KafkaListenerOptions,
+    private readonly metrics?: KafkaMetrics,
     apis: readonly KafkaApi[] = [],
   ) {
     for (const api of apis) this.register(api);
@@ -56,7 +72,18 @@ export class KafkaListener {
   }
 
   async start(listen: string): Promise<void> {
-    this.#server = createServer((s) => this.#accept(s));
+    const accept = (s: Socket) => this.#accept(s);
+    const tls = this.options.tls;
+    // A Kafka client without TLS on a TLS listener is closed without an answer, as Kafka does.
+    this.#server = tls
+      ? createTlsListener(tls, {
+          log: this.log,
+          secure: accept,
+          refused: () => {},
+          handshakeTimeoutMs: 30_000,
+          plaintext: (s) => s.destroy(),
+        })
+      : createServer(accept);
     this.#address = await listenOn(this.#server, listen);
   }
 
@@ -74,15 +101,25 @@ export class KafkaListener {
 
   #accept(socket: Socket): void {
     if (this.#connections.size >= this.options.maxConnections) {
+      this.metrics?.closed.inc({ reason: 'limit' });
       socket.destroy();
       return;
     }
-    const conn = new KafkaConnection(socket, this.log, this.options, (c, frame, slot) =>
-      this.#dispatch(c, frame, slot),
+    const conn = new KafkaConnection(
+      socket,
+      this.log,
+      this.options,
+      (c, frame, slot) => this.#dispatch(c, frame, slot),
+      () => this.metrics?.closed.inc({ reason: 'protocol' }),
     );
+    this.options.auth?.opened(conn);
     this.#connections.add(conn);
+    this.metrics?.connections.set(this.#connections.size);
     socket.on('error', () => {});
-    socket.on('close', () => this.#connections.delete(conn));
+    socket.on('close', () => {
+      this.#connections.delete(conn);
+      this.metrics?.connections.set(this.#connections.size);
+    });
   }
 
   #dispatch(conn: KafkaConnection, frame: Buffer, slot: ResponseSlot): void {
@@ -96,6 +133,12 @@ export class KafkaListener {
     const api = this.#apis.get(apiKey);
     if (!api) {
       conn.fail(`API key ${apiKey} is not served`, { apiKey, apiVersion });
+      return;
+    }
+    this.metrics?.requests.inc({ api: api.name });
+    const refusal = this.options.auth?.refusal(conn, apiKey, api.name);
+    if (refusal !== undefined) {
+      conn.fail(refusal, { apiKey, apiVersion });
       return;
     }
     const [min, max] = api.versions;

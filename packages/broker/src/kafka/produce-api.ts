@@ -1,4 +1,5 @@
 import {
+  ErrorCode,
   errorMessage,
   type KafkaBatchHeader,
   kafkaChunkFromRecords,
@@ -13,12 +14,14 @@ import {
 } from '@barge/kafka-protocol';
 import type { ByteBudget } from '../budget.js';
 import type { BrokerMetrics } from '../metrics.js';
-import type { DurableOutcome } from '../partition-writer.js';
+import type { Appended, DurableOutcome } from '../partition-writer.js';
 import type { PartitionWriters } from '../writers.js';
 import { type KafkaApi, KafkaError, kafkaApi } from './kafka-api.js';
 import type { KafkaConnection } from './kafka-connection.js';
 import { type KafkaBrokerView, kafkaTopic, kafkaVisible } from './kafka-context.js';
-import type { ProducerStates } from './producer-state.js';
+import { kafkaNodes, nodeOf } from './kafka-placement.js';
+import { LEADER_EPOCH } from './kafka-records.js';
+import type { BatchOutcome, ProducerStates } from './producer-state.js';
 
 export interface ProduceApiDeps {
   view: KafkaBrokerView;
@@ -71,9 +74,45 @@ export function produceApi(deps: ProduceApiDeps): KafkaApi {
           partitionResponses: await Promise.all(partitions),
         })),
       );
-      return { responses, throttleTimeMs: 0, nodeEndpoints: [] };
+      return { responses, throttleTimeMs: 0, nodeEndpoints: leaderEndpoints(deps.view, responses) };
     },
   });
+}
+
+/**
+ * KIP-951: the Kafka address of each leader a NOT_LEADER_OR_FOLLOWER answer names (encoded from
+ * Produce v10), so clients can send there without a Metadata round trip.
+ */
+function leaderEndpoints(
+  view: KafkaBrokerView,
+  responses: ProduceResponse['responses'],
+): ProduceResponse['nodeEndpoints'] {
+  const ids = new Set<number>();
+  for (const t of responses)
+    for (const p of t.partitionResponses)
+      if (p.errorCode === KafkaError.NOT_LEADER_OR_FOLLOWER && p.currentLeader.leaderId >= 0)
+        ids.add(p.currentLeader.leaderId);
+  if (ids.size === 0) return [];
+  const nodes = kafkaNodes(view);
+  return [...ids].flatMap((id) => {
+    const node = nodeOf(nodes, id);
+    return node ? [{ ...node, rack: null }] : [];
+  });
+}
+
+/** Another broker owns the write partition (or none does now): the answer names the owner as leader. */
+function notLeader(
+  view: KafkaBrokerView,
+  partition: number,
+  ownerId: number,
+  why: string,
+): PartitionResponse {
+  const leader = nodeOf(kafkaNodes(view), ownerId);
+  const message = leader ? `${why}; the leader is broker ${leader.nodeId}` : why;
+  return {
+    ...failed(partition, KafkaError.NOT_LEADER_OR_FOLLOWER, message),
+    currentLeader: leader ? { leaderId: leader.nodeId, leaderEpoch: LEADER_EPOCH } : NO_LEADER,
+  };
 }
 
 /** Appends one partition's records now (when the topic is known) and resolves with its answer. */
@@ -106,19 +145,19 @@ function appendRecords(
     return failed(partition, KafkaError.UNKNOWN_TOPIC_OR_PARTITION, `no partition ${topicName}/${partition}`);
   }
   const owner = deps.view.ownership.check(topic.name, partition);
-  if (!owner.owned) return failed(partition, KafkaError.NOT_LEADER_OR_FOLLOWER, owner.why);
+  if (!owner.owned) return notLeader(deps.view, partition, owner.ownerId, owner.why);
   if (records === null || records.length === 0)
     return failed(partition, KafkaError.CORRUPT_MESSAGE, 'no records');
   let chunk: ReceivedChunk;
-  let first: KafkaBatchHeader;
+  let batches: KafkaBatchHeader[];
   try {
-    const { bytes, meta, batches } = kafkaChunkFromRecords(records);
-    chunk = { parts: [bytes], meta };
-    first = batches[0]!;
+    const made = kafkaChunkFromRecords(records);
+    chunk = { parts: [made.bytes], meta: made.meta };
+    batches = made.batches;
   } catch (e) {
     return failed(partition, KafkaError.CORRUPT_MESSAGE, errorMessage(e));
   }
-  const { messageCount, length } = chunk.meta;
+  const first = batches[0]!;
   if (first.isTransactional) {
     return failed(
       partition,
@@ -126,35 +165,72 @@ function appendRecords(
       'Barge does not support Kafka transactions',
     );
   }
-  const sequence = deps.producers.check(topic.name, partition, {
+  if (first.producerId < 0) return appendChecked(deps, conn, topic.name, partition, chunk, first, timeoutMs);
+  // Kafka takes exactly one batch per partition from Produce v3 on; idempotence tracks one range per request.
+  if (batches.length > 1) {
+    return failed(
+      partition,
+      KafkaError.INVALID_RECORD,
+      'an idempotent produce takes one record batch per partition',
+    );
+  }
+  const rebuilding = deps.producers.ready(topic.name, partition);
+  if (!rebuilding) return appendChecked(deps, conn, topic.name, partition, chunk, first, timeoutMs);
+  // Waited for, never refused; the waiting batches resume in arrival order once it is done.
+  return rebuilding.then(
+    () =>
+      stillOwner(deps, topic.name, partition) ??
+      appendChecked(deps, conn, topic.name, partition, chunk, first, timeoutMs),
+    (e: unknown) =>
+      stillOwner(deps, topic.name, partition) ??
+      failed(
+        partition,
+        KafkaError.KAFKA_STORAGE_ERROR,
+        `the partition's idempotent producers could not be recovered yet: ${errorMessage(e)}`,
+      ),
+  );
+}
+
+/** After a wait: an answer when the broker is stopping or no longer owns the partition; else undefined. */
+function stillOwner(deps: ProduceApiDeps, topic: string, partition: number): PartitionResponse | undefined {
+  if (deps.stopping())
+    return failed(partition, KafkaError.NOT_LEADER_OR_FOLLOWER, 'the broker is shutting down');
+  const owner = deps.view.ownership.check(topic, partition);
+  return owner.owned ? undefined : notLeader(deps.view, partition, owner.ownerId, owner.why);
+}
+
+/** Checks the batch against the partition's idempotent producers, then appends it (or answers a retry). */
+function appendChecked(
+  deps: ProduceApiDeps,
+  conn: KafkaConnection,
+  topic: string,
+  partition: number,
+  chunk: ReceivedChunk,
+  first: KafkaBatchHeader,
+  timeoutMs: number,
+): PartitionResponse | Promise<PartitionResponse> {
+  const { messageCount, length } = chunk.meta;
+  const sequence = deps.producers.check(topic, partition, {
     producerId: first.producerId,
     producerEpoch: first.producerEpoch,
     baseSequence: first.baseSequence,
     records: messageCount,
   });
   if (sequence.kind === 'refuse') return failed(partition, sequence.code, sequence.message);
-  if (sequence.kind === 'duplicate') {
-    return sequence.offset.then((o) =>
-      o === undefined
-        ? failed(
-            partition,
-            KafkaError.KAFKA_STORAGE_ERROR,
-            'the original of this retried batch was not stored',
-          )
-        : partitionResponse(partition, KafkaError.NONE, o),
-    );
+  if (sequence.kind === 'duplicate') return duplicateAnswer(partition, sequence.outcome, timeoutMs);
+  deps.metrics.produceRequests.inc({ topic });
+  deps.metrics.produceBytes.inc({ topic }, length);
+  deps.metrics.produceMessages.inc({ topic }, messageCount);
+  let appended: Appended;
+  try {
+    appended = deps.writers.get(topic, partition).append([chunk], messageCount, length, true);
+  } catch (e) {
+    sequence.settle(Promise.resolve('not-stored'));
+    throw e;
   }
-  deps.metrics.produceRequests.inc({ topic: topic.name });
-  deps.metrics.produceBytes.inc({ topic: topic.name }, length);
-  deps.metrics.produceMessages.inc({ topic: topic.name }, messageCount);
-  const appended = deps.writers.get(topic.name, partition).append([chunk], messageCount, length, true);
   if (deps.budget.over) conn.pause();
   const durable = appended.durable!;
-  sequence.settle(
-    durable.then((o) =>
-      o.stored && o.baseOffset !== undefined ? BigInt(o.baseOffset + appended.firstMessageIndex) : undefined,
-    ),
-  );
+  sequence.settle(durable.then((o) => batchOutcome(o, appended.firstMessageIndex)));
   return withTimeout(durable, timeoutMs).then((outcome) => {
     if (outcome === 'timeout') {
       return failed(
@@ -190,9 +266,11 @@ function partitionResponse(
     logStartOffset: -1n,
     recordErrors: [],
     errorMessage,
-    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    currentLeader: NO_LEADER,
   };
 }
+
+const NO_LEADER = { leaderId: -1, leaderEpoch: -1 } as const;
 
 function answerAll(req: ProduceRequest, errorCode: number, message: string): ProduceResponse | undefined {
   if (req.acks === 0) return undefined;
@@ -207,7 +285,7 @@ function answerAll(req: ProduceRequest, errorCode: number, message: string): Pro
   };
 }
 
-function withTimeout(p: Promise<DurableOutcome>, ms: number): Promise<DurableOutcome | 'timeout'> {
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
   if (ms <= 0) return p;
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve('timeout'), ms);
@@ -216,5 +294,32 @@ function withTimeout(p: Promise<DurableOutcome>, ms: number): Promise<DurableOut
       clearTimeout(timer);
       resolve(o);
     });
+  });
+}
+
+/** What the idempotence state remembers of an appended batch's durable outcome. */
+function batchOutcome(o: DurableOutcome, firstMessageIndex: number): BatchOutcome {
+  if (o.stored) return o.baseOffset === undefined ? 'unknown' : BigInt(o.baseOffset + firstMessageIndex);
+  // Held acks answered while the pointer queue is down: the batch may still be published.
+  return o.code === ErrorCode.POINTER_QUEUE_UNAVAILABLE ? 'unknown' : 'not-stored';
+}
+
+/** The answer to a retry of a batch this partition already took: the original's offset once it is stored. */
+function duplicateAnswer(
+  partition: number,
+  outcome: Promise<BatchOutcome>,
+  timeoutMs: number,
+): Promise<PartitionResponse> {
+  return withTimeout(outcome, timeoutMs).then((o) => {
+    if (typeof o === 'bigint') return partitionResponse(partition, KafkaError.NONE, o);
+    if (o === 'timeout') {
+      const why = `the original of this retried batch was not stored within ${timeoutMs} ms; it may still be`;
+      return failed(partition, KafkaError.REQUEST_TIMED_OUT, why);
+    }
+    const why =
+      o === 'not-stored'
+        ? 'the original of this retried batch was not stored; send it again'
+        : 'the original of this retried batch may still be stored (the pointer queue was unavailable); its offset is unknown';
+    return failed(partition, KafkaError.KAFKA_STORAGE_ERROR, why);
   });
 }

@@ -1,109 +1,244 @@
+import { TransientError } from '@barge/core';
 import { KafkaError } from './kafka-api.js';
 
 /** Batches per producer and partition remembered for duplicates: Kafka's max.in.flight for idempotence. */
-const REMEMBERED_BATCHES = 5;
+export const REMEMBERED_BATCHES = 5;
 /** Producers remembered per partition; the least recently seen is forgotten beyond it. */
-const MAX_PRODUCERS_PER_PARTITION = 10_000;
+export const MAX_PRODUCERS_PER_PARTITION = 10_000;
+/** Kafka sequences are int32 and wrap from 2^31-1 to 0. */
+const SEQUENCE_WRAP = 0x80000000;
 
 /** What an idempotent producer's batch header says. */
 export interface ProducedBatch {
   producerId: number;
   producerEpoch: number;
   baseSequence: number;
-  /** Records in the request's batches for the partition. */
+  /** Records in the request's batch for the partition. */
   records: number;
 }
+
+/**
+ * Where an appended batch ended: its Kafka offset once stored; `not-stored` when it is known
+ * not to be (its retry is stored); `unknown` when it may still be published later (the pointer
+ * queue was unavailable too long), so its retry can neither be stored again nor be given an offset.
+ */
+export type BatchOutcome = bigint | 'not-stored' | 'unknown';
+
+/** A producer's recent batches found in storage after a restart or takeover (`recoverProducers`). */
+export interface RecoveredProducer {
+  readonly producerId: number;
+  readonly producerEpoch: number;
+  /** Its last batches of that epoch, oldest first (at most `REMEMBERED_BATCHES` are kept). */
+  readonly batches: readonly { firstSeq: number; lastSeq: number; offset: bigint }[];
+}
+
+/** What to do with a batch: append it (and report where it ended), answer a duplicate, or refuse it. */
+export type SequenceCheck =
+  | { readonly kind: 'append'; settle(outcome: Promise<BatchOutcome>): void }
+  | { readonly kind: 'duplicate'; readonly outcome: Promise<BatchOutcome> }
+  | { readonly kind: 'refuse'; readonly code: number; readonly message: string };
 
 interface Remembered {
   readonly firstSeq: number;
   readonly lastSeq: number;
-  /** The base offset it was stored at; undefined while pending, or when it failed. */
-  offset: Promise<bigint | undefined>;
-  failed: boolean;
+  outcome: Promise<BatchOutcome>;
 }
 
 interface Producer {
   epoch: number;
+  /** Batches of `epoch` that were stored or may be (failed ones are dropped), oldest first. */
   batches: Remembered[];
 }
-
-/** What to do with a batch: append it (and report its offset), answer a duplicate, or refuse it. */
-export type SequenceCheck =
-  | { readonly kind: 'append'; settle(offset: Promise<bigint | undefined>): void }
-  | { readonly kind: 'duplicate'; readonly offset: Promise<bigint | undefined> }
-  | { readonly kind: 'refuse'; readonly code: number; readonly message: string };
 
 const APPEND_UNTRACKED: SequenceCheck = { kind: 'append', settle: () => {} };
 
 /**
- * Idempotent producers per partition, as Kafka's partition leader keeps them: the epoch and the
- * last few batches' sequence ranges of each producer id. A batch repeating one of them is a
- * retry: it is answered with the original offset and not stored again. A stale epoch or a
- * sequence gap is refused. Held in memory by the partition's owner: after a restart or a
- * takeover the first batch of each producer is accepted as it comes.
+ * The idempotent producers of one partition, with Kafka's partition-leader rules:
+ * - a batch with the current epoch and the sequence range of one of the last
+ *   `REMEMBERED_BATCHES` batches is a retry: answered with the original's offset, not stored;
+ * - an older epoch is refused (INVALID_PRODUCER_EPOCH);
+ * - a newer epoch resets the producer's sequences: its first batch must start at 0;
+ * - within an epoch each batch must start right after the last one (wrapping 2^31-1 to 0),
+ *   else OUT_OF_ORDER_SEQUENCE_NUMBER;
+ * - a producer id the partition has no state for (new, forgotten, or older than what a rebuild
+ *   reads) starts at any sequence, as in Kafka since 2.5: UNKNOWN_PRODUCER_ID is never answered.
+ * A batch that fails to be stored is forgotten, so its retry (same sequences) is stored; batches
+ * of the producer appended after it keep their place, so that retry is out of order until they
+ * fail too (their order cannot be undone).
  */
-export class ProducerStates {
-  readonly #partitions = new Map<string, Map<number, Producer>>();
+export class PartitionProducers {
+  readonly #producers = new Map<number, Producer>();
 
-  check(topic: string, partition: number, b: ProducedBatch): SequenceCheck {
-    if (b.producerId < 0 || b.baseSequence < 0) return APPEND_UNTRACKED;
-    const key = `${topic}\u0000${partition}`;
-    let producers = this.#partitions.get(key);
-    if (!producers) {
-      producers = new Map();
-      this.#partitions.set(key, producers);
-    }
-    let p = producers.get(b.producerId);
-    if (p) {
-      producers.delete(b.producerId);
-      producers.set(b.producerId, p);
-    }
+  constructor(private readonly maxProducers = MAX_PRODUCERS_PER_PARTITION) {}
+
+  get size(): number {
+    return this.#producers.size;
+  }
+
+  check(b: ProducedBatch): SequenceCheck {
+    if (b.producerId < 0 || b.producerEpoch < 0 || b.baseSequence < 0) return APPEND_UNTRACKED;
+    let p = this.#touch(b.producerId);
     if (p && b.producerEpoch < p.epoch) {
-      return {
-        kind: 'refuse',
-        code: KafkaError.INVALID_PRODUCER_EPOCH,
-        message: `producer ${b.producerId} epoch ${b.producerEpoch} is older than its current epoch ${p.epoch}`,
-      };
+      return refuse(
+        KafkaError.INVALID_PRODUCER_EPOCH,
+        `producer ${b.producerId} epoch ${b.producerEpoch} is older than its current epoch ${p.epoch}`,
+      );
     }
-    if (!p || b.producerEpoch > p.epoch) {
-      p = { epoch: b.producerEpoch, batches: [] };
-      producers.set(b.producerId, p);
-      if (producers.size > MAX_PRODUCERS_PER_PARTITION) producers.delete(producers.keys().next().value!);
+    const lastSeq = addSequence(b.baseSequence, b.records - 1);
+    if (p && b.producerEpoch === p.epoch) {
+      const same = p.batches.find((r) => r.firstSeq === b.baseSequence && r.lastSeq === lastSeq);
+      if (same) return { kind: 'duplicate', outcome: same.outcome };
+      const last = p.batches.at(-1);
+      if (last && b.baseSequence !== addSequence(last.lastSeq, 1)) {
+        return refuse(
+          KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+          `producer ${b.producerId}: sequence ${b.baseSequence} does not follow ${last.lastSeq}`,
+        );
+      }
+    } else if (p && b.baseSequence !== 0) {
+      return refuse(
+        KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
+        `producer ${b.producerId}: the first batch of epoch ${b.producerEpoch} has sequence ${b.baseSequence}, not 0`,
+      );
     }
-    const lastSeq = b.baseSequence + b.records - 1;
-    const live = p.batches.filter((r) => !r.failed);
-    const same = live.find((r) => r.firstSeq === b.baseSequence && r.lastSeq === lastSeq);
-    if (same) return { kind: 'duplicate', offset: same.offset };
-    const last = live.at(-1);
-    if (last && b.baseSequence !== nextSequence(last.lastSeq)) {
-      return {
-        kind: 'refuse',
-        code: KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER,
-        message: `producer ${b.producerId}: sequence ${b.baseSequence} does not follow ${last.lastSeq}`,
-      };
-    }
-    const entry: Remembered = {
-      firstSeq: b.baseSequence,
-      lastSeq,
-      offset: Promise.resolve(undefined),
-      failed: false,
-    };
+    if (!p || b.producerEpoch !== p.epoch) p = this.#add(b.producerId, b.producerEpoch);
+    const entry: Remembered = { firstSeq: b.baseSequence, lastSeq, outcome: PENDING };
     const owner = p;
-    owner.batches = [...live, entry].slice(-REMEMBERED_BATCHES);
+    owner.batches.push(entry);
+    if (owner.batches.length > REMEMBERED_BATCHES) owner.batches.shift();
     return {
       kind: 'append',
-      settle: (offset) => {
-        entry.offset = offset;
-        void offset.then((o) => {
-          // A failed batch is retried with the same sequences: forget it so the retry is stored.
-          if (o === undefined) entry.failed = true;
+      settle: (outcome) => {
+        entry.outcome = outcome;
+        void outcome.then((o) => {
+          // Not stored: forget it, so the retry (same sequences) is stored.
+          if (o === 'not-stored') owner.batches = owner.batches.filter((r) => r !== entry);
         });
       },
     };
   }
+
+  /** Seeds producers found in storage (`recovered` least recently active first). */
+  seed(recovered: readonly RecoveredProducer[]): void {
+    for (const r of recovered) {
+      const p = this.#add(r.producerId, r.producerEpoch);
+      p.batches = r.batches.slice(-REMEMBERED_BATCHES).map((b) => ({
+        firstSeq: b.firstSeq,
+        lastSeq: b.lastSeq,
+        outcome: Promise.resolve(b.offset),
+      }));
+    }
+  }
+
+  /** The producer, moved to most recently seen. */
+  #touch(producerId: number): Producer | undefined {
+    const p = this.#producers.get(producerId);
+    if (p) {
+      this.#producers.delete(producerId);
+      this.#producers.set(producerId, p);
+    }
+    return p;
+  }
+
+  #add(producerId: number, epoch: number): Producer {
+    const p: Producer = { epoch, batches: [] };
+    this.#producers.delete(producerId);
+    this.#producers.set(producerId, p);
+    if (this.#producers.size > this.maxProducers)
+      this.#producers.delete(this.#producers.keys().next().value!);
+    return p;
+  }
 }
 
-/** Kafka sequences wrap from 2^31-1 to 0. */
-function nextSequence(seq: number): number {
-  return seq === 0x7fffffff ? 0 : seq + 1;
+/** An outcome not settled yet (`settle` is called in the same turn as `check`). */
+const PENDING: Promise<BatchOutcome> = new Promise(() => {});
+
+/** `seq + n` in Kafka's int32 sequence space (wrapping at 2^31). */
+export function addSequence(seq: number, n: number): number {
+  return (seq + n) % SEQUENCE_WRAP;
 }
+
+function refuse(code: number, message: string): SequenceCheck {
+  return { kind: 'refuse', code, message };
+}
+
+/** Reads a write partition's recent idempotent batches from storage (`recoverProducers`). */
+export type ProducerRecovery = (topic: string, partition: number) => Promise<readonly RecoveredProducer[]>;
+
+interface Period {
+  readonly producers: PartitionProducers;
+  ready: boolean;
+  rebuilding: Promise<void> | undefined;
+}
+
+/**
+ * Idempotent producers per partition, held by the partition's owner for one ownership period.
+ * The first idempotent batch of a period waits for `recover` (from the start of the broker, or
+ * after `forget` when the partition changed hands) to rebuild the producers' state from the
+ * partition's recent batch headers in storage, so a retry of a batch stored before a restart or
+ * takeover gets its original offset. Every idempotent batch arriving while that runs waits for
+ * it too (none is refused for it); a failed rebuild is tried again by the next batch.
+ */
+export class ProducerStates {
+  readonly #periods = new Map<string, Period>();
+
+  constructor(
+    /** Without one (tests), a period starts with no producers. */
+    private readonly recover?: ProducerRecovery,
+    private readonly maxProducers = MAX_PRODUCERS_PER_PARTITION,
+  ) {}
+
+  /**
+   * Undefined when the partition's producers are known (check now: request order is kept);
+   * else a promise that resolves once they are, or rejects when the rebuild failed.
+   */
+  ready(topic: string, partition: number): Promise<void> | undefined {
+    const period = this.#period(topic, partition);
+    if (period.ready) return undefined;
+    period.rebuilding ??= this.#rebuild(topic, partition, period).finally(() => {
+      period.rebuilding = undefined;
+    });
+    return period.rebuilding;
+  }
+
+  /** Checks a batch against the partition's producers; only once `ready` said they are known. */
+  check(topic: string, partition: number, b: ProducedBatch): SequenceCheck {
+    const period = this.#period(topic, partition);
+    if (!period.ready && b.producerId >= 0) {
+      throw new Error(`${topic}/${partition}: producer state checked before it was rebuilt`);
+    }
+    return period.producers.check(b);
+  }
+
+  /** Ends the partition's ownership period (handed over or taken over): the next batch rebuilds. */
+  forget(topic: string, partition: number): void {
+    this.#periods.delete(key(topic, partition));
+  }
+
+  #period(topic: string, partition: number): Period {
+    const k = key(topic, partition);
+    let p = this.#periods.get(k);
+    if (!p) {
+      p = {
+        producers: new PartitionProducers(this.maxProducers),
+        ready: !this.recover,
+        rebuilding: undefined,
+      };
+      this.#periods.set(k, p);
+    }
+    return p;
+  }
+
+  async #rebuild(topic: string, partition: number, period: Period): Promise<void> {
+    const recovered = await this.recover!(topic, partition);
+    if (this.#periods.get(key(topic, partition)) !== period) {
+      throw new TransientError(
+        `${topic}/${partition} changed hands while its producers were being recovered`,
+      );
+    }
+    period.producers.seed(recovered);
+    period.ready = true;
+  }
+}
+
+const key = (topic: string, partition: number) => `${topic}\u0000${partition}`;

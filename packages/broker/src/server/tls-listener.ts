@@ -20,6 +20,8 @@ export interface TlsListenerHooks {
   refused(reason: TlsRefusal): void;
   /** How long a client has to start and complete the handshake. */
   handshakeTimeoutMs: number;
+  /** Turns away a client that did not start a TLS handshake; default: a Barge INVALID_REQUEST answer. */
+  plaintext?(socket: Socket, firstChunk: Buffer): void;
 }
 
 /** The first byte of a TLS handshake record. A Barge frame starts with its length's high byte: 0 below 16 MiB. */
@@ -73,7 +75,7 @@ export function createTlsListener(context: TlsContext, hooks: TlsListenerHooks):
         { remote: remoteOf(socket) },
         'connection refused: the client did not start a TLS handshake (a client without TLS?)',
       );
-      refusePlaintext(socket, chunk);
+      (hooks.plaintext ?? refusePlaintext)(socket, chunk);
     });
   });
 }

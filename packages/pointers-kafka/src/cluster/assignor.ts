@@ -83,6 +83,7 @@ export function clusterAssigner(state: ClusterAssignerState): PartitionAssigner 
           brokerId: claim.brokerId,
           host: claim.host,
           port: claim.port,
+          ...(claim.kafka ? { kafka: claim.kafka } : {}),
         })),
         memberIds: accepted.map((m) => m.memberId),
         owners: assignWritePartitions(topics, claims),
@@ -132,16 +133,25 @@ function decodeClaim(metadata: Buffer): JoinClaim | undefined {
     const v = JSON.parse(userData.toString()) as Partial<JoinClaim>;
     if (typeof v.brokerId !== 'number' || typeof v.host !== 'string' || typeof v.port !== 'number')
       return undefined;
+    const kafka = hostPortOf(v.kafka);
     return {
       brokerId: v.brokerId,
       host: v.host,
       port: v.port,
+      // Members from before the Kafka listener, or without one, have none.
+      ...(kafka ? { kafka } : {}),
       owned: typeof v.owned === 'object' && v.owned !== null ? v.owned : {},
       generation: typeof v.generation === 'number' ? v.generation : 0,
     };
   } catch {
     return undefined;
   }
+}
+
+function hostPortOf(v: unknown): { host: string; port: number } | undefined {
+  if (typeof v !== 'object' || v === null) return undefined;
+  const { host, port } = v as { host?: unknown; port?: unknown };
+  return typeof host === 'string' && typeof port === 'number' ? { host, port } : undefined;
 }
 
 /** The cluster assignment in a member's assignment bytes (as DescribeGroups returns them); undefined if absent. */
