@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
-import { type BrokerProcess, freePort, repoRoot, runCli, startBroker, tempDir } from '../harness.js';
+import { type BrokerProcess, freePort, runCli, startBroker, tempDir } from '../harness.js';
+import { javaTool, kafkaLibs } from '../java-kafka-tools.js';
 
 /**
  * The broker's Kafka-protocol listener against real Kafka clients, with the broker as its own
@@ -15,42 +14,6 @@ import { type BrokerProcess, freePort, repoRoot, runCli, startBroker, tempDir } 
  */
 
 const TOPIC = 'orders';
-
-/** The Kafka 4.x jars `scripts/services.sh install kafka` put in the services cache, if any. */
-function kafkaLibs(): string | undefined {
-  const cache = process.env.BARGE_SERVICES_CACHE || join(repoRoot, '.cache', 'services');
-  if (!existsSync(cache)) return undefined;
-  const dir = readdirSync(cache)
-    .filter((d) => /^kafka-4\./.test(d) && existsSync(join(cache, d, 'libs', '.complete')))
-    .sort()
-    .at(-1);
-  return dir ? join(cache, dir, 'libs') : undefined;
-}
-
-/** Runs one of Kafka's Java tools; resolves with its stdout (stderr on failure). */
-function javaTool(libs: string, mainClass: string, args: readonly string[], stdin = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('java', ['-cp', join(libs, '*'), mainClass, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      if (code === 0) resolve(out);
-      else reject(new Error(`${mainClass} exited with ${code}:\n${err}\n${out}`));
-    });
-    child.stdin.end(stdin);
-  });
-}
 
 describe('Kafka-protocol listener with real Kafka clients', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>;
