@@ -178,7 +178,11 @@ export class Broker {
     this.#writers = new PartitionWriters({
       brokerId: config.broker.id,
       storage: this.storage,
-      publish: (topic, wp, batch) => this.#ownership.publish(topic, wp, batch),
+      publish: async (topic, wp, batch) => {
+        const published = await this.#ownership.publish(topic, wp, batch);
+        this.#kafka?.published.published(topic, wp);
+        return published;
+      },
       fencedIn: (topic, wp, batches) => this.#ownership.fencedIn(topic, wp, batches),
       offsets,
       topics: this.topics,

@@ -18,16 +18,19 @@ import type { OffsetIndex } from '../kafka-offsets/index.js';
 import { type KafkaApi, KafkaError, kafkaApi } from './kafka-api.js';
 import { type KafkaBrokerView, kafkaTopic } from './kafka-context.js';
 import { type KafkaRecordsReader, LEADER_EPOCH } from './kafka-records.js';
+import type { PublishSignal } from './publish-signal.js';
 
 export interface FetchApiDeps {
   view: KafkaBrokerView;
   offsets: OffsetIndex;
   records: KafkaRecordsReader;
+  /** Wakes waiting fetches when this broker publishes. */
+  published: PublishSignal;
   log: Logger;
 }
 
-/** How often a long-polling Fetch looks for new pointers. */
-const POLL_MS = 50;
+/** How often a long-polling Fetch looks for pointers other brokers published (its own wake it at once). */
+const POLL_MS = 250;
 const EARLIEST = -2n;
 const LATEST = -1n;
 const MAX_TIMESTAMP = -3n;
@@ -68,7 +71,10 @@ export function fetchApis(deps: FetchApiDeps): KafkaApi[] {
           if (bytes >= minBytes || failed || Date.now() >= deadline) {
             return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses, nodeEndpoints: [] };
           }
-          await new Promise((r) => setTimeout(r, Math.min(POLL_MS, deadline - Date.now())));
+          const partitions = req.topics.flatMap((t) =>
+            t.partitions.map((p) => ({ topic: t.topic, partition: p.partition })),
+          );
+          await deps.published.wait(partitions, Math.min(POLL_MS, deadline - Date.now()));
         }
       },
     }),

@@ -26,6 +26,7 @@ import { produceApi } from './produce-api.js';
 import { ProducerIds } from './producer-ids.js';
 import { producerRecovery } from './producer-recovery.js';
 import { ProducerStates } from './producer-state.js';
+import { PublishSignal } from './publish-signal.js';
 
 export interface KafkaServiceDeps {
   config: BrokerConfig;
@@ -46,6 +47,8 @@ export interface KafkaServiceDeps {
 /** The broker's Kafka-protocol side: the listener and every Kafka API it serves. */
 export class KafkaService {
   readonly listener: KafkaListener;
+  /** Wakes long-polling fetches when this broker publishes pointers (`published`). */
+  readonly published = new PublishSignal();
   /** The classic consumer group coordinator of Kafka clients' groups. */
   readonly groups: GroupCoordinator;
   /** Idempotent producers per owned partition, rebuilt from recent batches after a start or takeover. */
@@ -94,7 +97,13 @@ export class KafkaService {
         metrics: deps.metrics,
         stopping: deps.stopping,
       }),
-      ...fetchApis({ view, offsets, records: new KafkaRecordsReader(deps.storage), log }),
+      ...fetchApis({
+        view,
+        offsets,
+        records: new KafkaRecordsReader(deps.storage),
+        published: this.published,
+        log,
+      }),
       ...routeGroupApis(
         [
           ...groupApis(this.groups, deps.pointers),
