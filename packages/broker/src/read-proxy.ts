@@ -89,6 +89,18 @@ export class ReadProxy {
     }
   }
 
+  /**
+   * The most data bytes a response to `req` can carry, known before anything is read (what the
+   * read quota charges up front): the length asked for, capped by `maxReadBytes` and, when the
+   * object's size is cached, by the bytes left after `offset`.
+   */
+  mostBytes(req: ReadObjectRequest): number {
+    const size = this.#sizes.get(req.key);
+    const left = size === undefined ? Number.POSITIVE_INFINITY : Math.max(0, size - req.offset);
+    const wanted = req.length === READ_TO_END ? Number.POSITIVE_INFINITY : req.length;
+    return Math.min(wanted, left, this.maxReadBytes);
+  }
+
   async #size(key: string): Promise<number> {
     const cached = this.#sizes.get(key);
     if (cached !== undefined) return cached;

@@ -5,7 +5,7 @@ import {
   type PointerConsumer,
   type PointerRecord,
 } from '@barge/core';
-import type { BatchReader } from './batch-reader.js';
+import type { BatchReader, FetchedObject } from './batch-reader.js';
 import type { ConsumerOptions } from './consumer-types.js';
 import {
   DamagedDataHandler,
@@ -72,7 +72,13 @@ export class FetchedBatch {
 
 export type FetchOptions = Pick<
   ConsumerOptions,
-  'maxPollRecords' | 'pollTimeoutMs' | 'prefetchBatches' | 'fromTime' | 'onCorruptBatch' | 'onDamagedData'
+  | 'maxPollRecords'
+  | 'pollTimeoutMs'
+  | 'prefetchBatches'
+  | 'prefetchBytes'
+  | 'fromTime'
+  | 'onCorruptBatch'
+  | 'onDamagedData'
 >;
 
 export interface FetcherDeps {
@@ -208,52 +214,81 @@ export class BatchFetcher {
     }
   }
 
-  /** Loads up to `prefetchBatches` batches ahead and yields them in order while they stay current. */
+  /**
+   * Loads batches ahead, as many as `prefetchBatches` and `prefetchBytes` allow, and yields them
+   * in order while they stay current.
+   */
   async *#loadAhead(claimed: ClaimedRecord[]): AsyncGenerator<FetchedBatch, void, undefined> {
-    const ahead = this.#deps.options.prefetchBatches ?? 2;
-    const queue: Promise<FetchedBatch>[] = [];
+    const budget = prefetchBudget(this.#deps.options);
+    const queue: { batch: Promise<LoadedRecord>; bytes: number }[] = [];
     let next = 0;
+    let queuedBytes = 0;
     const fill = () => {
-      while (queue.length < ahead && next < claimed.length) {
-        const p = this.#load(claimed[next++]!);
-        p.catch(() => {});
-        queue.push(p);
+      while (next < claimed.length) {
+        const bytes = claimed[next]!.record.pointer.objectSize;
+        if (queue.length > 0 && !budget.admits(queue.length, queuedBytes, bytes)) return;
+        const batch = this.#load(claimed[next++]!);
+        batch.catch(() => {});
+        queue.push({ batch, bytes });
+        queuedBytes += bytes;
       }
     };
-    fill();
-    while (queue.length > 0) {
-      // At the stop, loads still running are left behind; they no longer retry (`stop.signal`).
-      const b = await Promise.race([queue.shift()!, this.#deps.stop.stopped]);
-      if (b === undefined) return;
+    while (next < claimed.length || queue.length > 0) {
       fill();
-      if (b.isCurrent() && !b.cursor.isDraining) yield b;
+      const head = queue.shift()!;
+      // At the stop, loads still running are left behind; they no longer retry (`stop.signal`).
+      const loaded = await Promise.race([head.batch, this.#deps.stop.stopped]);
+      if (loaded === undefined) return;
+      fill();
+      const { claim, cursor } = loaded.c;
+      const current = !this.#deps.stop.requested && cursor.isCurrent(claim.generation);
+      if (current && !cursor.isDraining) yield this.#decode(loaded);
+      // Counted until the application is done with it: it stays in memory meanwhile.
+      queuedBytes -= head.bytes;
     }
   }
 
-  async #load(c: ClaimedRecord): Promise<FetchedBatch> {
+  /** Fetches the claimed record's batch object (not decoded yet: see `#decode`). */
+  async #load(c: ClaimedRecord): Promise<LoadedRecord> {
+    const { claim, record } = c;
+    const p = record.pointer;
+    if (claim.fromIndex >= p.messageCount) return { c };
+    if (claim.minTimestamp !== undefined && p.lastTimestamp < claim.minTimestamp) return { c };
+    try {
+      // Prefetches outlive the loop that asked for them (a `break`): they stop retrying at the stop.
+      return { c, fetched: await this.#deps.reader.fetch(p, claim.fromIndex, this.#deps.stop.signal) };
+    } catch (e) {
+      if (unreadableBatch(e) === undefined) throw e;
+      return { c, error: e };
+    }
+  }
+
+  /**
+   * Decodes a loaded batch when its turn to be delivered comes (so batches loaded ahead hold
+   * bytes, not one object per message) and reports its damage, which under `fail` throws.
+   */
+  #decode({ c, fetched, error }: LoadedRecord): FetchedBatch {
     const { claim, record } = c;
     const p = record.pointer;
     const batch = (messages: ConsumedMessage[]) =>
       new FetchedBatch(c.sub, c.cursor, record, claim, messages, this.#deps.stop);
-    if (claim.fromIndex >= p.messageCount) return batch([]);
-    if (claim.minTimestamp !== undefined && p.lastTimestamp < claim.minTimestamp) return batch([]);
-    let loaded: Awaited<ReturnType<BatchReader['load']>>;
     const place = {
       topic: c.sub.topic,
       partition: record.partition,
       offset: record.offset,
       key: p.storage.key,
     };
-    try {
-      // Prefetches outlive the loop that asked for them (a `break`): they stop retrying at the stop.
-      loaded = await this.#deps.reader.load(p, claim.fromIndex, this.#deps.stop.signal);
-    } catch (e) {
-      const reason = unreadableBatch(e);
-      if (reason === undefined) throw e;
+    if (error !== undefined) {
+      const reason = unreadableBatch(error)!;
       const [fromMessageIndex, toMessageIndex] = [claim.fromIndex, p.messageCount];
-      this.#damaged.found({ ...place, reason, fromMessageIndex, toMessageIndex, error: errorMessage(e) }, e);
+      this.#damaged.found(
+        { ...place, reason, fromMessageIndex, toMessageIndex, error: errorMessage(error) },
+        error,
+      );
       return batch([]);
     }
+    if (fetched === undefined) return batch([]);
+    const loaded = this.#deps.reader.decodeFetched(fetched);
     for (const { chunk, error } of loaded.damaged) {
       const fromMessageIndex = Math.max(chunk.firstMessageIndex, claim.fromIndex);
       const toMessageIndex = chunk.firstMessageIndex + chunk.messageCount;
@@ -261,15 +296,19 @@ export class BatchFetcher {
       this.#damaged.found({ ...at, reason: 'corrupt-chunk', chunk: chunk.index }, error);
     }
     const messages: ConsumedMessage[] = [];
+    const { topic } = c.sub;
+    const { partition, offset } = record;
+    const { writePartition, sequence: batchSequence } = p;
+    const minTimestamp = claim.minTimestamp;
     for (const m of loaded.messages) {
-      if (claim.minTimestamp !== undefined && m.timestamp < claim.minTimestamp) continue;
+      if (minTimestamp !== undefined && m.timestamp < minTimestamp) continue;
       messages.push({
-        topic: c.sub.topic,
-        partition: record.partition,
-        offset: record.offset,
+        topic,
+        partition,
+        offset,
         messageIndex: m.index,
-        writePartition: p.writePartition,
-        batchSequence: p.sequence,
+        writePartition,
+        batchSequence,
         producerId: m.producerId,
         sequence: m.sequence,
         key: m.key,
@@ -280,4 +319,35 @@ export class BatchFetcher {
     }
     return batch(messages);
   }
+}
+
+/** A claimed record with its batch object fetched, or the error that made it unreadable. */
+interface LoadedRecord {
+  readonly c: ClaimedRecord;
+  /** Undefined when nothing of the batch is to be delivered, or with `error`. */
+  readonly fetched?: FetchedObject;
+  readonly error?: unknown;
+}
+
+/** How far a fetcher loads ahead: at most `batches` loads, and `bytes` of objects, running. */
+export interface PrefetchBudget {
+  readonly batches: number;
+  readonly bytes: number;
+  /** Whether one more batch of `bytes` may start with `running` loads of `runningBytes` under way. */
+  admits(running: number, runningBytes: number, bytes: number): boolean;
+}
+
+export const DEFAULT_PREFETCH_BATCHES = 8;
+export const DEFAULT_PREFETCH_BYTES = 64 * 1024 * 1024;
+
+export function prefetchBudget(
+  o: Pick<ConsumerOptions, 'prefetchBatches' | 'prefetchBytes'>,
+): PrefetchBudget {
+  const batches = Math.max(1, o.prefetchBatches ?? DEFAULT_PREFETCH_BATCHES);
+  const bytes = Math.max(1, o.prefetchBytes ?? DEFAULT_PREFETCH_BYTES);
+  return {
+    batches,
+    bytes,
+    admits: (running, runningBytes, next) => running < batches && runningBytes + next <= bytes,
+  };
 }

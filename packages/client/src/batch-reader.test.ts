@@ -8,7 +8,7 @@ import {
   type Message,
   TransientError,
 } from '@barge/core';
-import { BatchReader, type ObjectSource } from './batch-reader.js';
+import { BatchReader, chunkRuns, type ObjectSource } from './batch-reader.js';
 import { resolveRetry } from './retry.js';
 
 /** A batch object built with the core encoders, and its pointer. */
@@ -108,6 +108,74 @@ describe('BatchReader', () => {
     assert.ok(src.reads.every(([o]) => o < header.headerLength || o >= c0.offset + c0.length));
   });
 
+  it('reads a large batch wanted from its start in one read, and from a later index in one range after the header', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 3), msgs('b', 2), msgs('c', 4)]);
+    const src = new BufferSource(object);
+    const reader = new BatchReader(src, { wholeObjectBytes: 0 });
+    const all = await reader.load(pointer);
+    assert.deepEqual(src.reads, [[0, object.length]]);
+    assert.equal(all.messages.length, 9);
+    src.reads = [];
+    const c1 = all.header.chunks[1]!;
+    const later = await reader.load(pointer, 3);
+    assert.deepEqual(src.reads, [
+      [0, pointer.headerLength],
+      [c1.offset, object.length - c1.offset],
+    ]);
+    assert.deepEqual(
+      later.messages.map((m) => m.value.toString()),
+      ['b-value-0', 'b-value-1', 'c-value-0', 'c-value-1', 'c-value-2', 'c-value-3'],
+    );
+  });
+
+  it('a truncated large object: the chunks the reads reached are returned, the others are damaged', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 3), msgs('b', 2), msgs('c', 4)]);
+    const c2 = (await new BatchReader(new BufferSource(object)).load(pointer)).header.chunks[2]!;
+    const cut = object.subarray(0, c2.offset + 5);
+    for (const [fromIndex, maxReadBytes] of [
+      [0, Number.MAX_SAFE_INTEGER],
+      [0, 40],
+      [1, Number.MAX_SAFE_INTEGER],
+      [1, 40],
+    ] as const) {
+      const reader = new BatchReader(new BufferSource(cut, maxReadBytes), { wholeObjectBytes: 0 });
+      const { messages, damaged } = await reader.load(pointer, fromIndex);
+      const where = `fromIndex ${fromIndex}, maxReadBytes ${maxReadBytes}`;
+      assert.deepEqual(
+        messages.map((m) => m.index),
+        [0, 1, 2, 3, 4].filter((i) => i >= fromIndex),
+        where,
+      );
+      assert.deepEqual(
+        damaged.map((d) => d.chunk.index),
+        [2],
+        where,
+      );
+      assert.ok(damaged[0]!.error instanceof CorruptDataError, where);
+    }
+  });
+
+  it('fetch holds the bytes undecoded; decodeFetched verifies each chunk on its own', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 2), msgs('b', 2)]);
+    const bad = Buffer.from(object);
+    bad[bad.length - 3] = bad[bad.length - 3]! ^ 0xff; // inside the last chunk
+    const reader = new BatchReader(new BufferSource(bad));
+    const fetched = await reader.fetch(pointer);
+    assert.deepEqual(
+      fetched.chunks.map((c) => c.bytes?.length),
+      fetched.header.chunks.map((c) => c.length),
+    );
+    const { messages, damaged } = reader.decodeFetched(fetched);
+    assert.deepEqual(
+      messages.map((m) => m.value.toString()),
+      ['a-value-0', 'a-value-1'],
+    );
+    assert.deepEqual(
+      damaged.map((d) => d.chunk.index),
+      [1],
+    );
+  });
+
   it('retries transient read failures', async () => {
     const { object, pointer } = makeBatch([msgs('a', 2)]);
     const src = new BufferSource(object);
@@ -138,5 +206,24 @@ describe('BatchReader', () => {
       new BatchReader(new BufferSource(object.subarray(0, object.length - 1))).load(pointer),
       CorruptDataError,
     );
+  });
+});
+
+describe('chunkRuns', () => {
+  const chunk = (index: number, offset: number, length: number) =>
+    ({ index, offset, length }) as Parameters<typeof chunkRuns>[0][number];
+  const runs = (chunks: ReturnType<typeof chunk>[], max: number) =>
+    chunkRuns(chunks, max).map((r) => r.map((c) => c.index));
+
+  it('groups adjacent chunks into runs of at most maxBytes; a larger chunk is a run of its own', () => {
+    const cs = [chunk(0, 100, 10), chunk(1, 110, 10), chunk(2, 120, 30), chunk(3, 150, 10)];
+    assert.deepEqual(runs(cs, 1000), [[0, 1, 2, 3]]);
+    assert.deepEqual(runs(cs, 20), [[0, 1], [2], [3]]);
+    assert.deepEqual(runs(cs, 50), [[0, 1, 2], [3]]);
+    assert.deepEqual(runs([], 10), []);
+  });
+
+  it('starts a new run at a gap between chunks', () => {
+    assert.deepEqual(runs([chunk(0, 100, 10), chunk(2, 130, 10)], 1000), [[0], [2]]);
   });
 });

@@ -77,70 +77,203 @@ export class BatchReader {
     this.decode = { maxUncompressedBytes: options.maxUncompressedBytes };
   }
 
-  /** Bytes `[offset, offset + length)`, in reads of at most `maxReadBytes`, retried when transient. */
+  /**
+   * Bytes `[offset, offset + length)`, in reads of at most `maxReadBytes` (sent together, so
+   * they pipeline), each retried when transient. A read that comes back short throws
+   * `CorruptDataError` (the object is shorter than its pointer says).
+   */
   async read(pointer: BatchPointer, offset: number, length: number, signal?: AbortSignal): Promise<Buffer> {
     const max = Math.max(1, this.source.maxReadBytes);
+    const reads: Promise<Buffer>[] = [];
+    for (let at = offset; at < offset + length; at += max) {
+      const n = Math.min(max, offset + length - at);
+      const read = withRetry(() => this.source.readRange(pointer, at, n), this.retry, { signal });
+      read.catch(() => {}); // awaited below, in order
+      reads.push(read);
+    }
     const parts: Buffer[] = [];
     let got = 0;
-    while (got < length) {
+    for (const read of reads) {
+      const part = await read;
       const n = Math.min(max, length - got);
-      const at = offset + got;
-      const part = await withRetry(() => this.source.readRange(pointer, at, n), this.retry, { signal });
       if (part.length !== n) {
-        throw new CorruptDataError(
+        const at = offset + got;
+        const received = joinBuffers([...parts, part.subarray(0, Math.min(part.length, n))]);
+        throw new ShortReadError(
           `batch ${pointer.storage.key}: read of ${n} bytes at ${at} returned ${part.length}; the pointer says the object has ${pointer.objectSize} bytes`,
+          received,
         );
       }
       parts.push(part);
       got += n;
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+    return joinBuffers(parts);
   }
 
   /**
-   * The messages of the batch from message index `fromIndex` on, chunk by chunk. Chunks before
-   * the one holding `fromIndex` are not fetched. Each chunk is read and decoded on its own: one
-   * that fails its checks (or whose range read comes back short) is listed in `damaged`, with
-   * none of its messages, and the other chunks' messages are still returned. A damaged header
-   * or a missing object throws. Once `signal` aborts, failed reads are not retried.
+   * The messages of the batch from message index `fromIndex` on. Small objects are read whole;
+   * larger ones header first, then the chunks from the one holding `fromIndex` on (chunks before
+   * it are not fetched), grouped into contiguous range reads of up to `maxReadBytes` that run
+   * concurrently. Each chunk is verified and decoded on its own: one that fails its checks (or
+   * that a short range read did not reach) is listed in `damaged`, with none of its messages, and
+   * the other chunks' messages are still returned. A damaged header or a missing object throws.
+   * Once `signal` aborts, failed reads are not retried.
    */
   async load(pointer: BatchPointer, fromIndex = 0, signal?: AbortSignal): Promise<LoadedBatch> {
+    return this.decodeFetched(await this.fetch(pointer, fromIndex, signal));
+  }
+
+  /**
+   * The I/O half of `load`: the verified header and the bytes of the chunks from the one holding
+   * `fromIndex` on, not decoded yet (a prefetched batch holds its object's bytes, not one object
+   * per message). Chunks a short read did not reach come with their error.
+   */
+  async fetch(pointer: BatchPointer, fromIndex = 0, signal?: AbortSignal): Promise<FetchedObject> {
     const whole = pointer.objectSize <= this.wholeObjectBytes;
+    if (!whole && fromIndex === 0) return this.#fetchAll(pointer, signal);
     const prefix = await this.read(pointer, 0, whole ? pointer.objectSize : pointer.headerLength, signal);
     const header = decodeBatchHeader(prefix);
     checkHeaderMatchesPointer(header, pointer);
+    const wanted = header.chunks.filter((c) => c.firstMessageIndex + c.messageCount > fromIndex);
+    const chunks: FetchedChunk[] = whole
+      ? wanted.map((chunk) => ({ chunk, bytes: prefix.subarray(chunk.offset, chunk.offset + chunk.length) }))
+      : (
+          await Promise.all(
+            chunkRuns(wanted, Math.max(1, this.source.maxReadBytes)).map((run) =>
+              this.#readRun(pointer, run, signal),
+            ),
+          )
+        ).flat();
+    return { header, fromIndex, chunks };
+  }
+
+  /**
+   * A large object wanted from its first message: read all of it at once (in reads of at most
+   * `maxReadBytes`, sent together) instead of header first. A short read (truncated object)
+   * damages the chunks it did not reach, as when reading by chunk.
+   */
+  async #fetchAll(pointer: BatchPointer, signal: AbortSignal | undefined): Promise<FetchedObject> {
+    let bytes: Buffer;
+    let shortRead: CorruptDataError | undefined;
+    try {
+      bytes = await this.read(pointer, 0, pointer.objectSize, signal);
+    } catch (e) {
+      if (!(e instanceof ShortReadError) || e.received.length < pointer.headerLength) throw e;
+      bytes = e.received;
+      shortRead = e;
+    }
+    const header = decodeBatchHeader(bytes.subarray(0, pointer.headerLength));
+    checkHeaderMatchesPointer(header, pointer);
+    const chunks = header.chunks.map((chunk): FetchedChunk => {
+      const end = chunk.offset + chunk.length;
+      return end > bytes.length
+        ? { chunk, error: shortRead! }
+        : { chunk, bytes: bytes.subarray(chunk.offset, end) };
+    });
+    return { header, fromIndex: 0, chunks };
+  }
+
+  /** The CPU half of `load`: verifies, decompresses and decodes each fetched chunk on its own. */
+  decodeFetched(f: FetchedObject): LoadedBatch {
+    const { header, fromIndex } = f;
     const messages: DecodedMessage[] = [];
     const damaged: DamagedChunk[] = [];
-    for (const c of header.chunks) {
-      if (c.firstMessageIndex + c.messageCount <= fromIndex) continue;
-      const got = whole
-        ? readChunk(header, c.index, prefix.subarray(c.offset, c.offset + c.length), this.decode)
-        : await this.#readChunk(pointer, header, c, signal);
+    for (const c of f.chunks) {
+      const got =
+        c.bytes === undefined
+          ? ({ ok: false, chunk: c.chunk, error: c.error } as const)
+          : readChunk(header, c.chunk.index, c.bytes, this.decode);
       if (!got.ok) {
         damaged.push(got);
         continue;
       }
-      for (const m of got.messages) if (m.index >= fromIndex) messages.push(m);
+      if (got.chunk.firstMessageIndex >= fromIndex) {
+        for (const m of got.messages) messages.push(m);
+      } else {
+        for (const m of got.messages) if (m.index >= fromIndex) messages.push(m);
+      }
     }
     return { header, messages, damaged };
   }
 
-  /** Fetches one chunk by range and decodes it; a short read is that chunk's damage. */
-  async #readChunk(
+  /**
+   * Fetches adjacent chunks with one range read (several when a chunk exceeds `maxReadBytes`),
+   * each chunk a view of it. A read that comes back short (a truncated object) damages the
+   * chunks it did not reach.
+   */
+  async #readRun(
     pointer: BatchPointer,
-    header: BatchHeader,
-    c: ChunkEntry,
+    run: readonly ChunkEntry[],
     signal: AbortSignal | undefined,
-  ): Promise<ChunkOutcome> {
+  ): Promise<FetchedChunk[]> {
+    const start = run[0]!.offset;
+    const last = run[run.length - 1]!;
+    const length = last.offset + last.length - start;
     let bytes: Buffer;
+    let shortRead: CorruptDataError | undefined;
     try {
-      bytes = await this.read(pointer, c.offset, c.length, signal);
+      bytes = await this.read(pointer, start, length, signal);
     } catch (e) {
-      if (e instanceof CorruptDataError) return { ok: false, chunk: c, error: e };
-      throw e;
+      if (!(e instanceof ShortReadError)) throw e;
+      bytes = e.received;
+      shortRead = e;
     }
-    return readChunk(header, c.index, bytes, this.decode);
+    return run.map((chunk) => {
+      const from = chunk.offset - start;
+      if (from + chunk.length > bytes.length) return { chunk, error: shortRead! };
+      return { chunk, bytes: bytes.subarray(from, from + chunk.length) };
+    });
   }
+}
+
+/** A chunk's stored bytes, or why they could not be read. */
+export type FetchedChunk =
+  | { readonly chunk: ChunkEntry; readonly bytes: Buffer; readonly error?: undefined }
+  | { readonly chunk: ChunkEntry; readonly bytes?: undefined; readonly error: CorruptDataError };
+
+/** A batch object read but not decoded (`BatchReader.fetch`). */
+export interface FetchedObject {
+  readonly header: BatchHeader;
+  /** Messages before this index are left out when decoding. */
+  readonly fromIndex: number;
+  /** The chunks holding messages from `fromIndex` on, in order. */
+  readonly chunks: readonly FetchedChunk[];
+}
+
+/**
+ * Splits `chunks` (in object order) into runs of adjacent chunks spanning at most `maxBytes`
+ * each, so every run is one range read; a chunk larger than `maxBytes` is a run of its own.
+ */
+export function chunkRuns(chunks: readonly ChunkEntry[], maxBytes: number): ChunkEntry[][] {
+  const runs: ChunkEntry[][] = [];
+  let run: ChunkEntry[] = [];
+  for (const c of chunks) {
+    const first = run[0];
+    const prev = run[run.length - 1];
+    const adjacent = prev !== undefined && prev.offset + prev.length === c.offset;
+    if (first !== undefined && (!adjacent || c.offset + c.length - first.offset > maxBytes)) {
+      runs.push(run);
+      run = [];
+    }
+    run.push(c);
+  }
+  if (run.length > 0) runs.push(run);
+  return runs;
+}
+
+/** A range read returned fewer bytes than asked: the object is shorter than its pointer says. */
+class ShortReadError extends CorruptDataError {
+  constructor(
+    message: string,
+    /** The bytes that did arrive, from the start of the range. */
+    readonly received: Buffer,
+  ) {
+    super(message);
+  }
+}
+
+function joinBuffers(parts: readonly Buffer[]): Buffer {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
 }
 
 /** A chunk that could not be read, and why. */

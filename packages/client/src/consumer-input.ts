@@ -54,6 +54,7 @@ export function checkConsumerOptions(options: ConsumerOptions): void {
     ['maxPollRecords', 1],
     ['pollTimeoutMs', 0],
     ['prefetchBatches', 1],
+    ['prefetchBytes', 1],
     ['fromTime', 0],
   ] as const) {
     const v = options[k];

@@ -40,8 +40,16 @@ export interface ConsumerOptions extends CommonClientOptions {
   maxPollRecords?: number;
   /** Long-poll wait. Default 1,000 ms. */
   pollTimeoutMs?: number;
-  /** Batches loaded ahead of the one being processed. Default 2. */
+  /**
+   * Most batches loaded ahead of the one being processed (their reads run concurrently, so the
+   * network is not idle while the application works). Default 8.
+   */
   prefetchBatches?: number;
+  /**
+   * Memory budget of the batches loaded ahead, by object size: no batch is started beyond it,
+   * except one when nothing is loading. Default 64 MiB.
+   */
+  prefetchBytes?: number;
   /** Skip messages a producer retry delivered twice. Default true. */
   dedup?: boolean | DedupOptions;
   /**

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type CommitPosition, errorMessage, GroupRebalanceError, InvalidInputError } from '@barge/core';
 import { ConsumeAudit } from './audit/consume-audit.js';
-import { BatchFetcher, StopSignal } from './batch-fetcher.js';
+import { BatchFetcher, type FetchedBatch, StopSignal } from './batch-fetcher.js';
 import { BatchReader } from './batch-reader.js';
 import { type ResolvedCommonOptions, resolveCommonOptions } from './client-options.js';
 import { CommitSchedule } from './commit-schedule.js';
@@ -417,6 +417,11 @@ export class Consumer {
 
   /** The one delivery loop, over batches fetched for this run or iteration. */
   private deliveries(grain: Grain): AsyncGenerator<Delivery, void, undefined> {
+    return this.delivery.deliveries(this.fetchedBatches(), grain);
+  }
+
+  /** The batches fetched for this run or iteration. */
+  private fetchedBatches(): AsyncGenerator<FetchedBatch, void, undefined> {
     const fetcher = new BatchFetcher({
       subscriptions: this.subscriptions,
       source: this.requireSource(),
@@ -427,7 +432,7 @@ export class Consumer {
       log: this.report.log,
       report: this.report,
     });
-    return this.delivery.deliveries(fetcher.batches(), grain);
+    return fetcher.batches();
   }
 
   private async runHandlers(options: RunOptions): Promise<void> {
@@ -438,7 +443,7 @@ export class Consumer {
       log: this.report.log,
     });
     try {
-      for await (const d of this.deliveries(grainOf(options))) await handle(d);
+      await this.delivery.each(this.fetchedBatches(), grainOf(options), handle);
     } catch (e) {
       this.subscriptions.rewindUnprocessed();
       if (this.schedule.enabled) await this.commit().catch(() => {});

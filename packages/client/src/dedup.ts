@@ -28,8 +28,10 @@ export class DedupTracker {
   private streams = 0;
   private readonly maxRanges: number;
   private readonly maxStreams: number;
-  /** Messages reported as duplicates by `accept`. */
+  /** Messages reported as duplicates by `isDuplicate` and `accept`. */
   skipped = 0;
+  /** The stream `delivered` touched last, and its ranges (see `accept`). */
+  private last: (StreamId & { scope: string; ranges: Ranges }) | undefined;
 
   constructor(options: DedupOptions = {}) {
     this.maxRanges = Math.max(1, options.maxRangesPerStream ?? 64);
@@ -64,10 +66,46 @@ export class DedupTracker {
     streams.set(key, ranges);
     insert(ranges, sequence);
     if (ranges.length > this.maxRanges) ranges.shift();
+    const { topic, writePartition, producerId } = stream;
+    this.last = { scope, topic, writePartition, producerId, ranges };
+  }
+
+  /**
+   * `isDuplicate`, then `delivered` when it is not: true for a message to deliver. Consecutive
+   * messages of one stream (a chunk's) skip the lookups: the stream used last is remembered,
+   * and it is already the most recently used of its scope.
+   */
+  accept(scope: string, stream: StreamId, sequence: number): boolean {
+    const last = this.last;
+    if (
+      last === undefined ||
+      last.scope !== scope ||
+      last.topic !== stream.topic ||
+      last.writePartition !== stream.writePartition ||
+      last.producerId !== stream.producerId
+    ) {
+      if (this.isDuplicate(scope, stream, sequence)) return false;
+      this.delivered(scope, stream, sequence);
+      return true;
+    }
+    const ranges = last.ranges;
+    const top = ranges[ranges.length - 1];
+    if (top !== undefined && sequence === top[1]! + 1) {
+      top[1] = sequence; // in order: the common case
+      return true;
+    }
+    if (findRange(ranges, sequence) >= 0) {
+      this.skipped++;
+      return false;
+    }
+    insert(ranges, sequence);
+    if (ranges.length > this.maxRanges) ranges.shift();
+    return true;
   }
 
   /** Forget everything about a scope (after a seek, or when its partition is revoked). */
   forget(scope: string): void {
+    if (this.last?.scope === scope) this.last = undefined;
     const streams = this.scopes.get(scope);
     if (streams === undefined) return;
     this.streams -= streams.size;

@@ -60,6 +60,27 @@ export class DeliveryLoop {
     }
   }
 
+  /**
+   * `run`'s loop: the deliveries `deliveries` would yield, each passed to `handle` (awaited)
+   * without a generator step per message. Resolves when `batches` ends; a failing `handle`
+   * rejects it, leaving that delivery unprocessed.
+   */
+  async each(
+    batches: AsyncIterable<FetchedBatch>,
+    grain: Grain,
+    handle: (d: Delivery) => Promise<void>,
+  ): Promise<void> {
+    try {
+      for await (const batch of batches) {
+        if (grain.each === 'message') await this.#eachMessage(batch, handle);
+        else await this.#eachBatch(batch, grain.autoResolve, handle);
+        await this.commitIfDue();
+      }
+    } finally {
+      this.#handedBack();
+    }
+  }
+
   /** Resolves once the application holds no delivery from the partitions named by `scopes`. */
   async idle(scopes: ReadonlySet<string>): Promise<void> {
     while (this.#current && scopes.has(this.#current.batch.cursor.scope)) {
@@ -94,6 +115,33 @@ export class DeliveryLoop {
     this.#finished(batch);
   }
 
+  /** `#oneByOne` for `each`. */
+  async #eachMessage(batch: FetchedBatch, handle: (d: Delivery) => Promise<void>): Promise<void> {
+    for (const message of batch.messages) {
+      if (!batch.isCurrent()) break;
+      if (batch.cursor.isDraining) return; // the rest is redelivered to the partition's next owner
+      if (!this.#firstDelivery(batch, message)) continue;
+      await handle(this.#handOut({ batch, messages: [message] }));
+      this.processedThrough(batch, message.messageIndex);
+      this.#handedBack();
+      if (this.#deps.schedule.due) await this.#deps.commit();
+    }
+    this.#finished(batch);
+  }
+
+  /** `#allAtOnce` for `each`. */
+  async #eachBatch(
+    batch: FetchedBatch,
+    autoResolve: boolean,
+    handle: (d: Delivery) => Promise<void>,
+  ): Promise<void> {
+    if (batch.cursor.isDraining) return;
+    const messages = batch.messages.filter((m) => this.#firstDelivery(batch, m));
+    if (messages.length > 0) await handle(this.#handOut({ batch, messages }));
+    if (autoResolve || messages.length === 0) this.#finished(batch);
+    this.#handedBack();
+  }
+
   async *#allAtOnce(batch: FetchedBatch, autoResolve: boolean): AsyncGenerator<Delivery, void, undefined> {
     if (batch.cursor.isDraining) return;
     const messages = batch.messages.filter((m) => this.#firstDelivery(batch, m));
@@ -117,8 +165,7 @@ export class DeliveryLoop {
   /** False for a message a producer retry already delivered; otherwise counts it delivered. */
   #firstDelivery(batch: FetchedBatch, m: ConsumedMessage): boolean {
     const dedup = this.#deps.dedup;
-    if (dedup?.isDuplicate(batch.cursor.scope, m, m.sequence)) return false;
-    dedup?.delivered(batch.cursor.scope, m, m.sequence);
+    if (dedup !== undefined && !dedup.accept(batch.cursor.scope, m, m.sequence)) return false;
     this.#delivered++;
     return true;
   }

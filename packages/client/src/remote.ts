@@ -17,6 +17,7 @@ import type { ObjectSource } from './batch-reader.js';
 import { BrokerPool } from './broker-pool.js';
 import { DEFAULT_CONNECTION_TIMEOUT_MS } from './client-options.js';
 import { ConnectionClosedError, type ConnectionObserver } from './connection.js';
+import { ReadWindow } from './read-window.js';
 import { isRetryableFailure, type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
 import type { SaslCredentials } from './sasl-client.js';
 import type { ClientTlsOptions } from './tls.js';
@@ -33,8 +34,14 @@ function isUnknownMember(e: unknown): boolean {
   return e instanceof BrokerResponseError && e.errorCode === ErrorCode.UNKNOWN_MEMBER;
 }
 
-/** Reads batch objects through the broker's read proxy (ReadObject), in ranges of at most `maxReadBytes`. */
+/**
+ * Reads batch objects through the broker's read proxy (ReadObject), in ranges of at most
+ * `maxReadBytes`; the requests in flight are bounded by a `ReadWindow` (one at a time while the
+ * broker throttles the read quota).
+ */
 export class ProxyObjectSource implements ObjectSource {
+  readonly #window = new ReadWindow();
+
   constructor(
     private readonly pool: BrokerPool,
     readonly maxReadBytes: number,
@@ -45,11 +52,11 @@ export class ProxyObjectSource implements ObjectSource {
     let got = 0;
     // The broker may return less than asked (its frame limit); ask for the rest.
     while (got < length) {
-      const r = await this.pool.request(ApiKey.ReadObject, {
-        key: pointer.storage.key,
-        offset: offset + got,
-        length: Math.min(length - got, 0xfffffffe),
-      });
+      const asked = Math.min(length - got, 0xfffffffe);
+      const body = { key: pointer.storage.key, offset: offset + got, length: asked };
+      const r = await this.#window.run(Math.min(asked, this.maxReadBytes), () =>
+        this.pool.request(ApiKey.ReadObject, body),
+      );
       if (r.data.length === 0) break; // end of object
       parts.push(r.data);
       got += r.data.length;

@@ -27,9 +27,17 @@ export function handlerOf(
   ctx: { loop: DeliveryLoop; retry: ResolvedRetry; stop: StopSignal; log: Logger },
 ): (d: Delivery) => Promise<void> {
   const { eachMessage, eachBatch } = options;
-  const call = async (d: Delivery, handler: () => Promise<void>, what: string): Promise<void> => {
+  const call = async (d: Delivery, handler: () => Promise<void>, where: () => string): Promise<void> => {
+    let first: unknown;
     try {
-      await withRetry(handler, ctx.retry, {
+      await handler();
+      return;
+    } catch (e) {
+      first = e; // retried below (the common case, success, needs none of the retry machinery)
+    }
+    const what = where();
+    try {
+      await withRetry(async ({ attempt }) => (attempt === 0 ? Promise.reject(first) : handler()), ctx.retry, {
         retryable: () => d.batch.isCurrent(),
         onRetry: (e, retry, delayMs) =>
           ctx.log.warn(`handler failed on ${what}, retrying in ${delayMs} ms`, {
@@ -51,7 +59,11 @@ export function handlerOf(
         message,
         heartbeat: () => d.batch.heartbeat(),
       };
-      return call(d, () => eachMessage(payload), `message ${d.batch.where} index ${message.messageIndex}`);
+      return call(
+        d,
+        () => eachMessage(payload),
+        () => `message ${d.batch.where} index ${message.messageIndex}`,
+      );
     };
   }
   return (d) => {
@@ -71,6 +83,10 @@ export function handlerOf(
       isRunning: () => !ctx.stop.requested,
       isStale: () => !batch.isCurrent(),
     };
-    return call(d, () => eachBatch!(payload), `batch at ${batch.where}`);
+    return call(
+      d,
+      () => eachBatch!(payload),
+      () => `batch at ${batch.where}`,
+    );
   };
 }

@@ -7,6 +7,14 @@ export type ByteRateKind = 'produce' | 'read';
 
 const RATE_KEY = { produce: 'produceBytesPerSec', read: 'readBytesPerSec' } as const;
 
+/** Bytes recorded before a request is served (`QuotaManager.charge`). */
+export interface QuotaCharge {
+  /** The throttle time the charge brought (0: under the quota, or no quota). */
+  readonly throttleMs: number;
+  /** Counts the bytes the request really carried instead of those charged (once). */
+  settle(carried: number): void;
+}
+
 /** A principal's quota, and the config key it comes from (for messages). */
 export interface PrincipalQuota {
   readonly limits: QuotaConfig;
@@ -66,10 +74,20 @@ export class QuotaManager {
    * the principal has no such quota or is under it.
    */
   record(principal: string, kind: ByteRateKind, bytes: number): number {
+    const charge = this.charge(principal, kind, bytes);
+    charge.settle(bytes);
+    return charge.throttleMs;
+  }
+
+  /**
+   * Records `bytes` of `kind` before the request is served (the most it can carry), so that
+   * requests sent together are throttled as they are taken in, not after they were all served;
+   * `settle` then counts the bytes it really carried (giving back the rest).
+   */
+  charge(principal: string, kind: ByteRateKind, bytes: number): QuotaCharge {
     const quota = this.quotaOf(principal).limits[RATE_KEY[kind]];
-    if (quota === undefined) return 0;
+    if (quota === undefined) return { throttleMs: 0, settle: () => {} };
     const labels = { principal, kind };
-    this.metrics.quotaBytes.inc(labels, bytes);
     const now = this.clock();
     const rates = this.#rates[kind];
     let rate = rates.get(principal);
@@ -78,11 +96,21 @@ export class QuotaManager {
       rate = new RateWindow(this.window);
       rates.set(principal, rate);
     }
-    rate.record(bytes, now);
-    this.metrics.quotaRate.set(labels, Math.round(rate.rate(now)));
-    const ms = rate.throttleMs(quota, now);
+    const window = rate;
+    window.record(bytes, now);
+    const ms = window.throttleMs(quota, now);
     if (ms > 0) this.metrics.quotaThrottleMs.inc(labels, ms);
-    return ms;
+    let settled = false;
+    const settle = (carried: number) => {
+      if (settled) return;
+      settled = true;
+      const at = this.clock();
+      if (carried < bytes) window.refund(bytes - carried, at);
+      else if (carried > bytes) window.record(carried - bytes, at);
+      this.metrics.quotaBytes.inc(labels, carried);
+      this.metrics.quotaRate.set(labels, Math.round(window.rate(at)));
+    };
+    return { throttleMs: ms, settle };
   }
 
   /**

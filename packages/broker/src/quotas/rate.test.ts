@@ -111,3 +111,30 @@ describe('QuotaManager', () => {
     );
   });
 });
+
+describe('QuotaManager charges', () => {
+  it('throttles on the bytes charged before serving, and settles to the bytes carried', async () => {
+    const metrics = new BrokerMetrics();
+    const config = { default: { readBytesPerSec: MiB }, principals: {} };
+    const q = new QuotaManager(config, metrics, window, () => 0);
+    const first = q.charge('carol', 'read', MiB);
+    const second = q.charge('carol', 'read', MiB);
+    assert.equal(first.throttleMs, 0);
+    assert.equal(second.throttleMs, 1000, 'charged before either was served');
+    second.settle(0); // served nothing (a missing object): given back
+    second.settle(MiB); // settles once
+    first.settle(MiB);
+    assert.equal(q.charge('carol', 'read', 0).throttleMs, 0, 'back at the quota');
+    assert.equal((await metrics.quotaBytes.get()).values[0]?.value, MiB);
+    assert.equal(q.charge('alice', 'produce', 10 * MiB).throttleMs, 0, 'no produce quota');
+  });
+
+  it('a refund never takes a sample below 0', () => {
+    const r = new RateWindow(window);
+    r.record(MiB, 0);
+    r.refund(2 * MiB, 10);
+    assert.equal(r.rate(10), 0);
+    r.record(MiB, 20);
+    assert.equal(r.rate(20), MiB);
+  });
+});

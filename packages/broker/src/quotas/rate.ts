@@ -28,6 +28,21 @@ export class RateWindow {
     else this.#samples.push({ start: now, bytes });
   }
 
+  /**
+   * Takes back `bytes` recorded earlier (a read charged before it was answered, which carried
+   * fewer): from the newest samples still in the window, never below 0.
+   */
+  refund(bytes: number, now: number): void {
+    this.#expire(now);
+    let left = bytes;
+    for (let i = this.#samples.length - 1; i >= 0 && left > 0; i--) {
+      const s = this.#samples[i]!;
+      const taken = Math.min(s.bytes, left);
+      s.bytes -= taken;
+      left -= taken;
+    }
+  }
+
   /** Bytes per second measured at `now`. */
   rate(now: number): number {
     this.#expire(now);
