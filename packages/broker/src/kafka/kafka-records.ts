@@ -7,9 +7,7 @@ import {
   decodeChunk,
   encodeKafkaBatch,
   type ObjectStorage,
-  setBaseOffset,
-  setPartitionLeaderEpoch,
-  splitRecordBatches,
+  stampKafkaChunk,
   verifyChunk,
 } from '@barge/core';
 
@@ -77,8 +75,11 @@ export class KafkaRecordsReader {
       const where = `batch ${pointer.storage.key} chunk ${i}`;
       verifyChunk(chunkBytes, c, where);
       const offset = baseOffset + c.firstMessageIndex;
-      if (c.codec === CODEC.kafka) out.push(...restamp(chunkBytes, offset, where));
-      else out.push(this.#convert(pointer, header, c, chunkBytes, offset));
+      if (c.codec === CODEC.kafka) {
+        // Base offsets and leader epoch sit outside the batches' CRC-32C: set in place on the read copy.
+        stampKafkaChunk(chunkBytes, offset, LEADER_EPOCH);
+        out.push(chunkBytes);
+      } else out.push(this.#convert(pointer, header, c, chunkBytes, offset));
     }
     return out;
   }
@@ -104,17 +105,4 @@ export class KafkaRecordsReader {
     }
     return batch;
   }
-}
-
-/** The chunk's record batches, each with its base offset (running from `offset`) and the leader epoch set. */
-function restamp(chunk: Buffer, offset: number, where: string): Buffer[] {
-  const out: Buffer[] = [];
-  let next = offset;
-  for (const view of splitRecordBatches(chunk, where)) {
-    setBaseOffset(view.bytes, next);
-    setPartitionLeaderEpoch(view.bytes, LEADER_EPOCH);
-    next += view.header.lastOffsetDelta + 1;
-    out.push(view.bytes);
-  }
-  return out;
 }

@@ -15,6 +15,7 @@ import {
 import type { ByteBudget } from '../budget.js';
 import type { BrokerMetrics } from '../metrics.js';
 import type { Appended, DurableOutcome } from '../partition-writer.js';
+import { raceTimeout } from '../race-timeout.js';
 import type { PartitionWriters } from '../writers.js';
 import { type KafkaApi, KafkaError, kafkaApi } from './kafka-api.js';
 import type { KafkaConnection } from './kafka-connection.js';
@@ -286,15 +287,7 @@ function answerAll(req: ProduceRequest, errorCode: number, message: string): Pro
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  if (ms <= 0) return p;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve('timeout'), ms);
-    timer.unref();
-    void p.then((o) => {
-      clearTimeout(timer);
-      resolve(o);
-    });
-  });
+  return ms > 0 ? raceTimeout(p, ms) : p;
 }
 
 /** What the idempotence state remembers of an appended batch's durable outcome. */
