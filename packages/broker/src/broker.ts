@@ -18,6 +18,7 @@ export type { BrokerOptions } from './broker-options.js';
 import { Backpressure } from './backpressure.js';
 import { type BrokerOptions, type Tunables, tunables } from './broker-options.js';
 import type { ByteBudget } from './budget.js';
+import { BatchCloseTiming } from './close-timing.js';
 import type { ClusterNode } from './cluster/cluster-node.js';
 import { createOwnership } from './cluster/ownership-setup.js';
 import type { WriteOwnership } from './cluster/write-ownership.js';
@@ -186,6 +187,7 @@ export class Broker {
       fencedIn: (topic, wp, batches) => this.#ownership.fencedIn(topic, wp, batches),
       offsets,
       topics: this.topics,
+      closeTiming: new BatchCloseTiming(),
       uploads: this.#uploads,
       sequences,
       orphans: this.#orphans,

@@ -14,6 +14,7 @@ import {
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ByteBudget } from './budget.js';
+import type { BatchCloseTiming } from './close-timing.js';
 import { storageErrorCode } from './errors.js';
 import type { OffsetStamper } from './kafka-offsets/offset-stamper.js';
 import { batchKey } from './keys.js';
@@ -63,6 +64,8 @@ export interface WriterContext {
   /** Dense (Kafka) offsets per write partition, stamped into pointers at publication. */
   offsets: OffsetStamper;
   topics: TopicRegistry;
+  /** When batches close on time (early by the recent time to make a batch durable). */
+  closeTiming: BatchCloseTiming;
   uploads: UploadPipeline;
   sequences: SequenceAllocator;
   orphans: OrphanRecorder;
@@ -102,6 +105,8 @@ interface Batch {
   state: BatchState;
   sequence: number;
   pointer?: BatchPointer | undefined;
+  /** When it was closed (`performance.now()`). */
+  closedAt?: number;
 }
 
 export type CloseReason = 'bytes' | 'messages' | 'delay' | 'shutdown';
@@ -166,7 +171,7 @@ export class PartitionWriter {
     if (!b) {
       b = { chunks: [], metas: [], payload: 0, messages: 0, waiters: [], state: 'open', sequence: -1 };
       this.#open = b;
-      this.#timer = setTimeout(() => this.#close('delay'), maxDelayMs);
+      this.#timer = setTimeout(() => this.#close('delay'), this.ctx.closeTiming.closeAfterMs(maxDelayMs));
       void this.ctx.sequences.prepare(this.topic, this.writePartition);
       this.ctx.offsets.prepare(this.topic, this.writePartition);
     }
@@ -225,6 +230,7 @@ export class PartitionWriter {
       return;
     }
     b.state = 'closing';
+    b.closedAt = performance.now();
     this.#queue.push(b);
     this.#busy++;
     this.ctx.metrics.batchClosed(reason, b.payload, b.messages);
@@ -362,6 +368,8 @@ export class PartitionWriter {
                   code: ErrorCode.UNKNOWN_SERVER_ERROR,
                   message: `the pointer queue returned no position for batch ${b.sequence}`,
                 };
+            if (at && b.closedAt !== undefined)
+              this.ctx.closeTiming.recordDurable(performance.now() - b.closedAt);
             for (const w of b.waiters) w.settle(outcome);
             this.#release(b);
           });
