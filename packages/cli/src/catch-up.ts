@@ -4,7 +4,9 @@
  * for). A partition counts as read up to pointer offset `p` once the consumer's position there,
  * the next message to process, is at `p` or beyond. Before the consumer has a position in a
  * partition (nothing processed, nothing committed), its start decides: a partition that starts
- * at its end has nothing to read.
+ * at its end has nothing to read. Where the high watermark is above the last pointer (Kafka
+ * transaction markers on a clustered topic), the partition's tail as its pointer fetches found
+ * it (`TailWatch`) is its end too.
  */
 export class CatchUp {
   readonly #ends: ReadonlyMap<number, number>;
@@ -28,13 +30,20 @@ export class CatchUp {
 
   /**
    * Whether every owned partition was read up to its end. `position` is the pointer offset of
-   * the consumer's next message in a partition, undefined while it has none.
+   * the consumer's next message in a partition, undefined while it has none; `tail`, where a
+   * partition's pointers end when fetches found no more of them (undefined while more may come).
    */
-  reached(position: (partition: number) => number | undefined): boolean {
+  reached(
+    position: (partition: number) => number | undefined,
+    tail: (partition: number) => number | undefined = () => undefined,
+  ): boolean {
     if (this.#assignment === undefined) return false;
     return this.#assignment.every((p) => {
       const at = position(p) ?? this.#starts.get(p);
-      return at !== undefined && at >= (this.#ends.get(p) ?? 0);
+      if (at === undefined) return false;
+      if (at >= (this.#ends.get(p) ?? 0)) return true;
+      const last = tail(p);
+      return last !== undefined && at >= last;
     });
   }
 }

@@ -20,6 +20,7 @@ import { LineOutput } from '../output.js';
 import { PartitionFilter } from '../partition-filter.js';
 import { brokerSasl, brokerSaslCredentials } from '../sasl-flags.js';
 import { firstShutdownSignal } from '../shutdown.js';
+import { TailWatch } from '../tail-watch.js';
 import { brokerTls } from '../tls-flags.js';
 
 interface ConsumeFlags {
@@ -136,7 +137,7 @@ async function consume(flags: ConsumeFlags): Promise<void> {
   const address = brokerAddress(flags.broker);
   // Where reading starts: always on its own; for a group member only where nothing is committed.
   const needStarts = !grouped || flags.exitAtEnd === true;
-  const { watermarks, starts } = await lookUp(
+  const { watermarks, starts, transactional } = await lookUp(
     address,
     flags.topic,
     partition,
@@ -147,12 +148,18 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     : undefined;
   if (!grouped) for (const [p, offset] of starts) catchUp?.startsAt(p, offset);
 
+  // --exit-at-end on a cluster's topic watches the pointer fetches: the high watermark counts
+  // Kafka's transaction markers, so it may be above the last pointer.
+  const watchTail = catchUp !== undefined && transactional;
   const pool =
-    partition === undefined
+    partition === undefined && !watchTail
       ? undefined
       : new BrokerPool([address], { clientId: 'barge-cli', tls: brokerTls(), sasl: brokerSaslCredentials() });
-  const pointers: PointerSource | undefined =
-    pool && new PartitionFilter(new RemotePointerSource(pool), new Set([partition!]));
+  const remote: PointerSource | undefined = pool && new RemotePointerSource(pool);
+  const chosen =
+    remote && partition !== undefined ? new PartitionFilter(remote, new Set([partition])) : remote;
+  const tail = watchTail && chosen ? new TailWatch(chosen) : undefined;
+  const pointers = tail ?? chosen;
   const consumer = new Consumer({
     brokers: [address],
     // Without --group: a group of its own, where nothing is committed.
@@ -239,7 +246,8 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     if (outcome) stopping ??= consumer.disconnect();
     if (catchUp) {
       const check = () => {
-        if (catchUp.reached((p) => consumer.position(flags.topic, p)?.offset)) finish({ kind: 'caught-up' });
+        const position = (p: number) => consumer.position(flags.topic, p)?.offset;
+        if (catchUp.reached(position, (p) => tail?.tail(p))) finish({ kind: 'caught-up' });
       };
       checker = setInterval(check, CATCH_UP_CHECK_MS);
       check();
@@ -258,14 +266,15 @@ async function consume(flags: ConsumeFlags): Promise<void> {
 
 /**
  * The watermarks of the partitions to read (this also fails fast, in one line, when the broker is
- * unreachable or the topic unknown) and, given a policy, where reading starts in each.
+ * unreachable or the topic unknown), given a policy, where reading starts in each, and whether
+ * the broker is in a cluster, whose brokers publish pointers in Kafka transactions.
  */
 async function lookUp(
   address: string,
   topic: string,
   partition: number | undefined,
   policy: StartPolicy | undefined,
-): Promise<{ watermarks: Watermarks[]; starts: Map<number, number> }> {
+): Promise<{ watermarks: Watermarks[]; starts: Map<number, number>; transactional: boolean }> {
   return withConnection(address, async (c) => {
     const described = await c.request(ApiKey.DescribeTopic, { name: topic });
     const watermarks: Watermarks[] = described.partitions.filter(
@@ -281,6 +290,7 @@ async function lookUp(
       (await c.request(ApiKey.OffsetForTimestamp, { topic, partition: p, timestamp })).offset;
     const starts = new Map<number, number>();
     if (policy) for (const w of watermarks) starts.set(w.partition, await startOffset(policy, w, atTime));
-    return { watermarks, starts };
+    const metadata = await c.request(ApiKey.Metadata, { topics: [] });
+    return { watermarks, starts, transactional: (metadata.cluster?.clusterId ?? '') !== '' };
   });
 }
