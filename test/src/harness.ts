@@ -9,6 +9,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Repository root (this file is compiled to test/dist/harness.js). */
 export const repoRoot = resolve(here, '..', '..');
 export const cliBin = join(repoRoot, 'packages', 'cli', 'dist', 'bin.js');
+/** The committed launcher npm links as `barge`: brokers start through it, as users start them (it sets the broker's V8 flags). */
+export const launcherBin = join(repoRoot, 'packages', 'cli', 'bin', 'barge.js');
 
 export async function tempDir(prefix = 'barge-e2e-'): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
@@ -76,11 +78,15 @@ export async function startBroker(
   cwd: string = repoRoot,
   nodeArgs: readonly string[] = [],
 ): Promise<BrokerProcess> {
-  const child = spawn(process.execPath, [...nodeArgs, cliBin, 'broker', '--listen', '127.0.0.1:0', ...args], {
-    cwd,
-    env: { ...process.env, BARGE_LOG_LEVEL: process.env.BARGE_LOG_LEVEL ?? 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs, launcherBin, 'broker', '--listen', '127.0.0.1:0', ...args],
+    {
+      cwd,
+      env: { ...process.env, BARGE_LOG_LEVEL: process.env.BARGE_LOG_LEVEL ?? 'warn', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let logs = '';
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
   const address = await new Promise<string>((resolvePromise, reject) => {

@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // The `barge` command as npm links it. This file is committed (dist/ is built later), so npm
 // links it right at `npm ci`. It checks the Node.js version before loading anything that an
-// older Node could fail to parse, then runs the compiled CLI.
+// older Node could fail to parse, sets the V8 flag of `barge broker` (applyBrokerV8Flags), then
+// runs the compiled CLI.
 import { existsSync, readFileSync } from 'node:fs';
+import v8 from 'node:v8';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const required = pkg.engines.node;
@@ -21,7 +23,21 @@ if (!existsSync(cli)) {
   );
   process.exit(1);
 }
+if (process.argv[2] === 'broker') applyBrokerV8Flags();
 await import(cli.href);
+
+/**
+ * `barge broker` marks the heap on the main thread only (`--no-concurrent-marking`): on a busy
+ * machine the concurrent markers cost 5-15% more CPU per GB produced (docs/deploy.md). Set
+ * here, before anything is loaded and so before any marking cycle has started; NODE_OPTIONS
+ * cannot carry this flag. BARGE_CONCURRENT_MARKING=true, or a marking flag given to node itself
+ * (which V8 then sets up for from the start), keeps V8's choice.
+ */
+function applyBrokerV8Flags() {
+  if (process.env.BARGE_CONCURRENT_MARKING === 'true') return;
+  if (process.execArgv.some((a) => /^--(no-)?(concurrent-marking|single-threaded(-gc)?)$/.test(a))) return;
+  v8.setFlagsFromString('--no-concurrent-marking');
+}
 
 /** `v20.19.0` or `20.19.0` → [20, 19, 0]. */
 function parseVersion(text) {
