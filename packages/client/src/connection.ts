@@ -10,7 +10,6 @@ import {
   decodeResponseFrame,
   encodeRequest,
   errorMessage,
-  FrameDecoder,
   InvalidInputError,
   negotiateVersions,
   type RequestTypes,
@@ -26,6 +25,7 @@ import {
   RequestTimeoutError,
 } from './connection-options.js';
 import type { RequestEventPayload } from './instrumentation.js';
+import { ResponseFrames } from './response-frames.js';
 import { authenticate } from './sasl-client.js';
 import { ThrottleGate } from './throttle-gate.js';
 import { closedAfterTlsHint, openSocket, tlsErrorText, tlsHandshakeFailure } from './tls.js';
@@ -120,8 +120,12 @@ export class BrokerConnection {
 
   private async open(timeoutMs: number): Promise<void> {
     const started = Date.now();
+    const frames = new ResponseFrames(this.maxResponseBytes, (frame) => this.onFrame(frame));
+    let opened: net.Socket | undefined;
+    const onread = frames.onread((e) => opened?.destroy(e));
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const { socket: s, event } = openSocket(this.host, this.port, this.options.tls);
+      const { socket: s, event } = openSocket(this.host, this.port, this.options.tls, onread);
+      opened = s;
       const timer = setTimeout(() => {
         s.destroy();
         reject(
@@ -149,17 +153,8 @@ export class BrokerConnection {
         );
       });
     });
-    const decoder = new FrameDecoder({ maxFrameBytes: this.maxResponseBytes });
     this.socket = socket;
     socket.setKeepAlive(true, 30_000);
-    socket.on('data', (data: Buffer) => {
-      decoder.push(data);
-      try {
-        for (let frame = decoder.next(); frame !== undefined; frame = decoder.next()) this.onFrame(frame);
-      } catch (e) {
-        socket.destroy(e as Error);
-      }
-    });
     let socketError: unknown;
     socket.on('error', (e) => {
       socketError = e; // 'close' follows and carries the outcome

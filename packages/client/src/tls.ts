@@ -76,17 +76,24 @@ export class TlsHandshakeError extends AuthError {
   }
 }
 
-/** Opens a socket to the broker: plain TCP, or TLS with `options`; `event` fires once it is ready for requests. */
+/**
+ * Opens a socket to the broker: plain TCP, or TLS with `options`; `event` fires once it is ready
+ * for requests. With `onread`, received bytes go to it instead of `data` events.
+ */
 export function openSocket(
   host: string,
   port: number,
   options: ClientTlsOptions | undefined,
+  onread?: net.OnReadOpts,
 ): { socket: net.Socket; event: 'connect' | 'secureConnect' } {
-  if (!options) return { socket: net.connect({ host, port, noDelay: true }), event: 'connect' };
+  if (!options) return { socket: net.connect({ host, port, noDelay: true, onread }), event: 'connect' };
   const { ca, cert, key, ...rest } = options;
+  // `tls.connect` takes `onread` as `net.connect` does (Node's documentation), but the type does not say so.
+  const read: tls.ConnectionOptions = onread ? ({ onread } as tls.ConnectionOptions) : {};
   const socket = tls.connect({
     host,
     port,
+    ...read,
     ...rest,
     ...(ca !== undefined && { ca: ca as tls.ConnectionOptions['ca'] }),
     ...(cert !== undefined && { cert: cert as tls.ConnectionOptions['cert'] }),

@@ -23,6 +23,7 @@ import { DirSyncer } from './dir-sync.js';
 import { mapFsError } from './errors.js';
 import { etagOf, fsyncDir, isCode, isDirectory, readExactly, uniqueMtimeSeconds, writeAll } from './files.js';
 import { KnownDirs } from './known-dirs.js';
+import { ReadHandles } from './read-handles.js';
 import { walkKeys } from './walk.js';
 
 export interface LocalStorageOptions {
@@ -34,6 +35,11 @@ export interface LocalStorageOptions {
    * skips the sweep.
    */
   sweepTempFilesOlderThanMs?: number | false;
+  /**
+   * Read handles kept open for the files read last (`ReadHandles`), so ranged reads of one object
+   * skip opening and closing it. Default 64; 0 opens and closes a file for every read.
+   */
+  openReadHandles?: number;
 }
 
 /**
@@ -43,6 +49,7 @@ export interface LocalStorageOptions {
 const TEMP_PREFIX = '.barge\\';
 const DEFAULT_SWEEP_AGE_MS = 15 * 60 * 1000;
 const DEFAULT_LIST_LIMIT = 1000;
+const DEFAULT_READ_HANDLES = 64;
 const OPEN_RETRIES = 10;
 /** Per-process part of temp-file names; a counter makes them unique within the process. */
 const TEMP_TAG = `${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -69,8 +76,9 @@ const LOCAL_CAPABILITIES: StorageCapabilities = Object.freeze({
  *   create): readers see the old or the new file, never a partial one, and a completed put
  *   survives a crash. Directories are created once (`KnownDirs`), and renames into one
  *   directory that land while its fsync runs share the next fsync (`DirSyncer`).
- * - Reads open the file and read at positions; a reader that opened the old file keeps reading
- *   the old bytes while it is replaced.
+ * - Reads read at positions from a handle of the file; a reader that opened the old file keeps
+ *   reading the old bytes while it is replaced. The handles of the files read last stay open
+ *   (`openReadHandles`); each read `stat`s the path first and reopens a file replaced since.
  * - `listPage` walks only the directories that can hold keys with the prefix, in UTF-8 byte
  *   order of the full key (a directory `d` sorts as `d/`), so `a-b` < `a/b` < `a0`.
  * - `delete` unlinks and removes directories left empty, up to the root; a concurrent `put` into
@@ -101,6 +109,7 @@ export class LocalStorage implements ObjectStorage {
   private readonly root: string;
   readonly #syncer = new DirSyncer(fsyncDir);
   readonly #dirs: KnownDirs;
+  readonly #handles: ReadHandles;
 
   constructor(options: LocalStorageOptions) {
     if (typeof options?.root !== 'string' || options.root === '') {
@@ -109,6 +118,11 @@ export class LocalStorage implements ObjectStorage {
     this.root = path.resolve(options.root);
     this.location = this.root;
     this.#dirs = new KnownDirs(this.root, this.#syncer);
+    const handles = options.openReadHandles ?? DEFAULT_READ_HANDLES;
+    if (!Number.isInteger(handles) || handles < 0) {
+      throw new InvalidInputError('LocalStorage: options.openReadHandles must be an integer >= 0');
+    }
+    this.#handles = new ReadHandles(handles);
   }
 
   async put(key: string, body: Buffer | readonly Buffer[], options: PutOptions = {}): Promise<PutResult> {
@@ -137,6 +151,7 @@ export class LocalStorage implements ObjectStorage {
       try {
         if (isConditionalPut(options)) await commitConditionally(tmp, file, key, this.root, options);
         else await rename(tmp, file);
+        this.#handles.forget(file);
       } catch (e) {
         if (isCode(e, 'EISDIR', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR')) {
           throw new PermanentError(
@@ -160,29 +175,29 @@ export class LocalStorage implements ObjectStorage {
   }
 
   async get(key: string): Promise<Buffer> {
-    const fh = await this.openObject(key);
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw this.notFound(key);
-      return await readExactly(fh, 0, st.size, key);
+      return await this.#handles.read(
+        this.pathOf(key),
+        () => this.notFound(key),
+        (fh, st) => readExactly(fh, 0, st.size, key),
+      );
     } catch (e) {
       throw mapFsError(e, 'get', key, this.root);
-    } finally {
-      await fh.close().catch(() => {});
     }
   }
 
   async getRange(key: string, offset: number, length: number): Promise<Buffer> {
-    const fh = await this.openObject(key);
     try {
-      const st = await fh.stat();
-      if (!st.isFile()) throw this.notFound(key);
-      if (offset >= st.size) return Buffer.alloc(0);
-      return await readExactly(fh, offset, Math.min(st.size - offset, length), key);
+      return await this.#handles.read(
+        this.pathOf(key),
+        () => this.notFound(key),
+        async (fh, st) =>
+          offset >= st.size
+            ? Buffer.alloc(0)
+            : readExactly(fh, offset, Math.min(st.size - offset, length), key),
+      );
     } catch (e) {
       throw mapFsError(e, 'getRange', key, this.root);
-    } finally {
-      await fh.close().catch(() => {});
     }
   }
 
@@ -197,6 +212,7 @@ export class LocalStorage implements ObjectStorage {
     await mapLimit(keys, 64, async (key) => {
       const file = this.pathOf(key);
       try {
+        this.#handles.forget(file);
         await unlink(file);
         dirs.add(path.dirname(file));
       } catch (e) {
@@ -273,8 +289,10 @@ export class LocalStorage implements ObjectStorage {
     return removed;
   }
 
-  /** Nothing to release: every operation opens and closes its own file handles. */
-  async close(): Promise<void> {}
+  /** Closes the read handles kept open (those in use once their reads end). */
+  async close(): Promise<void> {
+    this.#handles.close();
+  }
 
   /** Creates the root directory. */
   async init(): Promise<void> {
@@ -299,14 +317,6 @@ export class LocalStorage implements ObjectStorage {
 
   private notFound(key: string): NotFoundError {
     return new NotFoundError(`object ${JSON.stringify(key)} not found in ${this.root}`);
-  }
-
-  private async openObject(key: string): Promise<FileHandle> {
-    try {
-      return await open(this.pathOf(key), 'r');
-    } catch (e) {
-      throw mapFsError(e, 'read', key, this.root);
-    }
   }
 
   /** `ObjectInfo` of a key, or undefined if it is missing or not a file. */
