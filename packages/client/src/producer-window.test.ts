@@ -85,23 +85,28 @@ describe('Producer in-flight window with the real broker', () => {
   let tb: TestBroker;
   before(async () => {
     tb = await startBroker({
-      topics: ['slow', 'big'].map((name) => ({
-        name,
-        writePartitions: 1,
-        readPartitions: 1,
-        batch: { maxDelayMs: 300 },
-      })),
+      topics: [
+        ...['slow', 'big'].map((name) => ({
+          name,
+          writePartitions: 1,
+          readPartitions: 1,
+          batch: { maxDelayMs: 300 },
+        })),
+        { name: 'held', writePartitions: 1, readPartitions: 1, batch: { maxDelayMs: 1_500 } },
+      ],
     });
   });
   after(async () => {
     await tb.close();
   });
 
-  /** Sends `count` one-message sends of `valueBytes`, one every 2 ms, through a watcher; returns it. */
+  /** Sends `count` one-message sends of `valueBytes`, one every `gapMs`, through a watcher; returns it. */
   async function produceSteadily(
     options: Partial<ProducerOptions>,
     count: number,
     valueBytes: number,
+    topic = 'slow',
+    gapMs = 2,
   ): Promise<ProduceWatcher> {
     const watcher = new ProduceWatcher(tb.address);
     await watcher.start();
@@ -110,10 +115,8 @@ describe('Producer in-flight window with the real broker', () => {
       await producer.connect();
       const sends: Promise<unknown>[] = [];
       for (let i = 0; i < count; i++) {
-        sends.push(
-          producer.send({ topic: 'slow', messages: [{ value: Buffer.alloc(valueBytes, i % 256) }] }),
-        );
-        await sleep(2);
+        sends.push(producer.send({ topic, messages: [{ value: Buffer.alloc(valueBytes, i % 256) }] }));
+        await sleep(gapMs);
       }
       const acked = await Promise.all(sends);
       assert.equal(acked.length, count);
@@ -130,6 +133,13 @@ describe('Producer in-flight window with the real broker', () => {
     assert.ok(w.maxRequests > 32, `at most ${w.maxRequests} requests were in flight`);
   });
 
+  it('grows past 16 requests in flight before the first ack comes back', async () => {
+    // 40 sends 15 ms apart, all before the batch closes 1.5 s after the first: a window that
+    // waited for an ack to grow would hold at 16 and merge the rest into a few late requests.
+    const w = await produceSteadily({}, 40, 100, 'held', 15);
+    assert.ok(w.maxRequests > 16, `at most ${w.maxRequests} requests were in flight`);
+  });
+
   it('keeps the bytes in flight within maxInFlightBytes', async () => {
     const maxInFlightBytes = 100_000;
     const w = await produceSteadily({ maxInFlightBytes }, 60, 10_000);
@@ -142,33 +152,36 @@ describe('Producer in-flight window with the real broker', () => {
     assert.equal(w.maxRequests, 4);
   });
 
-  it('sends a request larger than the free bytes before newer small ones (no starvation)', async () => {
-    const producer = new Producer({ brokers: [tb.address], lingerMs: 0, maxInFlightBytes: 100_000 });
-    try {
-      await producer.connect();
-      const small: Promise<unknown>[] = [];
-      let bigDoneAt: number | undefined;
-      let big: Promise<unknown> | undefined;
-      const started = Date.now();
-      // Small sends every 2 ms for 3 s keep requests in flight all the time; 200 ms in, one
-      // message three times the byte budget can only go alone.
-      while (Date.now() - started < 3_000) {
-        small.push(producer.send({ topic: 'slow', messages: [{ value: Buffer.alloc(1_000) }] }));
-        if (big === undefined && Date.now() - started >= 200) {
-          big = producer.send({ topic: 'big', messages: [{ value: Buffer.alloc(300_000) }] }).then(() => {
-            bigDoneAt = Date.now() - started;
-          });
+  // The big message comes before the first ack, and later, once small requests fill the byte budget.
+  for (const bigAtMs of [200, 1_500])
+    it(`sends a request larger than the free bytes before newer small ones (no starvation), ${bigAtMs} ms in`, async () => {
+      const producer = new Producer({ brokers: [tb.address], lingerMs: 0, maxInFlightBytes: 100_000 });
+      try {
+        await producer.connect();
+        const small: Promise<unknown>[] = [];
+        let bigDoneAt: number | undefined;
+        let big: Promise<unknown> | undefined;
+        const started = Date.now();
+        // Small sends every 2 ms for 3 s keep requests in flight all the time, and more than the
+        // byte budget lets through, so some always wait; one message three times the byte budget
+        // can only go alone.
+        while (Date.now() - started < 3_000) {
+          small.push(producer.send({ topic: 'slow', messages: [{ value: Buffer.alloc(2_000) }] }));
+          if (big === undefined && Date.now() - started >= bigAtMs) {
+            big = producer.send({ topic: 'big', messages: [{ value: Buffer.alloc(300_000) }] }).then(() => {
+              bigDoneAt = Date.now() - started;
+            });
+          }
+          await sleep(2);
         }
-        await sleep(2);
+        const streamEnded = Date.now() - started;
+        await Promise.all([...small, big]);
+        assert.ok(
+          bigDoneAt !== undefined && bigDoneAt < streamEnded,
+          `the big message was acknowledged after ${bigDoneAt} ms, the small sends ran for ${streamEnded} ms`,
+        );
+      } finally {
+        await producer.disconnect();
       }
-      const streamEnded = Date.now() - started;
-      await Promise.all([...small, big]);
-      assert.ok(
-        bigDoneAt !== undefined && bigDoneAt < streamEnded,
-        `the big message was acknowledged after ${bigDoneAt} ms, the small sends ran for ${streamEnded} ms`,
-      );
-    } finally {
-      await producer.disconnect();
-    }
-  });
+    });
 });

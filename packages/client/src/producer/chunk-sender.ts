@@ -58,9 +58,8 @@ export interface ChunkSenderOptions {
  */
 export class ChunkSender {
   private readonly queues = new Map<WritePartition, PartitionQueue>();
-  private readonly window: InFlightWindow;
-  /** A queue whose next request did not fit the window's free bytes: it goes first, nothing overtakes it. */
-  private waitingForRoom: PartitionQueue | undefined;
+  /** Its line holds the queues it refused: the first goes first, nothing overtakes it. */
+  private readonly window: InFlightWindow<PartitionQueue>;
   private pumpTimer: NodeJS.Timeout | undefined;
   private unsettled = 0;
   private settledWaiters: (() => void)[] = [];
@@ -122,43 +121,48 @@ export class ChunkSender {
   }
 
   /**
-   * Starts requests while the window allows, one partition at a time in round robin. A request
-   * larger than the free bytes waits for room and the others wait behind it, so smaller
-   * requests of other partitions cannot starve it. (Some request is in flight then, and its end
-   * pumps again.)
+   * Starts requests while the window allows: first for the queues waiting in the window's line,
+   * in order, then one partition at a time in round robin. Every ready queue the window refuses
+   * joins the line, and nothing starts past its first: a request larger than the free bytes gets
+   * the room that frees up next, so smaller requests of other partitions cannot starve it, even
+   * when they always have a backlog to fill the room with. (Some request is in flight then, and
+   * its end pumps again.)
    */
   private pump(): void {
     if (this.closed) return;
     const window = this.window;
     const now = Date.now();
-    const first = this.waitingForRoom;
-    if (first !== undefined) {
-      if (first.readyAt(now) === now) {
-        if (!window.admits(first.nextRequestBytes)) return;
-        this.start(first, now);
-      }
-      this.waitingForRoom = undefined;
-    }
+    for (const queue of window.waiting) if (queue.readyAt(now) !== now) window.leaveLine(queue);
     let wake = Number.POSITIVE_INFINITY;
     let progress = true;
-    pass: while (progress && window.hasRoom) {
+    while (progress) {
       progress = false;
+      for (const queue of window.waiting) {
+        if (!window.mayStart(queue, queue.nextRequestBytes, now)) break;
+        this.start(queue, now);
+        progress = true;
+      }
       for (const queue of this.queues.values()) {
-        if (!window.hasRoom) break;
         const readyAt = queue.readyAt(now);
         if (readyAt === undefined) continue;
         if (readyAt > now) {
           wake = Math.min(wake, readyAt);
           continue;
         }
-        if (!window.admits(queue.nextRequestBytes)) {
-          this.waitingForRoom = queue;
-          break pass;
-        }
+        if (!window.mayStart(queue, queue.nextRequestBytes, now)) continue;
         this.start(queue, now);
         progress = true;
       }
     }
+    // Ready requests held by the request limit: pump again when the limit may grow.
+    const growthDueAt = window.growthDueAt;
+    if (
+      growthDueAt !== undefined &&
+      growthDueAt > now &&
+      window.waiting.size > 0 &&
+      window.requestsInFlight >= window.maxRequests
+    )
+      wake = Math.min(wake, growthDueAt);
     if (wake !== Number.POSITIVE_INFINITY && !this.pumpTimer) {
       this.pumpTimer = setTimeout(
         () => {

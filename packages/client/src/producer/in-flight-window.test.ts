@@ -125,6 +125,89 @@ describe('InFlightWindow', () => {
     assert.equal(w.bytesInFlight, 0);
   });
 
+  it('grows a binding adaptive limit before the first ack, once MIN_ROUND_MS has passed', () => {
+    const w = new InFlightWindow<string>({ maxBytes: 1e9, requests: adaptive(16, 1024) });
+    assert.equal(w.growthDueAt, undefined, 'nothing in flight: nothing to grow');
+    for (let i = 0; i < 16; i++) {
+      assert.equal(w.mayStart('a', 1, 0), true);
+      w.started(1, 0);
+    }
+    assert.equal(w.growthDueAt, 10);
+    assert.equal(w.mayStart('a', 1, 9), false);
+    assert.equal(w.maxRequests, 16);
+    assert.equal(w.mayStart('a', 1, 10), true, 'no ack came back, the limit grows anyway');
+    assert.equal(w.maxRequests, 32);
+    for (let i = 0; i < 16; i++) w.started(1, 20);
+    // Over the round [10, 30]: 16 in flight, then 32 from 20 on: 24 on average.
+    assert.equal(w.mayStart('a', 1, 30), true);
+    assert.equal(w.maxRequests, 48);
+  });
+
+  it('after acks, grows a binding limit only once a round of the ack latency has passed', () => {
+    const w = new InFlightWindow<string>({ maxBytes: 1e9, requests: adaptive(16, 1024) });
+    const run = saturate(w, 100, 2);
+    assert.deepEqual(run.limits, [32, 64]);
+    // The round started at the last ack (200); 64 in flight since then.
+    assert.equal(w.growthDueAt, 300);
+    assert.equal(w.mayStart('a', 1, 299), false);
+    assert.equal(w.mayStart('a', 1, 300), true);
+    assert.equal(w.maxRequests, 128);
+    const fixed = new InFlightWindow<string>({ maxBytes: 1e9, requests: { fixed: 1 } });
+    fixed.started(1, 0);
+    assert.equal(fixed.growthDueAt, undefined);
+    assert.equal(fixed.mayStart('a', 1, 1000), false);
+    assert.equal(fixed.maxRequests, 1);
+  });
+
+  it('starts nothing past a sender waiting for room, so newer small requests cannot starve a large one', () => {
+    // Like the producer: a partition with small requests and an endless backlog, asked first at
+    // every event, and a request three times the byte budget that can only go alone.
+    const small = 2_000;
+    const big = 300_000;
+    const w = new InFlightWindow<string>({ maxBytes: 100_000, requests: adaptive(16, 1024) });
+    const smallSentAt: number[] = [];
+    let bigStartedAt: number | undefined;
+    let smallStartedWhileBigWaited = 0;
+    const pump = (now: number) => {
+      while (w.mayStart('small', small, now)) {
+        w.started(small, now);
+        smallSentAt.push(now);
+        if (now >= 200 && bigStartedAt === undefined) smallStartedWhileBigWaited++;
+      }
+      if (now >= 200 && bigStartedAt === undefined && w.mayStart('big', big, now)) {
+        w.started(big, now);
+        bigStartedAt = now;
+      }
+    };
+    // A send every 2 ms before any ack: the limit grows past 16 and the bytes bind.
+    for (let now = 0; now < 200; now += 2) pump(now);
+    assert.ok(w.maxRequests > 16, `limit ${w.maxRequests}`);
+    assert.equal(w.bytesInFlight, 100_000);
+    // The large request comes at 200; from 300 on, the acks come one at a time, each followed by a
+    // pump, for twice as long as the 50 requests in flight take to drain.
+    pump(200);
+    for (let now = 300; now < 400 && bigStartedAt === undefined; now++) {
+      w.acked(small, smallSentAt.shift()!, now);
+      pump(now);
+    }
+    assert.notEqual(bigStartedAt, undefined, 'the large request never started');
+    // Only the small request that waited for room before it went first.
+    assert.equal(smallStartedWhileBigWaited, 1);
+    assert.equal(w.requestsInFlight, 1);
+    assert.equal(w.mayStart('small', small, bigStartedAt!), false, 'it goes alone');
+  });
+
+  it('lets a sender that leaves the line stop holding back the others', () => {
+    const w = new InFlightWindow<string>({ maxBytes: 1000, requests: { fixed: 4 } });
+    w.started(600, 0);
+    assert.equal(w.mayStart('a', 500, 0), false);
+    assert.equal(w.mayStart('b', 100, 0), false, 'it fits, but a waits before it');
+    assert.deepEqual([...w.waiting], ['a', 'b']);
+    w.leaveLine('a');
+    assert.equal(w.mayStart('b', 100, 0), true);
+    assert.deepEqual([...w.waiting], []);
+  });
+
   it('measures the average by time, so acks that arrive together do not shrink the limit', () => {
     const w = new InFlightWindow({ maxBytes: 1e9, requests: adaptive(16, 1024) });
     // Like a batching broker: the acks of a whole wave arrive in the same millisecond.

@@ -31,11 +31,16 @@ export interface InFlightWindowOptions {
  * broker saturates, latency grows with the requests in flight and the byte budget becomes the
  * bound. When the application sends less, the limit falls back to twice what it uses. A failed
  * request halves the limit. The average is weighted by time, not counted per ack, because a
- * broker that batches answers many requests at once.
+ * broker that batches answers many requests at once. A binding limit also grows without an ack
+ * once a round has lasted (`mayStart`), so it need not wait for the first ack to grow.
+ *
+ * Senders (`K`, the producer's partition queues) ask `mayStart`; one refused waits in line, and
+ * nobody starts past the first in line. A request larger than the free bytes thus gets the room
+ * that frees up next, however many smaller requests of other senders keep coming.
  *
  * Pure bookkeeping: the caller passes the clock (ms), so the logic is testable without timers.
  */
-export class InFlightWindow {
+export class InFlightWindow<K = unknown> {
   private requests = 0;
   private bytes = 0;
   private requestLimit: number;
@@ -45,6 +50,8 @@ export class InFlightWindow {
   /** Integral of requests in flight over the round so far (request × ms), up to `lastChange`. */
   private requestMs = 0;
   private lastChange = 0;
+  /** Senders refused by `mayStart` and not started since, in the order they were first refused. */
+  private readonly line = new Set<K>();
 
   constructor(private readonly options: InFlightWindowOptions) {
     const { requests } = options;
@@ -86,6 +93,40 @@ export class InFlightWindow {
     return this.requests < this.requestLimit && bytes <= this.roomBytes;
   }
 
+  /** Senders waiting in line, the first first. */
+  get waiting(): ReadonlySet<K> {
+    return this.line;
+  }
+
+  /**
+   * Whether `sender`'s next request, of `bytes`, may start now: only if nobody waits in line
+   * before it, and it fits (a binding adaptive limit may grow first). If not, the sender waits in
+   * line (once) until it is allowed or leaves.
+   */
+  mayStart(sender: K, bytes: number, now: number): boolean {
+    const first = this.line.values().next().value;
+    const turn = first === undefined || first === sender;
+    if (turn && (this.admits(bytes) || (this.grow(now) && this.admits(bytes)))) {
+      this.line.delete(sender);
+      return true;
+    }
+    this.line.add(sender);
+    return false;
+  }
+
+  /** `sender` stops waiting in line (it cannot send now: a backoff, a recovery). */
+  leaveLine(sender: K): void {
+    this.line.delete(sender);
+  }
+
+  /** When a binding adaptive limit may grow next; undefined if it cannot (fixed, at its max, or idle). */
+  get growthDueAt(): number | undefined {
+    const { requests } = this.options;
+    if (!('adaptive' in requests) || this.roundStart === undefined) return undefined;
+    if (this.requestLimit >= requests.adaptive.max) return undefined;
+    return this.roundStart + Math.max(MIN_ROUND_MS, this.latencyMs ?? 0);
+  }
+
   /** A request of `bytes` was sent at `now`. */
   started(bytes: number, now: number): void {
     this.advance(now);
@@ -111,6 +152,28 @@ export class InFlightWindow {
       this.requestLimit = Math.max(requests.adaptive.min, Math.floor(this.requestLimit / 2));
       this.startRound(now);
     }
+  }
+
+  /**
+   * The request limit binds while a request waits: an adaptive limit grows now, without waiting
+   * for an ack, once the round has lasted `MIN_ROUND_MS` and the smoothed ack latency (just
+   * `MIN_ROUND_MS` before the first ack). Durable acks wait for the broker's batch delay, so
+   * without this a producer would hold its chunks for a whole ack latency per doubling at start.
+   * The limit only grows here, to HEADROOM times the requests in flight on average. Returns
+   * whether it grew.
+   */
+  private grow(now: number): boolean {
+    const { requests } = this.options;
+    const dueAt = this.growthDueAt;
+    if (!('adaptive' in requests) || dueAt === undefined || now < dueAt) return false;
+    if (this.requests < this.requestLimit) return false;
+    const elapsed = now - this.roundStart!;
+    this.advance(now);
+    const limit = Math.min(requests.adaptive.max, Math.ceil((HEADROOM * this.requestMs) / elapsed));
+    if (limit <= this.requestLimit) return false;
+    this.requestLimit = limit;
+    this.startRound(now);
+    return true;
   }
 
   private ended(bytes: number, now: number): void {
