@@ -1,11 +1,6 @@
 import type { PointerSource } from '@barge/client';
-import type {
-  CommitPosition,
-  PointerConsumer,
-  PointerRecord,
-  RevokeListener,
-  SubscribeOptions,
-} from '@barge/core';
+import type { PointerConsumer, PointerRecord, RevokeListener, SubscribeOptions } from '@barge/core';
+import { ForwardingConsumer } from './forwarding-consumer.js';
 
 /**
  * `consume --partition`: pointers of the chosen read partitions only. The member of a group of
@@ -32,58 +27,38 @@ export class PartitionFilter implements PointerSource {
   }
 }
 
-class FilteredConsumer implements PointerConsumer {
-  readonly group: string;
-  readonly topic: string;
-
+class FilteredConsumer extends ForwardingConsumer {
   constructor(
-    private readonly inner: PointerConsumer,
+    inner: PointerConsumer,
     private readonly partitions: ReadonlySet<number>,
   ) {
-    this.group = inner.group;
-    this.topic = inner.topic;
+    super(inner);
   }
 
   #chosen(partitions: readonly number[]): number[] {
     return partitions.filter((p) => this.partitions.has(p));
   }
 
-  assignment(): readonly number[] {
+  override assignment(): readonly number[] {
     return this.#chosen(this.inner.assignment());
   }
 
-  async poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]> {
+  override async poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]> {
     return (await this.inner.poll(options)).filter((r) => this.partitions.has(r.partition));
   }
 
-  commit(positions: readonly CommitPosition[]): Promise<void> {
-    return this.inner.commit(positions);
-  }
-
-  committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]> {
-    return this.inner.committed(partitions);
-  }
-
-  seek(partition: number, offset: number): void {
-    this.inner.seek(partition, offset);
-  }
-
-  onAssignment(listener: (partitions: readonly number[]) => void): void {
+  override onAssignment(listener: (partitions: readonly number[]) => void): void {
     this.inner.onAssignment((partitions) => listener(this.#chosen(partitions)));
   }
 
-  onRevoke(listener: RevokeListener): void {
+  override onRevoke(listener: RevokeListener): void {
     this.inner.onRevoke((partitions) => {
       const chosen = this.#chosen(partitions);
       return chosen.length > 0 ? listener(chosen) : undefined;
     });
   }
 
-  revoking(): readonly number[] {
+  override revoking(): readonly number[] {
     return this.#chosen(this.inner.revoking());
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

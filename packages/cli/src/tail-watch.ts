@@ -1,12 +1,11 @@
 import type { PointerSource } from '@barge/client';
 import {
-  type CommitPosition,
   MAX_FETCH_WAIT_MS,
   type PointerConsumer,
   type PointerRecord,
-  type RevokeListener,
   type SubscribeOptions,
 } from '@barge/core';
+import { ForwardingConsumer } from './forwarding-consumer.js';
 
 /**
  * How long pointer fetches of a partition must find nothing before `consume --exit-at-end`
@@ -142,24 +141,16 @@ export class TailWatch implements PointerSource {
 }
 
 /** A `PointerConsumer` that tells its `TailWatch` of every fetch, seek and rebalance. */
-class WatchedConsumer implements PointerConsumer {
-  readonly group: string;
-  readonly topic: string;
-
+class WatchedConsumer extends ForwardingConsumer {
   constructor(
-    private readonly inner: PointerConsumer,
+    inner: PointerConsumer,
     private readonly watch: TailWatch,
   ) {
-    this.group = inner.group;
-    this.topic = inner.topic;
+    super(inner);
     inner.onAssignment(() => watch.interrupted());
   }
 
-  assignment(): readonly number[] {
-    return this.inner.assignment();
-  }
-
-  async poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]> {
+  override async poll(options?: { maxRecords?: number; timeoutMs?: number }): Promise<PointerRecord[]> {
     const wait = Math.min(options?.timeoutMs ?? 1000, MAX_FETCH_WAIT_MS);
     const started = this.watch.fetching(wait, this.inner.assignment());
     let records: PointerRecord[];
@@ -177,32 +168,8 @@ class WatchedConsumer implements PointerConsumer {
     return records;
   }
 
-  commit(positions: readonly CommitPosition[]): Promise<void> {
-    return this.inner.commit(positions);
-  }
-
-  committed(partitions: readonly number[]): Promise<(CommitPosition | undefined)[]> {
-    return this.inner.committed(partitions);
-  }
-
-  seek(partition: number, offset: number): void {
+  override seek(partition: number, offset: number): void {
     this.inner.seek(partition, offset);
     this.watch.sought(partition);
-  }
-
-  onAssignment(listener: (partitions: readonly number[]) => void): void {
-    this.inner.onAssignment(listener);
-  }
-
-  onRevoke(listener: RevokeListener): void {
-    this.inner.onRevoke(listener);
-  }
-
-  revoking(): readonly number[] {
-    return this.inner.revoking();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }
