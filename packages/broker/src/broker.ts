@@ -2,10 +2,7 @@ import {
   type BrokerConfig,
   type ErrorCode,
   errorCodeName,
-  errorMessage,
   guardStorage,
-  hasErrorCode,
-  isBargeError,
   type ObjectStorage,
   type PointerQueue,
 } from '@barge/core';
@@ -34,6 +31,7 @@ import { OffsetCeiling } from './kafka-offsets/offset-ceiling.js';
 import { OffsetStamper } from './kafka-offsets/offset-stamper.js';
 import { BrokerMetrics } from './metrics.js';
 import { OrphanRecorder } from './orphans.js';
+import { ensurePointerTopics } from './pointer-topics.js';
 import { QuotaManager } from './quotas/quota-manager.js';
 import { TopicQuota } from './quotas/topic-quota.js';
 import { raceTimeout } from './race-timeout.js';
@@ -45,7 +43,7 @@ import type { HostPort } from './server/listen.js';
 import { RequestRouter } from './server/router.js';
 import { TcpServer } from './server/tcp-server.js';
 import { TlsContext } from './server/tls-context.js';
-import { retryStartupStep, type StartupRetryPolicy } from './startup-retry.js';
+import { retryStartupStep, type StartupRetryPolicy, startupRetryPolicy } from './startup-retry.js';
 import { TopicRegistry } from './topics.js';
 import { UploadPipeline } from './upload.js';
 import { PartitionWriters } from './writers.js';
@@ -346,7 +344,7 @@ export class Broker {
       () => this.#authorization.start(),
       this.#startupRetry(deadline),
     );
-    await this.#ensurePointerTopics();
+    await ensurePointerTopics(this.topics, this.config.topics, this.log);
     await this.#server.start(this.config.broker.listen);
     if (this.#kafka && this.config.kafka) await this.#kafka.start(this.config.kafka.listen);
     await this.#node?.join(
@@ -447,47 +445,4 @@ export class Broker {
       timeoutMs: this.#options.startupTimeoutMs,
     };
   }
-
-  async #ensurePointerTopics(): Promise<void> {
-    const all = this.config.topics.map((t) =>
-      this.topics.ensurePointerTopic(t).then(
-        () => undefined,
-        (e: unknown) => e,
-      ),
-    );
-    const results = await raceTimeout(Promise.all(all), 5000);
-    if (results === 'timeout') {
-      this.log.error('pointer queue did not answer within 5 s at start; pointer publication will retry');
-      return;
-    }
-    results.forEach((e, i) => {
-      if (e === undefined) return;
-      // Failures that are not Barge errors (network, driver) or are transient: retried later.
-      if (hasErrorCode(e, 'TRANSIENT') || !isBargeError(e)) {
-        this.log.error(
-          { topic: this.config.topics[i]?.name, err: errorMessage(e) },
-          'pointer queue unavailable at start; pointer publication will retry',
-        );
-        return;
-      }
-      throw e;
-    });
-  }
-}
-
-/** Start-up retries until `deadline`, with the upload backoff settings (at least 100 ms apart). */
-export function startupRetryPolicy(
-  config: BrokerConfig,
-  log: Logger,
-  deadline: number,
-  signal?: AbortSignal,
-): StartupRetryPolicy {
-  return {
-    deadline,
-    timeoutMs: config.broker.startupTimeoutMs,
-    backoffBaseMs: Math.max(config.upload.backoffBaseMs, 100),
-    backoffMaxMs: config.upload.backoffMaxMs,
-    log,
-    signal,
-  };
 }

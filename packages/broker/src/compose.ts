@@ -8,9 +8,9 @@ import {
   TOKENS,
 } from '@barge/core';
 import { type Logger, pino } from 'pino';
-import { Broker, type BrokerOptions, startupRetryPolicy } from './broker.js';
+import { Broker, type BrokerOptions } from './broker.js';
 import { checkExposure } from './exposure.js';
-import { retryStartupStep } from './startup-retry.js';
+import { retryStartupStep, startupRetryPolicy } from './startup-retry.js';
 
 export interface StartOptions {
   /** Loads adapter packages; pass `(s) => import(s)` from the package that depends on them. */

@@ -1,4 +1,10 @@
-import { errorMessage, isBargeError, isConnectionBroken, TransientError } from '@barge/core';
+import {
+  type BrokerConfig,
+  errorMessage,
+  isBargeError,
+  isConnectionBroken,
+  TransientError,
+} from '@barge/core';
 import type { Logger } from 'pino';
 import { backoffDelay, sleep } from './backoff.js';
 
@@ -101,4 +107,21 @@ function worthRetrying(e: unknown): boolean {
     e instanceof ReferenceError ||
     e instanceof SyntaxError
   );
+}
+
+/** Start-up retries until `deadline`, with the upload backoff settings (at least 100 ms apart). */
+export function startupRetryPolicy(
+  config: BrokerConfig,
+  log: Logger,
+  deadline: number,
+  signal?: AbortSignal,
+): StartupRetryPolicy {
+  return {
+    deadline,
+    timeoutMs: config.broker.startupTimeoutMs,
+    backoffBaseMs: Math.max(config.upload.backoffBaseMs, 100),
+    backoffMaxMs: config.upload.backoffMaxMs,
+    log,
+    signal,
+  };
 }
