@@ -142,6 +142,7 @@ async function consume(flags: ConsumeFlags): Promise<void> {
     flags.topic,
     partition,
     needStarts ? policy : undefined,
+    flags.exitAtEnd === true,
   );
   const catchUp = flags.exitAtEnd
     ? new CatchUp(new Map(watermarks.map((w) => [w.partition, w.high])))
@@ -266,14 +267,16 @@ async function consume(flags: ConsumeFlags): Promise<void> {
 
 /**
  * The watermarks of the partitions to read (this also fails fast, in one line, when the broker is
- * unreachable or the topic unknown), given a policy, where reading starts in each, and whether
- * the broker is in a cluster, whose brokers publish pointers in Kafka transactions.
+ * unreachable or the topic unknown), given a policy, where reading starts in each, and, when
+ * `askCluster`, whether the broker is in a cluster, whose brokers publish pointers in Kafka
+ * transactions.
  */
 async function lookUp(
   address: string,
   topic: string,
   partition: number | undefined,
   policy: StartPolicy | undefined,
+  askCluster: boolean,
 ): Promise<{ watermarks: Watermarks[]; starts: Map<number, number>; transactional: boolean }> {
   return withConnection(address, async (c) => {
     const described = await c.request(ApiKey.DescribeTopic, { name: topic });
@@ -290,6 +293,7 @@ async function lookUp(
       (await c.request(ApiKey.OffsetForTimestamp, { topic, partition: p, timestamp })).offset;
     const starts = new Map<number, number>();
     if (policy) for (const w of watermarks) starts.set(w.partition, await startOffset(policy, w, atTime));
+    if (!askCluster) return { watermarks, starts, transactional: false };
     const metadata = await c.request(ApiKey.Metadata, { topics: [] });
     return { watermarks, starts, transactional: (metadata.cluster?.clusterId ?? '') !== '' };
   });
