@@ -21,6 +21,7 @@ import {
   type PendingRequest,
   type QueuedChunk,
   REQUEST_OVERHEAD,
+  type RequestLimits,
 } from './partition-queue.js';
 import { ProduceError } from './produce-error.js';
 import type { PendingMessage } from './send-tracker.js';
@@ -126,7 +127,9 @@ export class ChunkSender {
    * joins the line, and nothing starts past its first: a request larger than the free bytes gets
    * the room that frees up next, so smaller requests of other partitions cannot starve it, even
    * when they always have a backlog to fill the room with. (Some request is in flight then, and
-   * its end pumps again.)
+   * its end pumps again.) A queue with a backlog waits for room for a share of the byte budget,
+   * not just its first chunk (`InFlightWindow.wantedBytes`), so that the room acks free piecemeal
+   * gathers into fewer, larger requests.
    */
   private pump(): void {
     if (this.closed) return;
@@ -138,7 +141,7 @@ export class ChunkSender {
     while (progress) {
       progress = false;
       for (const queue of window.waiting) {
-        if (!window.mayStart(queue, queue.nextRequestBytes, now)) break;
+        if (!window.mayStart(queue, this.wantedBytes(queue), now)) break;
         this.start(queue, now);
         progress = true;
       }
@@ -149,7 +152,7 @@ export class ChunkSender {
           wake = Math.min(wake, readyAt);
           continue;
         }
-        if (!window.mayStart(queue, queue.nextRequestBytes, now)) continue;
+        if (!window.mayStart(queue, this.wantedBytes(queue), now)) continue;
         this.start(queue, now);
         progress = true;
       }
@@ -174,15 +177,28 @@ export class ChunkSender {
     }
   }
 
+  /** Bytes the queue's next request waits for room for (`InFlightWindow.wantedBytes`). */
+  private wantedBytes(queue: PartitionQueue): number {
+    return this.window.wantedBytes(
+      queue.nextRequestBytes,
+      queue.wholeRequestBytes(this.requestLimits(Number.POSITIVE_INFINITY)),
+    );
+  }
+
   /** Takes the queue's next request, as large as the window's free bytes allow, and sends it. */
   private start(queue: PartitionQueue, now: number): void {
-    const { metadata } = this.options;
-    const request = queue.take({
-      maxFrameBytes: Math.min(metadata.maxFrameBytes, this.window.roomBytes),
-      maxMessagesPerRequest: metadata.maxMessagesPerRequest,
-    });
+    const request = queue.take(this.requestLimits(this.window.roomBytes));
     this.window.started(request.bytes, now);
     void this.dispatch(queue, request, now);
+  }
+
+  /** The broker's limits on a request, and at most `roomBytes`. */
+  private requestLimits(roomBytes: number): RequestLimits {
+    const { metadata } = this.options;
+    return {
+      maxFrameBytes: Math.min(metadata.maxFrameBytes, roomBytes),
+      maxMessagesPerRequest: metadata.maxMessagesPerRequest,
+    };
   }
 
   private async dispatch(queue: PartitionQueue, request: PendingRequest, startedAt: number): Promise<void> {

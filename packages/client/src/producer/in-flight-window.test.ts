@@ -197,6 +197,23 @@ describe('InFlightWindow', () => {
     assert.equal(w.mayStart('small', small, bigStartedAt!), false, 'it goes alone');
   });
 
+  it('makes a sender with a backlog wait for room for a share of the budget, not for its first chunk', () => {
+    // A budget of 16,000 bytes: a share is 1,000.
+    const w = new InFlightWindow<string>({ maxBytes: 16_000, requests: adaptive(64, 1024) });
+    assert.equal(w.wantedBytes(100, 300), 300, 'a small backlog goes whole, as soon as it fits');
+    assert.equal(w.wantedBytes(100, 50_000), 1_000, 'a large one waits for a share');
+    assert.equal(w.wantedBytes(3_000, 50_000), 3_000, 'never less than its first chunk');
+    for (let i = 0; i < 31; i++) w.started(500, 0);
+    assert.equal(w.roomBytes, 500);
+    assert.equal(
+      w.mayStart('a', w.wantedBytes(100, 50_000), 1),
+      false,
+      'room for its first chunk, not a share',
+    );
+    w.acked(500, 0, 2);
+    assert.equal(w.mayStart('a', w.wantedBytes(100, 50_000), 2), true);
+  });
+
   it('lets a sender that leaves the line stop holding back the others', () => {
     const w = new InFlightWindow<string>({ maxBytes: 1000, requests: { fixed: 4 } });
     w.started(600, 0);

@@ -7,6 +7,13 @@ export type RequestLimit =
 export const ADAPTIVE_MIN_REQUESTS = 16;
 /** Requests in flight an adaptive window never exceeds (the byte budget usually binds first). */
 export const ADAPTIVE_MAX_REQUESTS = 1024;
+/**
+ * A request waits until it can carry this share of the byte budget (or all that its sender has
+ * queued): while the budget is nearly spent, the few bytes an ack frees would otherwise go out at
+ * once as a request of about the acknowledged one's size, and a full budget would stay split
+ * into many small requests, each costing both sides a frame, an ack and often a batch of its own.
+ */
+const BUDGET_SHARES = 16;
 /** Shortest round between two resizes; a round also lasts at least one smoothed ack latency. */
 const MIN_ROUND_MS = 10;
 /** Room to grow: the limit becomes this many times the requests in flight on average. */
@@ -36,7 +43,8 @@ export interface InFlightWindowOptions {
  *
  * Senders (`K`, the producer's partition queues) ask `mayStart`; one refused waits in line, and
  * nobody starts past the first in line. A request larger than the free bytes thus gets the room
- * that frees up next, however many smaller requests of other senders keep coming.
+ * that frees up next, however many smaller requests of other senders keep coming. A sender asks
+ * for the bytes it wants to send (`wantedBytes`): with a backlog, a share of the byte budget.
  *
  * Pure bookkeeping: the caller passes the clock (ms), so the logic is testable without timers.
  */
@@ -86,6 +94,14 @@ export class InFlightWindow<K = unknown> {
   /** Bytes a request starting now may carry: any size while nothing is in flight. */
   get roomBytes(): number {
     return this.requests === 0 ? Number.POSITIVE_INFINITY : Math.max(0, this.options.maxBytes - this.bytes);
+  }
+
+  /**
+   * Bytes a sender's next request waits for room for: at least its `smallest` (its first chunk),
+   * and of what it has `queued`, up to a share of the byte budget (BUDGET_SHARES).
+   */
+  wantedBytes(smallest: number, queued: number): number {
+    return Math.max(smallest, Math.min(queued, Math.ceil(this.options.maxBytes / BUDGET_SHARES)));
   }
 
   /** Whether a request of `bytes` may start now. */

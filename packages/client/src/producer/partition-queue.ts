@@ -42,6 +42,9 @@ export interface RequestLimits {
  */
 export class PartitionQueue {
   private readonly chunks: QueuedChunk[] = [];
+  /** Data bytes (with per-chunk overhead) and messages of the queued chunks. */
+  private queuedBytes = 0;
+  private queuedMessages = 0;
   private sequence = 0;
   private inFlight = 0;
   /** After a retryable failure: resend one request at a time, in order, until one succeeds. */
@@ -59,6 +62,7 @@ export class PartitionQueue {
   /** Appends a chunk encoded from `nextSequence` on; the next chunk's sequence follows its messages. */
   push(chunk: QueuedChunk): void {
     this.chunks.push(chunk);
+    this.counted(chunk, 1);
     this.sequence += chunk.messages.length;
   }
 
@@ -80,11 +84,26 @@ export class PartitionQueue {
   }
 
   /**
+   * Bytes of the next request if the window's free bytes did not limit it: all that is queued,
+   * within `limits`. Estimated from the queue's totals, so it may differ from what `take` takes by
+   * a chunk (or more, where the chunks' targets differ); 0 if nothing waits.
+   */
+  wholeRequestBytes(limits: RequestLimits): number {
+    const first = this.nextRequestBytes;
+    if (first === 0) return 0;
+    let bytes = REQUEST_OVERHEAD + this.queuedBytes;
+    if (this.queuedMessages > limits.maxMessagesPerRequest)
+      bytes = Math.ceil((bytes * limits.maxMessagesPerRequest) / this.queuedMessages);
+    return Math.max(first, Math.min(bytes, limits.maxFrameBytes));
+  }
+
+  /**
    * Takes the next request: at least the first chunk, and the chunks after it of the same target
    * while the request stays within `limits` (the broker's frame and message limits, or less).
    */
   take(limits: RequestLimits): PendingRequest {
     const first = this.chunks.shift()!;
+    this.counted(first, -1);
     const chunks = [first];
     let bytes = requestBytesOf(first);
     let messages = first.messages.length;
@@ -95,6 +114,7 @@ export class PartitionQueue {
       if (bytes + nb > limits.maxFrameBytes || messages + next.messages.length > limits.maxMessagesPerRequest)
         break;
       chunks.push(this.chunks.shift()!);
+      this.counted(next, -1);
       bytes += nb;
       messages += next.messages.length;
     }
@@ -111,9 +131,15 @@ export class PartitionQueue {
   /** Puts the chunks of a failed request back in front, in sequence order, to be resent after `notBefore`. */
   retryLater(chunks: readonly QueuedChunk[], notBefore: number): void {
     this.chunks.unshift(...chunks);
+    for (const c of chunks) this.counted(c, 1);
     this.chunks.sort((a, b) => a.encoded.meta.baseSequence - b.encoded.meta.baseSequence);
     this.recovering = true;
     this.notBefore = notBefore;
+  }
+
+  private counted(chunk: QueuedChunk, sign: 1 | -1): void {
+    this.queuedBytes += sign * (chunk.encoded.bytes.length + CHUNK_OVERHEAD);
+    this.queuedMessages += sign * chunk.messages.length;
   }
 }
 
