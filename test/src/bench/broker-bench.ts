@@ -51,6 +51,8 @@ interface Measured {
   brokerPeakRssMb: number;
   /** CPU time of the broker process, user + system. */
   brokerCpuSeconds: number;
+  /** Produce requests acknowledged (the producer's `batch_acked` events). */
+  requests: number;
 }
 
 async function peakRss(pid: number): Promise<number> {
@@ -83,6 +85,8 @@ async function measure(run: Run): Promise<Measured> {
   const broker = await startBroker(['--config', config]);
   try {
     const producer = new Producer({ brokers: [broker.address], acks: run.acks, ...run.producer });
+    let requests = 0;
+    producer.on(producer.events.BATCH_ACKED, () => requests++);
     await producer.connect();
     const value = run.value ?? Buffer.alloc(run.size, 0x61);
     const cpuAtStart = await cpuSeconds(broker.child.pid as number);
@@ -103,7 +107,8 @@ async function measure(run: Run): Promise<Measured> {
     await producer.disconnect();
     const brokerPeakRssMb = await peakRss(broker.child.pid as number);
     const brokerCpuSeconds = (await cpuSeconds(broker.child.pid as number)) - cpuAtStart;
-    return { messages: Math.ceil(total / perSend) * perSend, seconds, brokerPeakRssMb, brokerCpuSeconds };
+    const sentMessages = Math.ceil(total / perSend) * perSend;
+    return { messages: sentMessages, seconds, brokerPeakRssMb, brokerCpuSeconds, requests };
   } finally {
     await broker.stop();
     await dir.remove();
@@ -194,7 +199,7 @@ async function windowTable(args: {
         const key = `${size}/${v.name}`;
         rates.set(key, [...(rates.get(key) ?? []), m.messages / m.seconds]);
         console.error(
-          `round ${round + 1}/${args.runs} ${sizeName(size)} ${v.name}: ${fmt(m.messages / m.seconds)} msgs/s, ${((m.messages * size) / MB / m.seconds).toFixed(0)} MB/s (load ${load()})`,
+          `round ${round + 1}/${args.runs} ${sizeName(size)} ${v.name}: ${fmt(m.messages / m.seconds)} msgs/s, ${((m.messages * size) / MB / m.seconds).toFixed(0)} MB/s, ${fmt(m.requests)} requests of ${((m.messages * size) / m.requests / MiB).toFixed(2)} MiB (load ${load()})`,
         );
       }
     }

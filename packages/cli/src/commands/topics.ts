@@ -81,7 +81,9 @@ export function topicsCommand(program: Command): void {
 
   topics
     .command('describe')
-    .description('show a topic: partitions, batch settings, pointer watermarks')
+    .description(
+      'show a topic: partitions, batch settings, pointer watermarks (on Kafka pointers, commit markers take offsets too)',
+    )
     .argument('<name>', 'topic name')
     .option('--broker <host:port>', 'broker address (default $BARGE_BROKER or 127.0.0.1:7070)')
     .option('--json', 'print JSON')
@@ -96,7 +98,7 @@ export function topicsCommand(program: Command): void {
       process.stdout.write(`${formatTopic(r.topic)}\n`);
       for (const p of r.partitions) {
         process.stdout.write(
-          `  read partition ${p.partition}: offsets ${p.low}..${p.high} (${p.high - p.low} pointers)\n`,
+          `  read partition ${p.partition}: offsets ${p.low}..${p.high} (${p.high - p.low} offsets)\n`,
         );
       }
     });
