@@ -1,8 +1,6 @@
 import {
   type BargeError,
   type CommitPosition,
-  CorruptDataError,
-  decodePointer,
   errorMessage,
   GroupRebalanceError,
   InvalidInputError,
@@ -15,6 +13,7 @@ import {
 import { type Consumer, type EachBatchPayload, PartitionAssigners } from 'kafkajs';
 import { commitMetadata, parseMessageIndex } from './commit-metadata.js';
 import { mapKafkaError } from './errors.js';
+import { FetchedPointers } from './fetched-pointers.js';
 import { consumerGroupId, createKafka, toSafeNumber } from './kafka.js';
 import type { AdapterLog, KafkaPointersConfig } from './options.js';
 import {
@@ -41,8 +40,6 @@ export interface KafkaPointerConsumerDeps {
   onClose(consumer: KafkaPointerConsumer): void;
 }
 
-type Buffered = { record: PointerRecord; error?: undefined } | { error: CorruptDataError; offset: number };
-
 const DEFAULT_MAX_RECORDS = 500;
 const DEFAULT_TIMEOUT_MS = 1000;
 
@@ -66,13 +63,10 @@ export class KafkaPointerConsumer implements PointerConsumer {
   readonly groupId: string;
   private readonly deps: KafkaPointerConsumerDeps;
   private readonly kt: string;
-  private readonly maxBuffered: number;
+  private readonly fetched: FetchedPointers;
   private consumer: Consumer | undefined;
   private assigned: readonly number[] = [];
   private assignedSet = new Set<number>();
-  private readonly buffers = new Map<number, Buffered[]>();
-  private buffered = 0;
-  private readonly paused = new Set<number>();
   /** Next offset `poll` hands out, per partition: after the last record returned, or a seek target. */
   private readonly positions = new Map<number, number>();
   private readonly listeners: ((partitions: readonly number[]) => void)[] = [];
@@ -97,7 +91,6 @@ export class KafkaPointerConsumer implements PointerConsumer {
   private fatal: BargeError | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
-  private rotation = 0;
   /** Longest a fetched batch waits for its partition's handover (see `onJoin`). */
   private handOverWaitMs = 0;
 
@@ -107,7 +100,13 @@ export class KafkaPointerConsumer implements PointerConsumer {
     this.topic = deps.options.topic;
     this.groupId = consumerGroupId(deps.config, deps.options.group);
     this.kt = deps.kafkaTopic;
-    this.maxBuffered = deps.config.maxBufferedRecords;
+    this.fetched = new FetchedPointers(this.kt, deps.config.maxBufferedRecords, {
+      pause: (partitions) => this.consumer?.pause([{ topic: this.kt, partitions: [...partitions] }]),
+      resume: (partitions) =>
+        this.consumer?.resume([
+          partitions ? { topic: this.kt, partitions: [...partitions] } : { topic: this.kt },
+        ]),
+    });
   }
 
   /** Connects, joins the group and waits for the first assignment. */
@@ -171,7 +170,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
 
   /** Pointers fetched and not yet returned by `poll` (at most `maxBufferedRecords`). */
   get bufferedRecords(): number {
-    return this.buffered;
+    return this.fetched.size;
   }
 
   assignment(): readonly number[] {
@@ -270,9 +269,8 @@ export class KafkaPointerConsumer implements PointerConsumer {
     this.checkAssigned(partition, 'seek');
     const consumer = this.consumer;
     if (!consumer) throw this.notAssigned(partition, 'seek');
-    this.dropBuffer(partition);
+    this.fetched.drop(partition);
     this.positions.set(partition, offset);
-    if (this.paused.delete(partition)) consumer.resume([{ topic: this.kt, partitions: [partition] }]);
     try {
       consumer.seek({ topic: this.kt, partition, offset: String(offset) });
     } catch (e) {
@@ -312,12 +310,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
     const lost = this.assigned.filter((p) => !keep.has(p));
     const gained = next.filter((p) => !this.assignedSet.has(p));
     // kafkajs refetches every partition after a join: drop what we buffered and unpause.
-    this.buffers.clear();
-    this.buffered = 0;
-    if (this.paused.size > 0) {
-      this.paused.clear();
-      consumer?.resume([{ topic: this.kt }]);
-    }
+    this.fetched.clear(true);
     for (const p of [...this.positions.keys()]) if (!keep.has(p)) this.positions.delete(p);
     // Partitions we keep continue where poll got to, not at the (older) committed offset.
     for (const [partition, offset] of this.positions) {
@@ -426,9 +419,7 @@ export class KafkaPointerConsumer implements PointerConsumer {
       restart,
     });
     // kafkajs left the group; on restart it joins again and GROUP_JOIN gives the new assignment.
-    this.buffers.clear();
-    this.buffered = 0;
-    this.paused.clear();
+    this.fetched.clear(false);
     this.positions.clear();
     this.worked.clear();
     this.pendingHandOver = undefined;
@@ -444,31 +435,11 @@ export class KafkaPointerConsumer implements PointerConsumer {
     if (this.pendingHandOver?.partitions.has(partition) && !(await this.waitForHandOver(partition))) return;
     // After a handover the partition was sought: the batch is stale and kafkajs fetches again.
     if (this.closed || !isRunning() || isStale() || !this.assignedSet.has(partition)) return;
-    let buf = this.buffers.get(partition);
-    if (!buf) {
-      buf = [];
-      this.buffers.set(partition, buf);
-    }
-    let last: string | undefined;
-    let accepted = 0;
-    for (const m of batch.messages) {
-      if (this.buffered >= this.maxBuffered) break;
-      const offset = toSafeNumber(m.offset, `offset in "${this.kt}" partition ${partition}`);
-      buf.push(this.decode(partition, offset, m.timestamp, m.value));
-      this.buffered++;
-      accepted++;
-      last = m.offset;
-    }
+    const last = this.fetched.add(partition, batch.messages);
     // The next fetch of this partition starts after the last record we kept.
-    if (last !== undefined) resolveOffset(last);
-    if (
-      (accepted < batch.messages.length || this.buffered >= this.maxBuffered) &&
-      !this.paused.has(partition)
-    ) {
-      this.paused.add(partition);
-      this.consumer?.pause([{ topic: this.kt, partitions: [partition] }]);
-    }
-    if (accepted > 0) this.wake();
+    if (last === undefined) return;
+    resolveOffset(last);
+    this.wake();
   }
 
   /**
@@ -495,82 +466,21 @@ export class KafkaPointerConsumer implements PointerConsumer {
 
   // ------------------------------------------------------------------ internals
 
-  private decode(partition: number, offset: number, timestamp: string, value: Buffer | null): Buffered {
-    try {
-      if (value === null) throw new InvalidInputError('record has no value');
-      const pointer = decodePointer(value);
-      return {
-        record: { partition, offset, timestamp: toSafeNumber(timestamp, 'record timestamp'), pointer },
-      };
-    } catch (e) {
-      return {
-        offset,
-        error: new CorruptDataError(
-          `pointer at offset ${offset} of "${this.kt}" partition ${partition} is unreadable: ${errorMessage(e)}; ` +
-            `seek(${partition}, ${offset + 1}) skips it`,
-          { cause: e },
-        ),
-      };
-    }
-  }
-
-  /** Up to `max` buffered records, taken round-robin over partitions, in offset order per partition. */
+  /** Up to `max` fetched pointers of the partitions assigned and not being revoked; `poll` got this far. */
   private take(max: number): PointerRecord[] {
-    const out: PointerRecord[] = [];
-    const parts = this.assigned.filter(
-      (p) => (this.buffers.get(p)?.length ?? 0) > 0 && !this.revokingNow.includes(p),
-    );
-    if (parts.length === 0) return out;
-    const start = this.rotation++ % parts.length;
-    const order = [...parts.slice(start), ...parts.slice(0, start)];
-    let corrupt: CorruptDataError | undefined;
-    const active = new Set(order);
-    while (out.length < max && active.size > 0) {
-      for (const p of order) {
-        if (out.length >= max) break;
-        if (!active.has(p)) continue;
-        const buf = this.buffers.get(p);
-        const head = buf?.[0];
-        if (!buf || !head) {
-          active.delete(p);
-          continue;
-        }
-        if (head.error) {
-          corrupt ??= head.error;
-          active.delete(p);
-          continue;
-        }
-        buf.shift();
-        this.buffered--;
-        out.push(head.record);
-        if (!this.worked.has(p)) this.worked.set(p, head.record.offset);
-        this.positions.set(p, head.record.offset + 1);
-      }
+    const eligible = this.assigned.filter((p) => !this.revokingNow.includes(p));
+    const out = this.fetched.take(eligible, max);
+    for (const r of out) {
+      if (!this.worked.has(r.partition)) this.worked.set(r.partition, r.offset);
+      this.positions.set(r.partition, r.offset + 1);
     }
-    if (out.length === 0 && corrupt) throw corrupt;
-    this.resumeIfRoom();
     return out;
-  }
-
-  private resumeIfRoom(): void {
-    if (this.paused.size === 0 || this.buffered > this.maxBuffered / 2) return;
-    const partitions = [...this.paused];
-    this.paused.clear();
-    this.consumer?.resume([{ topic: this.kt, partitions }]);
-  }
-
-  private dropBuffer(partition: number): void {
-    const buf = this.buffers.get(partition);
-    if (buf) {
-      this.buffered -= buf.length;
-      this.buffers.delete(partition);
-    }
   }
 
   private setAssignment(partitions: readonly number[], notify: boolean): void {
     this.assigned = partitions;
     this.assignedSet = new Set(partitions);
-    for (const p of [...this.buffers.keys()]) if (!this.assignedSet.has(p)) this.dropBuffer(p);
+    this.fetched.retain(this.assignedSet);
     if (!notify) return;
     for (const listener of this.listeners) {
       try {
