@@ -2,6 +2,7 @@ import {
   type CommitPosition,
   errorMessage,
   GroupRebalanceError,
+  type MessageFactory,
   type PointerConsumer,
   type PointerRecord,
 } from '@barge/core';
@@ -288,35 +289,44 @@ export class BatchFetcher {
       return batch([]);
     }
     if (fetched === undefined) return batch([]);
-    const loaded = this.#deps.reader.decodeFetched(fetched);
+    const { topic } = c.sub;
+    const { partition, offset } = record;
+    const { writePartition, sequence: batchSequence } = p;
+    // One object per message, built as it is decoded (not a DecodedMessage copied).
+    const make: MessageFactory<ConsumedMessage> = (
+      key,
+      value,
+      headers,
+      timestamp,
+      producerId,
+      sequence,
+      messageIndex,
+    ) => ({
+      topic,
+      partition,
+      offset,
+      messageIndex,
+      writePartition,
+      batchSequence,
+      producerId,
+      sequence,
+      key,
+      value,
+      headers,
+      timestamp,
+    });
+    const loaded = this.#deps.reader.decodeFetched(fetched, make);
     for (const { chunk, error } of loaded.damaged) {
       const fromMessageIndex = Math.max(chunk.firstMessageIndex, claim.fromIndex);
       const toMessageIndex = chunk.firstMessageIndex + chunk.messageCount;
       const at = { ...place, fromMessageIndex, toMessageIndex, error: error.message };
       this.#damaged.found({ ...at, reason: 'corrupt-chunk', chunk: chunk.index }, error);
     }
-    const messages: ConsumedMessage[] = [];
-    const { topic } = c.sub;
-    const { partition, offset } = record;
-    const { writePartition, sequence: batchSequence } = p;
     const minTimestamp = claim.minTimestamp;
-    for (const m of loaded.messages) {
-      if (minTimestamp !== undefined && m.timestamp < minTimestamp) continue;
-      messages.push({
-        topic,
-        partition,
-        offset,
-        messageIndex: m.index,
-        writePartition,
-        batchSequence,
-        producerId: m.producerId,
-        sequence: m.sequence,
-        key: m.key,
-        value: m.value,
-        headers: m.headers,
-        timestamp: m.timestamp,
-      });
-    }
+    const messages =
+      minTimestamp === undefined
+        ? loaded.messages
+        : loaded.messages.filter((m) => m.timestamp >= minTimestamp);
     return batch(messages);
   }
 }

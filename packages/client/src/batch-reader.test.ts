@@ -176,6 +176,37 @@ describe('BatchReader', () => {
     );
   });
 
+  it('decodeFetched builds every message with the factory given, also from mid-chunk', async () => {
+    const { object, pointer } = makeBatch([msgs('a', 3), msgs('b', 2), msgs('c', 4)]);
+    const reader = new BatchReader(new BufferSource(object), { wholeObjectBytes: 0 });
+    const made = (fromIndex: number) =>
+      reader.fetch(pointer, fromIndex).then((f) =>
+        reader.decodeFetched(f, (key, value, headers, timestamp, producerId, sequence, index) => ({
+          made: true as const,
+          at: `${index}/${sequence}/${producerId}`,
+          value: value.toString(),
+          key: key?.toString(),
+          headers: headers.length,
+          timestamp,
+        })),
+      );
+    // From index 4: chunk b (3-4) starts before it, chunk c (5-8) after.
+    const { messages } = await made(4);
+    assert.deepEqual(
+      messages.map((m) => [m.made, m.at, m.value]),
+      [
+        [true, '4/4/42', 'b-value-1'],
+        [true, '5/5/42', 'c-value-0'],
+        [true, '6/6/42', 'c-value-1'],
+        [true, '7/7/42', 'c-value-2'],
+        [true, '8/8/42', 'c-value-3'],
+      ],
+    );
+    const whole = await made(0);
+    assert.equal(whole.messages.length, 9);
+    assert.ok(whole.messages.every((m) => m.made && m.timestamp === 1000));
+  });
+
   it('retries transient read failures', async () => {
     const { object, pointer } = makeBatch([msgs('a', 2)]);
     const src = new BufferSource(object);

@@ -10,8 +10,10 @@ import {
   decodeBatchHeader,
   guardStorage,
   InvalidInputError,
+  type MessageFactory,
   type ObjectStorage,
   readChunk,
+  toDecodedMessage,
 } from '@barge/core';
 import { type ResolvedRetry, resolveRetry, withRetry } from './retry.js';
 
@@ -173,24 +175,33 @@ export class BatchReader {
     return { header, fromIndex: 0, chunks };
   }
 
-  /** The CPU half of `load`: verifies, decompresses and decodes each fetched chunk on its own. */
-  decodeFetched(f: FetchedObject): LoadedBatch {
+  /**
+   * The CPU half of `load`: verifies, decompresses and decodes each fetched chunk on its own,
+   * each message built by `make` (a `DecodedMessage` by default).
+   */
+  decodeFetched<T = DecodedMessage>(f: FetchedObject, make?: MessageFactory<T>): LoadedBatch<T> {
     const { header, fromIndex } = f;
-    const messages: DecodedMessage[] = [];
+    const build = make ?? (toDecodedMessage as MessageFactory<unknown> as MessageFactory<T>);
+    const messages: T[] = [];
     const damaged: DamagedChunk[] = [];
     for (const c of f.chunks) {
-      const got =
-        c.bytes === undefined
-          ? ({ ok: false, chunk: c.chunk, error: c.error } as const)
-          : readChunk(header, c.chunk.index, c.bytes, this.decode);
-      if (!got.ok) {
-        damaged.push(got);
+      if (c.bytes === undefined) {
+        damaged.push({ ok: false, chunk: c.chunk, error: c.error });
         continue;
       }
-      if (got.chunk.firstMessageIndex >= fromIndex) {
-        for (const m of got.messages) messages.push(m);
-      } else {
-        for (const m of got.messages) if (m.index >= fromIndex) messages.push(m);
+      // A chunk that starts before `fromIndex` is decoded as is and the messages kept built again:
+      // only the first chunk of a batch resumed mid-way.
+      const whole = c.chunk.firstMessageIndex >= fromIndex;
+      const got = whole
+        ? readChunk(header, c.chunk.index, c.bytes, this.decode, build)
+        : readChunk(header, c.chunk.index, c.bytes, this.decode);
+      if (!got.ok) damaged.push(got);
+      else if (whole) for (const m of got.messages as T[]) messages.push(m);
+      else {
+        for (const m of got.messages as DecodedMessage[]) {
+          if (m.index < fromIndex) continue;
+          messages.push(build(m.key, m.value, m.headers, m.timestamp, m.producerId, m.sequence, m.index));
+        }
       }
     }
     return { header, messages, damaged };
@@ -279,10 +290,10 @@ function joinBuffers(parts: readonly Buffer[]): Buffer {
 /** A chunk that could not be read, and why. */
 export type DamagedChunk = Extract<ChunkOutcome, { ok: false }>;
 
-export interface LoadedBatch {
+export interface LoadedBatch<T = DecodedMessage> {
   header: BatchHeader;
   /** The messages of the chunks that could be read, in order. */
-  messages: DecodedMessage[];
+  messages: T[];
   /** The chunks that could not, in order: none of their messages are in `messages`. */
   damaged: DamagedChunk[];
 }

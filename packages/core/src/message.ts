@@ -50,6 +50,32 @@ export interface DecodedMessage {
   readonly index: number;
 }
 
+/**
+ * Builds what a reader returns for one message: `toDecodedMessage` by default. A consumer that
+ * wraps every message in its own object passes its own factory, so that each message is one
+ * object, not a `DecodedMessage` and then a copy of it (at 100 B values, a million objects per
+ * second that the garbage collector need not trace).
+ */
+export type MessageFactory<T> = (
+  key: Buffer | null,
+  value: Buffer,
+  headers: readonly DecodedHeader[],
+  timestamp: number,
+  producerId: number,
+  sequence: number,
+  index: number,
+) => T;
+
+export const toDecodedMessage: MessageFactory<DecodedMessage> = (
+  key,
+  value,
+  headers,
+  timestamp,
+  producerId,
+  sequence,
+  index,
+) => ({ key, value, headers, timestamp, producerId, sequence, index });
+
 /** Fixed bytes per record: timestamp 8, key length 4, value length 4, header count 2. */
 export const RECORD_OVERHEAD_BYTES = 18;
 /** Fixed bytes per header: name length 2, value length 4. */
@@ -233,7 +259,7 @@ const fatalUtf8 = new TextDecoder('utf-8', { fatal: true });
  * invalid UTF-8 in a header name) is a `CorruptDataError`; nothing is allocated beyond the
  * views and objects for records that are actually present.
  */
-export class RecordReader {
+export class RecordReader<T = DecodedMessage> {
   private pos = 0;
   private read = 0;
 
@@ -241,6 +267,7 @@ export class RecordReader {
     private readonly buf: Buffer,
     private readonly ctx: RecordContext,
     private readonly where = 'chunk',
+    private readonly make: MessageFactory<T> = toDecodedMessage as MessageFactory<unknown> as MessageFactory<T>,
   ) {
     // Each record takes at least RECORD_OVERHEAD_BYTES, so a count the bytes cannot hold is
     // rejected before any record is read.
@@ -264,7 +291,7 @@ export class RecordReader {
   }
 
   /** The next message, or `undefined` after the last one (then the records are checked to end). */
-  next(): DecodedMessage | undefined {
+  next(): T | undefined {
     const ctx = this.ctx;
     const b = this.buf;
     const i = this.read;
@@ -322,15 +349,15 @@ export class RecordReader {
     }
     this.pos = p;
     this.read = i + 1;
-    return {
+    return this.make(
       key,
       value,
       headers,
       timestamp,
-      producerId: ctx.producerId,
-      sequence: ctx.baseSequence + i,
-      index: ctx.firstMessageIndex + i,
-    };
+      ctx.producerId,
+      ctx.baseSequence + i,
+      ctx.firstMessageIndex + i,
+    );
   }
 
   private utf8(start: number, end: number): string {

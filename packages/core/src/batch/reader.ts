@@ -1,7 +1,7 @@
 import { CODEC, DEFAULT_MAX_UNCOMPRESSED_BYTES, decompress } from '../codecs.js';
 import { CorruptDataError, InvalidInputError } from '../errors.js';
 import { KafkaChunkReader, kafkaReadProducerId } from '../kafka-batch/chunk.js';
-import { type DecodedMessage, RecordReader } from '../message.js';
+import { type DecodedMessage, type MessageFactory, RecordReader } from '../message.js';
 import { isCodecUnavailable } from '../zstd.js';
 import { verifyChunk } from './chunk.js';
 import { type BatchHeader, type ChunkEntry, decodeBatchHeader, type HeaderDecodeOptions } from './header.js';
@@ -28,9 +28,9 @@ function chunkEntry(header: BatchHeader, index: number): ChunkEntry {
 }
 
 /** Reads one chunk's messages in order (`RecordReader`, or `KafkaChunkReader` for codec kafka). */
-export interface ChunkReader {
+export interface ChunkReader<T = DecodedMessage> {
   /** The next message, or `undefined` after the last one. */
-  next(): DecodedMessage | undefined;
+  next(): T | undefined;
   /** Messages not read yet. */
   readonly remaining: number;
 }
@@ -41,14 +41,15 @@ export interface ChunkReader {
  * (`UnsupportedCodecError` for a codec this reader does not know), or `CodecUnavailableError`
  * for a zstd chunk on a runtime without zstd (the chunk is fine; the runtime is too old).
  * A `kafka` chunk is read batch by batch, each decompressed when reached, so those errors
- * can also come from `next()`.
+ * can also come from `next()`. `make` builds each message returned (`MessageFactory`).
  */
-export function openChunk(
+export function openChunk<T = DecodedMessage>(
   header: BatchHeader,
   index: number,
   chunkBytes: Buffer,
   options: DecodeOptions = {},
-): ChunkReader {
+  make?: MessageFactory<T>,
+): ChunkReader<T> {
   const c = chunkEntry(header, index);
   if (!Buffer.isBuffer(chunkBytes)) throw new InvalidInputError('chunk bytes must be a Buffer');
   const where = `batch ${header.topic}/${header.writePartition}/${header.sequence} chunk ${index}`;
@@ -61,7 +62,8 @@ export function openChunk(
       producerId: kafkaReadProducerId(header.sequence),
       maxUncompressedBytes: max,
     };
-    return new KafkaChunkReader(chunkBytes, ctx, where);
+    const reader = new KafkaChunkReader(chunkBytes, ctx, where);
+    return make ? madeBy(reader, make) : (reader as ChunkReader<unknown> as ChunkReader<T>);
   }
   let records: Buffer;
   try {
@@ -70,18 +72,32 @@ export function openChunk(
     if (e instanceof CorruptDataError || isCodecUnavailable(e)) e.message = `${where}: ${e.message}`;
     throw e;
   }
-  return new RecordReader(records, c, where);
+  return new RecordReader(records, c, where, make);
+}
+
+/** `reader`'s messages, each built again by `make`. */
+function madeBy<T>(reader: ChunkReader, make: MessageFactory<T>): ChunkReader<T> {
+  return {
+    next() {
+      const m = reader.next();
+      return m && make(m.key, m.value, m.headers, m.timestamp, m.producerId, m.sequence, m.index);
+    },
+    get remaining() {
+      return reader.remaining;
+    },
+  };
 }
 
 /** All messages of chunk `index` (see `openChunk`). */
-export function decodeChunk(
+export function decodeChunk<T = DecodedMessage>(
   header: BatchHeader,
   index: number,
   chunkBytes: Buffer,
   options: DecodeOptions = {},
-): DecodedMessage[] {
-  const r = openChunk(header, index, chunkBytes, options);
-  const out: DecodedMessage[] = [];
+  make?: MessageFactory<T>,
+): T[] {
+  const r = openChunk(header, index, chunkBytes, options, make);
+  const out: T[] = [];
   for (let m = r.next(); m !== undefined; m = r.next()) out.push(m);
   return out;
 }
@@ -104,8 +120,8 @@ export function* iterateChunk(
  * One chunk of a batch, decoded on its own: all its messages, or why none of them can be read.
  * A failing chunk says nothing about the other chunks of its batch (each has its own CRC-32).
  */
-export type ChunkOutcome =
-  | { readonly ok: true; readonly chunk: ChunkEntry; readonly messages: DecodedMessage[] }
+export type ChunkOutcome<T = DecodedMessage> =
+  | { readonly ok: true; readonly chunk: ChunkEntry; readonly messages: T[] }
   | { readonly ok: false; readonly chunk: ChunkEntry; readonly error: CorruptDataError };
 
 /**
@@ -115,15 +131,16 @@ export type ChunkOutcome =
  * and so does a zstd chunk on a runtime without zstd (`CodecUnavailableError`): it is not damaged,
  * so a reader that skips damaged chunks must not skip it.
  */
-export function readChunk(
+export function readChunk<T = DecodedMessage>(
   header: BatchHeader,
   index: number,
   chunkBytes: Buffer,
   options: DecodeOptions = {},
-): ChunkOutcome {
+  make?: MessageFactory<T>,
+): ChunkOutcome<T> {
   const chunk = chunkEntry(header, index);
   try {
-    return { ok: true, chunk, messages: decodeChunk(header, index, chunkBytes, options) };
+    return { ok: true, chunk, messages: decodeChunk(header, index, chunkBytes, options, make) };
   } catch (e) {
     if (e instanceof CorruptDataError) return { ok: false, chunk, error: e };
     throw e;

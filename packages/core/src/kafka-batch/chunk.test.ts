@@ -2,13 +2,20 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type ChunkMeta, encodeChunk, validateChunkMeta } from '../batch/chunk.js';
 import { sampleBatch } from '../batch/fixtures.js';
-import { decodeBatch, decodeBatchChunks, iterateBatch, openChunk } from '../batch/reader.js';
+import {
+  decodeBatch,
+  decodeBatchChunks,
+  decodeChunk,
+  iterateBatch,
+  openChunk,
+  readChunk,
+} from '../batch/reader.js';
 import { checkChunkContent } from '../batch/validate.js';
 import { checkChunkPartsContent } from '../batch/validate-parts.js';
 import { CODEC, codecId, codecName, compress, decompress, isCodecId } from '../codecs.js';
 import { crc32 } from '../crc.js';
 import { CorruptDataError, InvalidInputError } from '../errors.js';
-import type { Message } from '../message.js';
+import type { Message, MessageFactory } from '../message.js';
 import { kafkaChunkFromRecords, kafkaReadProducerId, stampKafkaChunk } from './chunk.js';
 import { crc32c } from './crc32c.js';
 import { encodeKafkaBatch } from './encode.js';
@@ -168,6 +175,26 @@ describe('codec kafka (4)', () => {
     r.next();
     assert.equal(r.remaining, 8);
     assert.equal(header.messageCount, 11);
+  });
+
+  it('readers build each message with the factory given, for Barge and kafka chunks alike', () => {
+    const barge = encodeChunk(msgs(2, 100), 'none', { producerId: 9, baseSequence: 5 });
+    const kafka = kafkaChunkFromRecords(records());
+    const { object } = sampleBatch([barge, kafka]);
+    const { header } = decodeBatch(object);
+    const made: MessageFactory<string> = (key, value, headers, timestamp, producerId, sequence, index) =>
+      `${index}:${producerId}/${sequence}:${key}=${value}:${headers.length}:${timestamp - T0}`;
+    const chunk = (i: number) =>
+      object.subarray(header.chunks[i]!.offset, header.chunks[i]!.offset + header.chunks[i]!.length);
+    assert.deepEqual(decodeChunk(header, 0, chunk(0), {}, made), [
+      '0:9/5:k100=v100:0:100',
+      '1:9/6:k101=v101:0:101',
+    ]);
+    const fromKafka = readChunk(header, 1, chunk(1), {}, made);
+    assert.ok(fromKafka.ok);
+    const pid = kafkaReadProducerId(header.sequence);
+    assert.deepEqual(fromKafka.messages.slice(0, 2), [`2:${pid}/2:k0=v0:0:0`, `3:${pid}/3:k1=v1:0:1`]);
+    assert.equal(fromKafka.messages.length, 9);
   });
 
   it('skips control batches (their records keep their indexes)', () => {
