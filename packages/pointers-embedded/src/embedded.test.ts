@@ -16,7 +16,8 @@ import {
 } from '@barge/core';
 import { assertRejectsWithCode, randomName, testPointer } from '@barge/testkit';
 import Database from 'better-sqlite3';
-import { assignRange, type EmbeddedConsumer } from './group.js';
+import { assignRange } from './group.js';
+import type { EmbeddedConsumer } from './group-member.js';
 import { bargePlugin, createEmbeddedPointerQueue } from './index.js';
 import { EmbeddedPointerQueue } from './queue.js';
 import { PointerStore } from './store.js';

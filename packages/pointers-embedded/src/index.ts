@@ -1,4 +1,5 @@
-export { assignRange, type ConsumerGroup, EmbeddedConsumer, type GroupMemberInfo } from './group.js';
+export { assignRange, type ConsumerGroup, type GroupMemberInfo } from './group.js';
+export { EmbeddedConsumer } from './group-member.js';
 export {
   bargePlugin,
   bargePlugin as default,
