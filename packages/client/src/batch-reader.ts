@@ -189,18 +189,19 @@ export class BatchReader {
         damaged.push({ ok: false, chunk: c.chunk, error: c.error });
         continue;
       }
-      // A chunk that starts before `fromIndex` is decoded as is and the messages kept built again:
-      // only the first chunk of a batch resumed mid-way.
-      const whole = c.chunk.firstMessageIndex >= fromIndex;
-      const got = whole
-        ? readChunk(header, c.chunk.index, c.bytes, this.decode, build)
-        : readChunk(header, c.chunk.index, c.bytes, this.decode);
+      if (c.chunk.firstMessageIndex >= fromIndex) {
+        const got = readChunk(header, c.chunk.index, c.bytes, this.decode, build);
+        if (!got.ok) damaged.push(got);
+        else for (const m of got.messages) messages.push(m);
+        continue;
+      }
+      // The first chunk of a batch resumed mid-way: decoded as is, the messages kept built again.
+      const got = readChunk(header, c.chunk.index, c.bytes, this.decode);
       if (!got.ok) damaged.push(got);
-      else if (whole) for (const m of got.messages as T[]) messages.push(m);
       else {
-        for (const m of got.messages as DecodedMessage[]) {
-          if (m.index < fromIndex) continue;
-          messages.push(build(m.key, m.value, m.headers, m.timestamp, m.producerId, m.sequence, m.index));
+        for (const m of got.messages) {
+          if (m.index >= fromIndex)
+            messages.push(build(m.key, m.value, m.headers, m.timestamp, m.producerId, m.sequence, m.index));
         }
       }
     }
